@@ -1,0 +1,1 @@
+namespace Dsl.Generators; internal static class Placeholder { }
