@@ -215,9 +215,12 @@ public static partial class Gemm
     /// <summary>Register tile and cache block sizes of one microkernel family.</summary>
     /// <param name="Mr">Rows of the register tile.</param>
     /// <param name="Nr">Columns of the register tile.</param>
-    /// <param name="Mc">Rows of a packed A block (a multiple of MR; sized for L2).</param>
-    /// <param name="Kc">Depth of a packed block (KC × NR of B sized for L1).</param>
-    /// <param name="Nc">Columns of a packed B block (a multiple of NR; sized for L2/L3).</param>
+    /// <param name="Mc">Rows of a packed A block (a multiple of MR; it only bounds the buffer, as A
+    /// is consumed one L1-resident micro-panel at a time).</param>
+    /// <param name="Kc">Depth of a packed block: an MR × KC micro-panel of A must sit in L1 next to
+    /// the B micro-panels streaming past it.</param>
+    /// <param name="Nc">Columns of a packed B block (a multiple of NR): KC × NC of B should stay in L2,
+    /// where it is reused by every A micro-panel.</param>
     private readonly record struct Blocking(int Mr, int Nr, int Mc, int Kc, int Nc)
     {
         public static Blocking For<T>(GemmKernel kernel)
@@ -226,15 +229,18 @@ public static partial class Gemm
             {
                 return kernel switch
                 {
+                    // AVX-512 parts (Skylake-SP and later Xeons) have 1–2 MiB of L2: 1 MiB of B.
                     GemmKernel.Avx512 => new Blocking(12, 32, 144, 256, 1024),
-                    GemmKernel.Avx2 => new Blocking(6, 16, 144, 256, 1024),
+
+                    // Zen 2/3 have 512 KiB of L2, Zen 4 1 MiB: 512 KiB of B.
+                    GemmKernel.Avx2 => new Blocking(6, 16, 144, 256, 512),
                     _ => new Blocking(4, 4, 64, 256, 256),
                 };
             }
 
             if (typeof(T) == typeof(double) && kernel != GemmKernel.Scalar)
             {
-                return new Blocking(6, 8, 96, 256, 512);
+                return new Blocking(6, 8, 96, 256, 256);
             }
 
             return new Blocking(4, 4, 64, 256, 256);

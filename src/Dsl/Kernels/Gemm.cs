@@ -64,9 +64,10 @@ public static partial class Gemm
     /// </summary>
     /// <remarks>
     /// <para>
-    /// The epilogue runs on MR × NR tiles of C (rows of up to NR elements; a whole row of n when
-    /// k = 0) right after the tile's last K block, while it is in cache, possibly on a worker
-    /// thread, and in no particular order; every element of C is covered by exactly one call.
+    /// The epilogue runs on row segments of up to NC columns (a whole row of n when k = 0) right
+    /// after the last K block of the MR-row strip holding them, while the strip is in cache,
+    /// possibly on a worker thread, and in no particular order; every element of C is covered by
+    /// exactly one call.
     /// </para>
     /// <para>
     /// C must not overlap A or B (they may live in the same array at disjoint places); A and B
@@ -312,8 +313,8 @@ public static partial class Gemm
         }
     }
 
-    /// <summary>Runs the microkernel over one packed (MC × KC) · (KC × NC) block, then the epilogue
-    /// on each tile once its last K block is in.</summary>
+    /// <summary>Runs the microkernel over one packed (MC × KC) · (KC × NC) block; after the last K
+    /// block, runs the epilogue on each MR-row strip of C as soon as the strip is complete.</summary>
     private static unsafe void MacroKernel<T, TEpilogue>(
         Job<T, TEpilogue> job, ref TEpilogue epilogue, Blocking blk, int kc, int mc, int nc,
         T* packedA, T* packedB, T* c, int cBlock, int ldc, int row, int col,
@@ -325,52 +326,44 @@ public static partial class Gemm
         GemmKernel kernel = job.Kernel;
         T[] cArray = job.C;
 
-        // B micro-panel outer, A inner: the B micro-panel (KC × NR) stays in L1 while the packed A
-        // block streams from L2.
-        for (int jr = 0; jr < nc; jr += nr)
+        // A micro-panel outer, B inner: the A micro-panel (MR × KC, the operand the kernel
+        // broadcasts from, MR loads per step) stays in L1 while the B block streams from L2, as in
+        // BLIS; and each MR × NC strip of C is finished in one go, so the epilogue gets long rows.
+        for (int ir = 0; ir < mc; ir += mr)
         {
-            int nCols = Math.Min(nr, nc - jr);
-            T* bPanel = packedB + ((nint)jr * kc);
-            for (int ir = 0; ir < mc; ir += mr)
+            int nRows = Math.Min(mr, mc - ir);
+            T* aPanel = packedA + ((nint)ir * kc);
+            int cStrip = cBlock + (ir * ldc);
+            for (int jr = 0; jr < nc; jr += nr)
             {
-                int nRows = Math.Min(mr, mc - ir);
-                T* aPanel = packedA + ((nint)ir * kc);
-                int cTile = cBlock + (ir * ldc) + jr;
+                int nCols = Math.Min(nr, nc - jr);
+                T* bPanel = packedB + ((nint)jr * kc);
+                T* cTile = c + cStrip + jr;
                 if (nRows == mr && nCols == nr)
                 {
-                    MicroKernel(kernel, kc, aPanel, bPanel, c + cTile, ldc, accumulate);
-                }
-                else
-                {
-                    // Edge tile: compute the full tile into scratch (padding is zero), copy back the valid part.
-                    MicroKernel(kernel, kc, aPanel, bPanel, tile, nr, false);
-                    for (int r = 0; r < nRows; r++)
-                    {
-                        T* dst = c + cTile + ((nint)r * ldc);
-                        T* src = tile + ((nint)r * nr);
-                        if (accumulate)
-                        {
-                            for (int j = 0; j < nCols; j++)
-                            {
-                                dst[j] += src[j];
-                            }
-                        }
-                        else
-                        {
-                            for (int j = 0; j < nCols; j++)
-                            {
-                                dst[j] = src[j];
-                            }
-                        }
-                    }
+                    MicroKernel(kernel, kc, aPanel, bPanel, cTile, ldc, accumulate);
+                    continue;
                 }
 
-                if (last)
+                // Edge tile: compute the full tile into scratch (the packing padded A and B with
+                // zeros), then add or copy its valid part.
+                MicroKernel(kernel, kc, aPanel, bPanel, tile, nr, false);
+                for (int r = 0; r < nRows; r++)
                 {
-                    for (int r = 0; r < nRows; r++)
+                    T* dst = cTile + ((nint)r * ldc);
+                    T* src = tile + ((nint)r * nr);
+                    for (int j = 0; j < nCols; j++)
                     {
-                        epilogue.Apply(cArray, cTile + (r * ldc), row + ir + r, col + jr, nCols);
+                        dst[j] = accumulate ? dst[j] + src[j] : src[j];
                     }
+                }
+            }
+
+            if (last)
+            {
+                for (int r = 0; r < nRows; r++)
+                {
+                    epilogue.Apply(cArray, cStrip + (r * ldc), row + ir + r, col, nc);
                 }
             }
         }
