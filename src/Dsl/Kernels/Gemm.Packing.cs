@@ -35,7 +35,11 @@ public static partial class Gemm
                 // op(A)[i, p] = src[i*lda + p]: gather one element from each row per step of p;
                 // the reads are MR sequential streams, the writes contiguous.
                 T* s = src + ((nint)ir * lda);
-                if (rows == mr)
+                if (typeof(T) == typeof(float) && Avx.IsSupported && rows == mr && (mr == 6 || mr == 8 || mr == 12))
+                {
+                    PackAFloat((float*)s, lda, kc, mr, (float*)panel);
+                }
+                else if (rows == mr)
                 {
                     for (int p = 0; p < kc; p++)
                     {
@@ -153,61 +157,110 @@ public static partial class Gemm
     /// </summary>
     private static unsafe void PackBTransposedFloat(float* src, int ldb, int kc, int nr, float* dst)
     {
-        nint ld = ldb;
         for (int jb = 0; jb < nr; jb += 8)
         {
-            float* s = src + (jb * ld);
-            float* d = dst + jb;
+            float* s = src + ((nint)jb * ldb);
             int p = 0;
             for (; p + 8 <= kc; p += 8)
             {
-                Vector256<float> r0 = Avx.LoadVector256(s + p);
-                Vector256<float> r1 = Avx.LoadVector256(s + ld + p);
-                Vector256<float> r2 = Avx.LoadVector256(s + (2 * ld) + p);
-                Vector256<float> r3 = Avx.LoadVector256(s + (3 * ld) + p);
-                Vector256<float> r4 = Avx.LoadVector256(s + (4 * ld) + p);
-                Vector256<float> r5 = Avx.LoadVector256(s + (5 * ld) + p);
-                Vector256<float> r6 = Avx.LoadVector256(s + (6 * ld) + p);
-                Vector256<float> r7 = Avx.LoadVector256(s + (7 * ld) + p);
-
-                // Interleave pairs of rows, then pairs of pairs, then swap 128-bit halves:
-                // u0 = [x00 x10 x20 x30 | x04 x14 x24 x34] and so on.
-                Vector256<float> t0 = Avx.UnpackLow(r0, r1);
-                Vector256<float> t1 = Avx.UnpackHigh(r0, r1);
-                Vector256<float> t2 = Avx.UnpackLow(r2, r3);
-                Vector256<float> t3 = Avx.UnpackHigh(r2, r3);
-                Vector256<float> t4 = Avx.UnpackLow(r4, r5);
-                Vector256<float> t5 = Avx.UnpackHigh(r4, r5);
-                Vector256<float> t6 = Avx.UnpackLow(r6, r7);
-                Vector256<float> t7 = Avx.UnpackHigh(r6, r7);
-                Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44);
-                Vector256<float> u1 = Avx.Shuffle(t0, t2, 0xEE);
-                Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44);
-                Vector256<float> u3 = Avx.Shuffle(t1, t3, 0xEE);
-                Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44);
-                Vector256<float> u5 = Avx.Shuffle(t4, t6, 0xEE);
-                Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44);
-                Vector256<float> u7 = Avx.Shuffle(t5, t7, 0xEE);
-
-                float* dp = d + ((nint)p * nr);
-                nint step = nr;
-                Avx.Store(dp, Avx.Permute2x128(u0, u4, 0x20));
-                Avx.Store(dp + step, Avx.Permute2x128(u1, u5, 0x20));
-                Avx.Store(dp + (2 * step), Avx.Permute2x128(u2, u6, 0x20));
-                Avx.Store(dp + (3 * step), Avx.Permute2x128(u3, u7, 0x20));
-                Avx.Store(dp + (4 * step), Avx.Permute2x128(u0, u4, 0x31));
-                Avx.Store(dp + (5 * step), Avx.Permute2x128(u1, u5, 0x31));
-                Avx.Store(dp + (6 * step), Avx.Permute2x128(u2, u6, 0x31));
-                Avx.Store(dp + (7 * step), Avx.Permute2x128(u3, u7, 0x31));
+                Transpose8Float(s + p, ldb, 8, dst + ((nint)p * nr) + jb, nr);
             }
 
             for (; p < kc; p++)
             {
-                float* dp = d + ((nint)p * nr);
+                float* d = dst + ((nint)p * nr) + jb;
                 for (int j = 0; j < 8; j++)
                 {
-                    dp[j] = s[(j * ld) + p];
+                    d[j] = s[((nint)j * ldb) + p];
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packs a full MR-tall panel of a non-transposed float A (<c>op(A)[i, p] = src[i*lda + p]</c>),
+    /// for MR = 6, 8 or 12, with the same in-register transposes (groups of up to 8 rows).
+    /// </summary>
+    private static unsafe void PackAFloat(float* src, int lda, int kc, int mr, float* dst)
+    {
+        int p = 0;
+        for (; p + 8 <= kc; p += 8)
+        {
+            for (int rb = 0; rb < mr; rb += 8)
+            {
+                Transpose8Float(src + ((nint)rb * lda) + p, lda, Math.Min(8, mr - rb), dst + ((nint)p * mr) + rb, mr);
+            }
+        }
+
+        for (; p < kc; p++)
+        {
+            float* d = dst + ((nint)p * mr);
+            for (int r = 0; r < mr; r++)
+            {
+                d[r] = src[((nint)r * lda) + p];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads 8 consecutive floats from each of <paramref name="rows"/> rows (4, 6 or 8) of
+    /// <paramref name="src"/> and writes column q of that block, <paramref name="rows"/> values, to
+    /// <c>dst + q*dstStride</c> for q &lt; 8. Writes nothing past those values.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Transpose8Float(float* src, nint ld, int rows, float* dst, nint dstStride)
+    {
+        // Rows past the last real one re-read it; their lanes are never stored.
+        int last = rows - 1;
+        Vector256<float> r0 = Avx.LoadVector256(src);
+        Vector256<float> r1 = Avx.LoadVector256(src + (Math.Min(1, last) * ld));
+        Vector256<float> r2 = Avx.LoadVector256(src + (Math.Min(2, last) * ld));
+        Vector256<float> r3 = Avx.LoadVector256(src + (Math.Min(3, last) * ld));
+        Vector256<float> r4 = Avx.LoadVector256(src + (Math.Min(4, last) * ld));
+        Vector256<float> r5 = Avx.LoadVector256(src + (Math.Min(5, last) * ld));
+        Vector256<float> r6 = Avx.LoadVector256(src + (Math.Min(6, last) * ld));
+        Vector256<float> r7 = Avx.LoadVector256(src + (Math.Min(7, last) * ld));
+
+        // Interleave pairs of rows, then pairs of pairs, then swap 128-bit halves:
+        // u0 = [x00 x10 x20 x30 | x04 x14 x24 x34] (x_rc), and so on.
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1);
+        Vector256<float> t1 = Avx.UnpackHigh(r0, r1);
+        Vector256<float> t2 = Avx.UnpackLow(r2, r3);
+        Vector256<float> t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5);
+        Vector256<float> t5 = Avx.UnpackHigh(r4, r5);
+        Vector256<float> t6 = Avx.UnpackLow(r6, r7);
+        Vector256<float> t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44);
+        Vector256<float> u1 = Avx.Shuffle(t0, t2, 0xEE);
+        Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44);
+        Vector256<float> u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44);
+        Vector256<float> u5 = Avx.Shuffle(t4, t6, 0xEE);
+        Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44);
+        Vector256<float> u7 = Avx.Shuffle(t5, t7, 0xEE);
+
+        StoreColumn(dst, rows, Avx.Permute2x128(u0, u4, 0x20));
+        StoreColumn(dst + dstStride, rows, Avx.Permute2x128(u1, u5, 0x20));
+        StoreColumn(dst + (2 * dstStride), rows, Avx.Permute2x128(u2, u6, 0x20));
+        StoreColumn(dst + (3 * dstStride), rows, Avx.Permute2x128(u3, u7, 0x20));
+        StoreColumn(dst + (4 * dstStride), rows, Avx.Permute2x128(u0, u4, 0x31));
+        StoreColumn(dst + (5 * dstStride), rows, Avx.Permute2x128(u1, u5, 0x31));
+        StoreColumn(dst + (6 * dstStride), rows, Avx.Permute2x128(u2, u6, 0x31));
+        StoreColumn(dst + (7 * dstStride), rows, Avx.Permute2x128(u3, u7, 0x31));
+
+        static void StoreColumn(float* d, int count, Vector256<float> column)
+        {
+            if (count == 8)
+            {
+                Avx.Store(d, column);
+                return;
+            }
+
+            Sse.Store(d, column.GetLower());
+            if (count == 6)
+            {
+                Sse.StoreLow(d + 4, column.GetUpper());
             }
         }
     }

@@ -118,6 +118,13 @@ public static partial class Gemm
         CheckOperand(b.Length, bOffset, ldb, transB ? n : k, transB ? k : n, nameof(b));
 
         GemmKernel kernel = ForcedKernel ?? s_bestKernel;
+        if (kernel == GemmKernel.Avx512 && n <= 16 && typeof(T) == typeof(float))
+        {
+            // A 32-wide tile would be mostly padding (the 10 logits of a classifier): the 16-wide
+            // AVX2 tile does half the wasted work.
+            kernel = GemmKernel.Avx2;
+        }
+
         Blocking blocking = Blocking.For<T>(kernel);
 
         // Split over the dimension whose packed operand is the cheaper one to pack twice: splitting
