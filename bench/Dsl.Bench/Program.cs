@@ -6,6 +6,7 @@ using Dsl.Bench;
 return args.Length == 0 ? Usage() : args[0] switch
 {
     "gemm" => GemmBench.Run(args.AsSpan(1)),
+    "pool" => PoolBench.Run(args.AsSpan(1)),
     _ => Usage(),
 };
 
@@ -15,6 +16,7 @@ static int Usage()
     Console.Error.WriteLine("  gemm [--runs N] [--double] [--only TEXT] [--cpu]");
     Console.Error.WriteLine("      matrix products of an MLP 784-1024-1024-10 at batch 128 on 1 and 2 threads;");
     Console.Error.WriteLine("      --cpu times one thread by its CPU time (steadier on a shared machine)");
+    Console.Error.WriteLine("  pool                          WorkerPool.Run round trip, warm and after idling");
     Console.Error.WriteLine($"  (Vector512 accelerated: {Vector512.IsHardwareAccelerated}; set DOTNET_EnableAVX512F=0 to measure the AVX2 kernel)");
     return 2;
 }

@@ -35,9 +35,14 @@ public interface IParallelWork
 /// </remarks>
 public sealed class WorkerPool
 {
-    // Iterations of SpinWait.SpinOnce (busy spins first, then yields; never Sleep(1)) before a
-    // thread blocks on its event: roughly 20–100 µs on an idle core.
-    private const int SpinIterations = 60;
+    // Iterations of SpinWait.SpinOnce (a few busy spins, then yields; never Sleep(1)) before a
+    // helper with nothing to do blocks on its event: roughly 20–100 µs on an idle core.
+    private const int IdleSpinIterations = 60;
+
+    // The caller waiting for the helpers to finish keeps yielding far longer (about 1–2 ms): the
+    // helpers are known to be busy and close to done, yielding leaves the core to them, and a
+    // blocked caller would add a futex wake-up to every product whose halves finish unevenly.
+    private const int CompletionSpinIterations = 2000;
 
     private readonly Helper[] _helpers;
     private readonly ManualResetEventSlim _done = new(initialState: false, spinCount: 1);
@@ -138,7 +143,7 @@ public sealed class WorkerPool
             // Wait for the event rather than for the parts or the counter: the last helper sets it
             // after its last touch of the shared state, so neither a helper still looking at _next
             // nor a late Set can leak into the next run.
-            SpinThenWait(_done);
+            SpinThenWait(_done, CompletionSpinIterations);
 
             error = _error;
             _work = null;
@@ -171,12 +176,12 @@ public sealed class WorkerPool
     private static WorkerPool CreateShared()
         => new(SharedThreadCount(Environment.GetEnvironmentVariable("DSL_THREADS"), Environment.ProcessorCount));
 
-    private static void SpinThenWait(ManualResetEventSlim signal)
+    private static void SpinThenWait(ManualResetEventSlim signal, int spinIterations)
     {
         var spinner = default(SpinWait);
         while (!signal.IsSet)
         {
-            if (spinner.Count >= SpinIterations)
+            if (spinner.Count >= spinIterations)
             {
                 signal.Wait();
                 return;
@@ -191,7 +196,7 @@ public sealed class WorkerPool
         var helper = (Helper)state!;
         while (true)
         {
-            SpinThenWait(helper.Wake);
+            SpinThenWait(helper.Wake, IdleSpinIterations);
             helper.Wake.Reset();
             Execute();
             if (Interlocked.Decrement(ref _activeHelpers) == 0)
