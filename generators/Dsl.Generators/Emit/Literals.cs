@@ -16,7 +16,7 @@ internal static class Literals
         if (double.IsNaN(value)) return "double.NaN";
         if (double.IsPositiveInfinity(value)) return "double.PositiveInfinity";
         if (double.IsNegativeInfinity(value)) return "double.NegativeInfinity";
-        if (value == 0 && double.IsNegative(value)) return "-0d";
+        if (value == 0 && 1 / value < 0) return "-0d";
         return value.ToString("R", CultureInfo.InvariantCulture) + "d";
     }
 
@@ -25,7 +25,7 @@ internal static class Literals
         if (float.IsNaN(value)) return "float.NaN";
         if (float.IsPositiveInfinity(value)) return "float.PositiveInfinity";
         if (float.IsNegativeInfinity(value)) return "float.NegativeInfinity";
-        if (value == 0 && float.IsNegative(value)) return "-0f";
+        if (value == 0 && 1 / value < 0) return "-0f";
         return value.ToString("R", CultureInfo.InvariantCulture) + "f";
     }
 
