@@ -244,7 +244,7 @@ internal static class EngineEmitter
         }
 
         w.Line();
-        w.Line("private ulong DropoutStream(int layer) => unchecked((DropoutStep << 12) | (ulong)layer);");
+        w.Line("private ulong DropoutStream(int layer) => unchecked((DropoutStep << 12) | (uint)layer);");
         w.Line();
     }
 
