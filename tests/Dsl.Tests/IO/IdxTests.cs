@@ -166,6 +166,18 @@ public sealed class IdxTests : IDisposable
     }
 
     [Fact]
+    public void Read_GzipCutShort_Rejected()
+    {
+        // A download cut off mid-stream: whether the decoder complains or just stops early,
+        // the result must be an error naming the file, never a short array.
+        byte[] gz = Gzip(Build([64, 64], Sequence(64 * 64)));
+        string path = Save("cut.idx.gz", gz[..(gz.Length / 2)]);
+        var ex = Assert.Throws<InvalidDataException>(() => Idx.Read(path));
+        Assert.Contains(path, ex.Message);
+        Assert.Matches("truncated|corrupt gzip", ex.Problem);
+    }
+
+    [Fact]
     public void Read_EmptyFile_ReportsTruncatedHeader()
         => AssertInvalid("e.idx", [], "truncated header: expected 4 magic bytes, found 0");
 
