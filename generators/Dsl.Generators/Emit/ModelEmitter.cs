@@ -127,7 +127,7 @@ internal static class ModelEmitter
                 for (int i = 0; i < table.Length; i++)
                     global::Dsl.Runtime.ShapeChecks.Checkpoint(path, file, table[i].Name, Engine<float>.Shapes[i]);
                 for (int i = 0; i < table.Length; i++)
-                    file[table[i].Name].Data.CopyTo(_engine.Parameters.Slice(table[i].Offset, table[i].Length));
+                    global::System.MemoryExtensions.AsSpan(file[table[i].Name].Data).CopyTo(_engine.Parameters.Slice(table[i].Offset, table[i].Length));
             }
 
             """);
