@@ -20,19 +20,20 @@ public readonly struct SquarePlus<T> : IActivation<T> where T : unmanaged, IFloa
     private readonly bool _hasB;
 
     /// <summary>SquarePlus with b = <see cref="DefaultB"/>.</summary>
-    public SquarePlus() : this(DefaultB)
+    public SquarePlus() : this(T.CreateTruncating(DefaultB))
     {
     }
 
     /// <summary>SquarePlus with the given b ≥ 0 (finite); b = 0 is ReLU.</summary>
-    public SquarePlus(double b)
+    /// <exception cref="System.ArgumentOutOfRangeException">b is negative, NaN or infinite.</exception>
+    public SquarePlus(T b)
     {
-        if (!(b >= 0) || double.IsInfinity(b))
+        if (!(b >= T.Zero) || T.IsInfinity(b))
         {
-            KernelThrowHelper.ThrowSquarePlusB(b);
+            KernelThrowHelper.ThrowSquarePlusB(double.CreateTruncating(b));
         }
 
-        _b = T.CreateTruncating(b);
+        _b = b;
         _hasB = true;
     }
 
