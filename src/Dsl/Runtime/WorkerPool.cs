@@ -1,3 +1,8 @@
+using System;
+using System.Globalization;
+using System.Runtime.ExceptionServices;
+using System.Threading;
+
 namespace Dsl.Runtime;
 
 /// <summary>Work split into <c>count</c> independent parts, run by <see cref="WorkerPool"/>.</summary>
@@ -11,17 +16,216 @@ public interface IParallelWork
 /// A fixed set of dedicated worker threads (one per core, the caller being one of them) that run
 /// an <see cref="IParallelWork"/> without allocating. <see cref="Threads"/> sets how many are used.
 /// </summary>
+/// <remarks>
+/// <para>
+/// The pool owns <c>maxThreads - 1</c> background threads; the thread that calls <see cref="Run"/>
+/// is the remaining one and takes parts too, so a two-core machine needs only one helper.
+/// Parts are handed out through a shared counter, so <c>parts</c> may exceed the number of threads.
+/// </para>
+/// <para>
+/// Helpers spin for a short while after each run before blocking, because a training step issues
+/// kernels back to back with only microseconds of serial work in between; waking a blocked thread
+/// costs tens of microseconds, spinning costs nothing the step needs.
+/// </para>
+/// <para>
+/// One <see cref="Run"/> at a time uses the helpers. A call made while another is in progress
+/// (from another thread, or from inside a part) runs all its parts inline on its caller instead of
+/// waiting, so the pool never deadlocks and stays correct, only slower, under concurrent use.
+/// </para>
+/// </remarks>
 public sealed class WorkerPool
 {
-    /// <summary>The process-wide pool used by the kernels.</summary>
-    public static WorkerPool Shared { get; } = new(System.Environment.ProcessorCount);
+    // Iterations of SpinWait.SpinOnce (busy spins first, then yields; never Sleep(1)) before a
+    // thread blocks on its event: roughly 20–100 µs on an idle core.
+    private const int SpinIterations = 60;
+
+    private readonly Helper[] _helpers;
+    private readonly ManualResetEventSlim _done = new(initialState: false, spinCount: 1);
+    private int _threads;
+    private int _busy;
+
+    // State of the run in progress, written by the caller before the helpers are signalled
+    // (the event's interlocked Set publishes it) and read by them after they wake.
+    private IParallelWork? _work;
+    private int _parts;
+    private int _next;
+    private int _activeHelpers;
+    private Exception? _error;
+
+    /// <summary>
+    /// The process-wide pool used by the kernels, with <see cref="Environment.ProcessorCount"/> threads.
+    /// When the environment variable <c>DSL_THREADS</c> holds a positive integer, it caps the pool:
+    /// <see cref="MaxThreads"/> (and so <see cref="Threads"/>) is at most that value.
+    /// </summary>
+    public static WorkerPool Shared { get; } = CreateShared();
 
     /// <summary>Creates a pool of up to <paramref name="maxThreads"/> threads.</summary>
-    public WorkerPool(int maxThreads) => throw new System.NotImplementedException();
+    /// <param name="maxThreads">Threads the pool can use, the caller included (≥ 1); the pool
+    /// starts <c>maxThreads - 1</c> background threads and uses all of them until <see cref="Threads"/> is lowered.</param>
+    public WorkerPool(int maxThreads)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxThreads, 1);
+        MaxThreads = maxThreads;
+        _threads = maxThreads;
+        _helpers = new Helper[maxThreads - 1];
+        for (int i = 0; i < _helpers.Length; i++)
+        {
+            var helper = new Helper();
+            _helpers[i] = helper;
+            var thread = new Thread(HelperLoop)
+            {
+                IsBackground = true,
+                Name = "Dsl.WorkerPool #" + (i + 1).ToString(CultureInfo.InvariantCulture),
+            };
+            thread.Start(helper);
+        }
+    }
+
+    /// <summary>The most threads this pool can use, the caller included.</summary>
+    public int MaxThreads { get; }
 
     /// <summary>Number of threads used (1 ..= max); 1 runs everything on the caller.</summary>
-    public int Threads { get => throw new System.NotImplementedException(); set => throw new System.NotImplementedException(); }
+    /// <exception cref="ArgumentOutOfRangeException">The value is below 1 or above <see cref="MaxThreads"/>.</exception>
+    public int Threads
+    {
+        get => Volatile.Read(ref _threads);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, MaxThreads);
+            Volatile.Write(ref _threads, value);
+        }
+    }
 
     /// <summary>Runs <c>work.Run(i, parts)</c> for every i &lt; parts, spread over the threads; returns when all are done.</summary>
-    public void Run(IParallelWork work, int parts) => throw new System.NotImplementedException();
+    /// <remarks>
+    /// Allocates nothing. If parts throw, every other part still runs, and the first exception
+    /// captured is rethrown on the caller with its original stack trace.
+    /// </remarks>
+    /// <exception cref="ArgumentNullException"><paramref name="work"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="parts"/> is negative.</exception>
+    public void Run(IParallelWork work, int parts)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        ArgumentOutOfRangeException.ThrowIfNegative(parts);
+        int helpers = Math.Min(Threads, parts) - 1;
+        if (helpers <= 0 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+        {
+            for (int i = 0; i < parts; i++)
+            {
+                work.Run(i, parts);
+            }
+
+            return;
+        }
+
+        Exception? error;
+        try
+        {
+            _work = work;
+            _parts = parts;
+            _next = 0;
+            _error = null;
+            _activeHelpers = helpers;
+            _done.Reset();
+            for (int i = 0; i < helpers; i++)
+            {
+                _helpers[i].Wake.Set();
+            }
+
+            Execute();
+
+            // Wait for the event rather than for the parts or the counter: the last helper sets it
+            // after its last touch of the shared state, so neither a helper still looking at _next
+            // nor a late Set can leak into the next run.
+            SpinThenWait(_done);
+
+            error = _error;
+            _work = null;
+            _error = null;
+        }
+        finally
+        {
+            Volatile.Write(ref _busy, 0);
+        }
+
+        if (error is not null)
+        {
+            ExceptionDispatchInfo.Throw(error);
+        }
+    }
+
+    /// <summary>The thread count for <see cref="Shared"/>: <paramref name="processorCount"/>, capped by
+    /// <paramref name="dslThreads"/> (the value of <c>DSL_THREADS</c>) when that is a positive integer.</summary>
+    internal static int SharedThreadCount(string? dslThreads, int processorCount)
+    {
+        int threads = Math.Max(1, processorCount);
+        if (int.TryParse(dslThreads, NumberStyles.Integer, CultureInfo.InvariantCulture, out int cap) && cap > 0)
+        {
+            threads = Math.Min(threads, cap);
+        }
+
+        return threads;
+    }
+
+    private static WorkerPool CreateShared()
+        => new(SharedThreadCount(Environment.GetEnvironmentVariable("DSL_THREADS"), Environment.ProcessorCount));
+
+    private static void SpinThenWait(ManualResetEventSlim signal)
+    {
+        var spinner = default(SpinWait);
+        while (!signal.IsSet)
+        {
+            if (spinner.Count >= SpinIterations)
+            {
+                signal.Wait();
+                return;
+            }
+
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    private void HelperLoop(object? state)
+    {
+        var helper = (Helper)state!;
+        while (true)
+        {
+            SpinThenWait(helper.Wake);
+            helper.Wake.Reset();
+            Execute();
+            if (Interlocked.Decrement(ref _activeHelpers) == 0)
+            {
+                _done.Set();
+            }
+        }
+    }
+
+    private void Execute()
+    {
+        IParallelWork work = _work!;
+        int parts = _parts;
+        while (true)
+        {
+            int index = Interlocked.Increment(ref _next) - 1;
+            if (index >= parts)
+            {
+                return;
+            }
+
+            try
+            {
+                work.Run(index, parts);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref _error, e, null);
+            }
+        }
+    }
+
+    private sealed class Helper
+    {
+        public ManualResetEventSlim Wake { get; } = new(initialState: false, spinCount: 1);
+    }
 }
