@@ -1,5 +1,8 @@
 using System;
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Dsl.Optimizers;
 
@@ -7,10 +10,32 @@ namespace Dsl.Optimizers;
 /// AdamW (Loshchilov and Hutter): decoupled weight decay θ -= lr·λ·θ on matrices only (unless
 /// <see cref="DecayAll"/>), then the bias-corrected Adam update, as torch.optim.AdamW does.
 /// </summary>
+/// <remarks>
+/// At step t (1-based): θ ← θ − lr·λ·θ (matrices, or all with <see cref="DecayAll"/>);
+/// m ← β1·m + (1 − β1)·g; v ← β2·v + (1 − β2)·g²; θ ← θ − (lr/(1 − β1ᵗ))·m/(√v/√(1 − β2ᵗ) + ε),
+/// which is lr·m̂/(√v̂ + ε) grouped as PyTorch groups it. State layout: state[0..P) = m,
+/// state[P..2P) = v, P = parameters.Length.
+/// </remarks>
 public sealed class AdamW : Optimizer
 {
     /// <summary>Creates the optimizer; defaults are PyTorch's.</summary>
-    public AdamW(double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8, double weightDecay = 0.01, bool decayAll = false) => throw new NotImplementedException();
+    /// <exception cref="ArgumentException">learningRate is not positive and finite, a β is not in
+    /// [0, 1), or epsilon or weightDecay is not non-negative and finite.</exception>
+    public AdamW(double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8, double weightDecay = 0.01, bool decayAll = false)
+    {
+        RequirePositiveFinite(nameof(learningRate), learningRate);
+        RequireUnitInterval(nameof(beta1), beta1);
+        RequireUnitInterval(nameof(beta2), beta2);
+        RequireNonNegativeFinite(nameof(epsilon), epsilon);
+        RequireNonNegativeFinite(nameof(weightDecay), weightDecay);
+        LearningRate = learningRate;
+        Beta1 = beta1;
+        Beta2 = beta2;
+        Epsilon = epsilon;
+        WeightDecay = weightDecay;
+        DecayAll = decayAll;
+    }
+
     /// <summary>β1.</summary>
     public double Beta1 { get; }
     /// <summary>β2.</summary>
@@ -23,6 +48,96 @@ public sealed class AdamW : Optimizer
     public bool DecayAll { get; }
     /// <inheritdoc />
     public override int StateSlots => 2;
-    /// <inheritdoc />
-    public override void Step<T>(Span<T> parameters, ReadOnlySpan<T> gradients, Span<T> state, ReadOnlySpan<ParameterTensor> tensors) => throw new NotImplementedException();
+
+    /// <summary>
+    /// One AdamW step (formula in the class remarks). The bias corrections are computed in double
+    /// and every hyper-parameter is converted to T once; allocates nothing.
+    /// </summary>
+    /// <exception cref="ArgumentException">The regions disagree in length, a tensor lies outside the
+    /// parameters, or <see cref="Optimizer.LearningRate"/> is negative or not finite.</exception>
+    public override void Step<T>(Span<T> parameters, ReadOnlySpan<T> gradients, Span<T> state, ReadOnlySpan<ParameterTensor> tensors)
+    {
+        ValidateStep<T>(parameters, gradients, state, tensors);
+        long t = Steps + 1;
+        double biasCorrection1 = 1.0 - Math.Pow(Beta1, t);
+        double biasCorrection2 = 1.0 - Math.Pow(Beta2, t);
+        var h = new Hyper<T>(
+            T.CreateTruncating(Beta1), T.CreateTruncating(1.0 - Beta1),
+            T.CreateTruncating(Beta2), T.CreateTruncating(1.0 - Beta2),
+            T.CreateTruncating(LearningRate / biasCorrection1),
+            T.CreateTruncating(Math.Sqrt(biasCorrection2)),
+            T.CreateTruncating(Epsilon),
+            T.CreateTruncating(1.0 - (LearningRate * WeightDecay)));
+
+        int count = parameters.Length;
+        Span<T> m = state.Slice(0, count);
+        Span<T> v = state.Slice(count, count);
+        foreach (ParameterTensor tensor in tensors)
+        {
+            bool decays = (tensor.IsMatrix || DecayAll) && WeightDecay > 0;
+            Update(
+                parameters.Slice(tensor.Offset, tensor.Length),
+                gradients.Slice(tensor.Offset, tensor.Length),
+                m.Slice(tensor.Offset, tensor.Length),
+                v.Slice(tensor.Offset, tensor.Length),
+                in h, decays);
+        }
+
+        Steps++;
+    }
+
+    /// <summary>The step's hyper-parameters in T.</summary>
+    private readonly record struct Hyper<T>(T Beta1, T OneMinusBeta1, T Beta2, T OneMinusBeta2, T StepSize, T SqrtBiasCorrection2, T Epsilon, T Decay);
+
+    private static void Update<T>(Span<T> theta, ReadOnlySpan<T> grad, Span<T> m, Span<T> v, in Hyper<T> h, bool decays)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ref T pr = ref MemoryMarshal.GetReference(theta);
+        ref T gr = ref MemoryMarshal.GetReference(grad);
+        ref T mr = ref MemoryMarshal.GetReference(m);
+        ref T vr = ref MemoryMarshal.GetReference(v);
+        nuint n = (nuint)theta.Length;
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        {
+            nuint width = (nuint)Vector256<T>.Count;
+            Vector256<T> b1 = Vector256.Create(h.Beta1), c1 = Vector256.Create(h.OneMinusBeta1);
+            Vector256<T> b2 = Vector256.Create(h.Beta2), c2 = Vector256.Create(h.OneMinusBeta2);
+            Vector256<T> stepSize = Vector256.Create(h.StepSize), sqrtBc2 = Vector256.Create(h.SqrtBiasCorrection2);
+            Vector256<T> eps = Vector256.Create(h.Epsilon), decay = Vector256.Create(h.Decay);
+            for (; i + width <= n; i += width)
+            {
+                Vector256<T> g = Vector256.LoadUnsafe(ref gr, i);
+                Vector256<T> mi = (b1 * Vector256.LoadUnsafe(ref mr, i)) + (c1 * g);
+                Vector256<T> vi = (b2 * Vector256.LoadUnsafe(ref vr, i)) + (c2 * (g * g));
+                mi.StoreUnsafe(ref mr, i);
+                vi.StoreUnsafe(ref vr, i);
+                Vector256<T> p = Vector256.LoadUnsafe(ref pr, i);
+                if (decays)
+                {
+                    p *= decay;
+                }
+
+                Vector256<T> denominator = (Vector256.Sqrt(vi) / sqrtBc2) + eps;
+                (p - (stepSize * (mi / denominator))).StoreUnsafe(ref pr, i);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            T g = Unsafe.Add(ref gr, i);
+            T mi = (h.Beta1 * Unsafe.Add(ref mr, i)) + (h.OneMinusBeta1 * g);
+            T vi = (h.Beta2 * Unsafe.Add(ref vr, i)) + (h.OneMinusBeta2 * (g * g));
+            Unsafe.Add(ref mr, i) = mi;
+            Unsafe.Add(ref vr, i) = vi;
+            T p = Unsafe.Add(ref pr, i);
+            if (decays)
+            {
+                p *= h.Decay;
+            }
+
+            T denominator = (T.Sqrt(vi) / h.SqrtBiasCorrection2) + h.Epsilon;
+            Unsafe.Add(ref pr, i) = p - (h.StepSize * (mi / denominator));
+        }
+    }
 }

@@ -1,0 +1,66 @@
+using System;
+using System.Text;
+
+namespace Dsl.Generators.Emit;
+
+/// <summary>The one way generated text is written: indentation scopes and '\n' newlines, so output
+/// is identical on every OS.</summary>
+internal sealed class CodeWriter
+{
+    private readonly StringBuilder _text = new();
+    private int _indent;
+
+    /// <summary>Writes one line at the current indentation (an empty line has no trailing spaces).</summary>
+    public CodeWriter Line(string line = "")
+    {
+        if (line.Length > 0) _text.Append(' ', _indent * 4).Append(line);
+        _text.Append('\n');
+        return this;
+    }
+
+    /// <summary>Writes several lines (split on '\n').</summary>
+    public CodeWriter Lines(string lines)
+    {
+        foreach (var line in lines.Split('\n')) Line(line.TrimEnd('\r'));
+        return this;
+    }
+
+    /// <summary>Writes <paramref name="header"/> and "{", indents until the returned scope is disposed.</summary>
+    public Scope Block(string header)
+    {
+        Line(header);
+        Line("{");
+        _indent++;
+        return new Scope(this, "}");
+    }
+
+    /// <summary>Same as <see cref="Block"/> but closes with <paramref name="close"/> (e.g. "};").</summary>
+    public Scope Block(string header, string close)
+    {
+        Line(header);
+        Line("{");
+        _indent++;
+        return new Scope(this, close);
+    }
+
+    public override string ToString() => _text.ToString();
+
+    /// <summary>Closes a block when disposed.</summary>
+    public readonly struct Scope : IDisposable
+    {
+        private readonly CodeWriter _writer;
+        private readonly string _close;
+
+        public Scope(CodeWriter writer, string close)
+        {
+            _writer = writer;
+            _close = close;
+        }
+
+        public void Dispose()
+        {
+            _writer._indent--;
+            _writer.Line(_close);
+        }
+    }
+}

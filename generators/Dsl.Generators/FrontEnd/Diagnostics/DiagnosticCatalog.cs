@@ -1,0 +1,96 @@
+using Microsoft.CodeAnalysis;
+
+namespace Dsl.Generators.Diagnostics;
+
+/// <summary>
+/// Every diagnostic the DSL reports, in one place. Ids: DSL1xx declarations, DSL2xx shapes,
+/// DSL3xx numeric scaling rules, DSL9xx generator-internal. Each id has a page at
+/// docs/diagnostics/&lt;ID&gt;.md and an entry in AnalyzerReleases.*.md (a test checks both).
+/// </summary>
+internal static class DiagnosticCatalog
+{
+    public const string DeclarationCategory = "Dsl.Declaration";
+    public const string ShapeCategory = "Dsl.Shape";
+    public const string ScalingCategory = "Dsl.Scaling";
+    public const string InternalCategory = "Dsl.Internal";
+    // Relative to the repository root: the project has no public site yet.
+    public const string HelpBase = "docs/diagnostics/";
+
+    // Ids as constants so code fixes and tests refer to them by name.
+    public const string ModelNotPartialId = "DSL101";
+    public const string UnsupportedConstructId = "DSL102";
+    public const string LayerSignatureId = "DSL103";
+    public const string ModelShapeArgumentsId = "DSL104";
+    public const string MissingForwardId = "DSL105";
+    public const string LayerArgumentId = "DSL106";
+    public const string LossFormId = "DSL107";
+    public const string NestedModuleId = "DSL108";
+    public const string DenseInMismatchId = "DSL201";
+    public const string AddShapeMismatchId = "DSL202";
+    public const string SharedLayerWidthId = "DSL203";
+    public const string SquarePlusBId = "DSL301";
+    public const string InternalErrorId = "DSL901";
+
+    public static readonly DiagnosticDescriptor ModelNotPartial = Error(ModelNotPartialId, DeclarationCategory,
+        "Model or module type must be partial",
+        "'{0}' is marked [{1}] but is not declared partial; the generator cannot add its implementation");
+
+    public static readonly DiagnosticDescriptor UnsupportedConstruct = Error(UnsupportedConstructId, DeclarationCategory,
+        "Unsupported construct in a forward pass",
+        "{0} is not supported in a forward pass; use calls of layer members and Ops, '+' of tensors, '*' by a constant, locals and return");
+
+    public static readonly DiagnosticDescriptor LayerSignature = Error(LayerSignatureId, DeclarationCategory,
+        "Layer member has the wrong signature",
+        "Layer member '{0}' must be a partial method taking one Tensor and returning Tensor: {1}");
+
+    public static readonly DiagnosticDescriptor ModelShapeArguments = Error(ModelShapeArgumentsId, DeclarationCategory,
+        "Model needs a batch and an input width",
+        "[Model] on '{0}' needs {1} > 0, but it is {2}");
+
+    public static readonly DiagnosticDescriptor MissingForward = Error(MissingForwardId, DeclarationCategory,
+        "Model or module has no Forward method",
+        "'{0}' has no method 'Forward(Tensor)' describing its forward pass");
+
+    public static readonly DiagnosticDescriptor LayerArgument = Error(LayerArgumentId, DeclarationCategory,
+        "Layer argument out of range",
+        "Layer '{0}': {1} must be {2}, but it is {3}");
+
+    public static readonly DiagnosticDescriptor LossForm = Error(LossFormId, DeclarationCategory,
+        "Loss method has an unsupported form",
+        "Loss method '{0}' must return Ops.SoftmaxCrossEntropy(logits, labels) or Ops.MeanSquaredError(predictions, targets) of its parameters: {1}");
+
+    public static readonly DiagnosticDescriptor NestedModule = Error(NestedModuleId, DeclarationCategory,
+        "Module members must be layers",
+        "Member '{0}' of module '{1}' is a module; modules may contain layers only (nest them in the model instead)");
+
+    public static readonly DiagnosticDescriptor DenseInMismatch = Error(DenseInMismatchId, ShapeCategory,
+        "Dense input width does not match its input",
+        "Dense layer '{0}' declares In = {1}, but its input has {2} features");
+
+    public static readonly DiagnosticDescriptor AddShapeMismatch = Error(AddShapeMismatchId, ShapeCategory,
+        "Added tensors have different widths",
+        "Cannot add a tensor of {0} features to one of {1} features");
+
+    public static readonly DiagnosticDescriptor SharedLayerWidth = Error(SharedLayerWidthId, ShapeCategory,
+        "Layer used with inputs of different widths",
+        "Layer '{0}' is called with {1} input features here but with {2} features earlier; a layer's weights have one shape");
+
+    public static readonly DiagnosticDescriptor SquarePlusB = Error(SquarePlusBId, ScalingCategory,
+        "SquarePlus b must be positive",
+        "SquarePlus '{0}' has b = {1}; b must be > 0 (b = 0 is ReLU and loses smoothness, b < 0 gives NaN for small |x|)");
+
+    public static readonly DiagnosticDescriptor InternalError = new(InternalErrorId,
+        "Internal error in the DSL generator",
+        "The DSL generator failed on '{0}': {1}. Please report this; the model was emitted as stubs.",
+        InternalCategory, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpBase + InternalErrorId + ".md");
+
+    /// <summary>Every descriptor the analyzers report (the generator reports only <see cref="InternalError"/>).</summary>
+    public static readonly DiagnosticDescriptor[] AnalyzerDescriptors =
+    {
+        ModelNotPartial, UnsupportedConstruct, LayerSignature, ModelShapeArguments, MissingForward,
+        LayerArgument, LossForm, NestedModule, DenseInMismatch, AddShapeMismatch, SharedLayerWidth, SquarePlusB,
+    };
+
+    private static DiagnosticDescriptor Error(string id, string category, string title, string message) =>
+        new(id, title, message, category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpBase + id + ".md");
+}

@@ -1,0 +1,97 @@
+using System;
+
+namespace Dsl.Generators.Model;
+
+// The symbol-free description of a model: everything the later stages need, nothing from Roslyn
+// (no ISymbol, SyntaxNode, Location), so the incremental pipeline can compare it by value.
+// A test walks these types by reflection and fails if one holds a Roslyn object.
+
+/// <summary>Elementwise activations the DSL knows.</summary>
+internal enum ActivationKind { None, Relu, GeluTanh, GeluErf, Silu, Softplus, SquarePlus, Tanh, Sigmoid }
+
+/// <summary>What a layer member is.</summary>
+internal enum LayerKind { Dense, Activation, Dropout }
+
+/// <summary>Operations in the forward graph.</summary>
+internal enum NodeKind { Input, Dense, Activation, Dropout, Add, Scale, SoftmaxCrossEntropy, MeanSquaredError }
+
+/// <summary>What the loss consumes as targets.</summary>
+internal enum TargetKind { None, Labels, Tensor }
+
+/// <summary>One layer instance. <see cref="Path"/> is unique in the model ("Hidden", "Block1.Up").</summary>
+/// <param name="Path">Member path from the model.</param>
+/// <param name="Kind">The layer kind.</param>
+/// <param name="Out">Output features (Dense).</param>
+/// <param name="In">Declared input features (Dense); 0 = inferred.</param>
+/// <param name="Bias">Dense has a bias.</param>
+/// <param name="Activation">Activation kind (Activation layers).</param>
+/// <param name="Parameter">SquarePlus b, or dropout rate.</param>
+internal sealed record LayerSpec(string Path, LayerKind Kind, int Out, int In, bool Bias, ActivationKind Activation, double Parameter);
+
+/// <summary>One node of the forward graph; inputs are node ids, ids are topologically ordered.</summary>
+/// <param name="Id">Position in <see cref="ModelSpec.Nodes"/>.</param>
+/// <param name="Kind">The operation.</param>
+/// <param name="Inputs">Input node ids.</param>
+/// <param name="Layer">Layer path for layer nodes, else empty.</param>
+/// <param name="Activation">Activation kind for activation nodes.</param>
+/// <param name="Scalar">Scale factor, SquarePlus b, or dropout rate.</param>
+internal sealed record NodeSpec(int Id, NodeKind Kind, EquatableArray<int> Inputs, string Layer, ActivationKind Activation, double Scalar);
+
+/// <summary>A module property of the model: which module type, which layer paths belong to it.</summary>
+/// <param name="PropertyName">The model's property.</param>
+/// <param name="TypeFullName">The module type, fully qualified with global::.</param>
+/// <param name="LayerPaths">The module's layers, in its declaration order.</param>
+internal sealed record ModuleUseSpec(string PropertyName, string TypeFullName, EquatableArray<string> LayerPaths);
+
+/// <summary>A layer member declared in a model or module type, for emitting its eager implementation.</summary>
+/// <param name="Name">Method name.</param>
+/// <param name="Accessibility">C# accessibility keywords as declared.</param>
+/// <param name="ParameterName">The tensor parameter's name.</param>
+/// <param name="Kind">The layer kind.</param>
+/// <param name="Activation">Activation kind.</param>
+/// <param name="Parameter">SquarePlus b.</param>
+internal sealed record LayerMemberSpec(string Name, string Accessibility, string ParameterName, LayerKind Kind, ActivationKind Activation, double Parameter);
+
+/// <summary>Where a partial type sits: namespace and containing types, for emitting its other part.</summary>
+/// <param name="Namespace">Namespace, empty for global.</param>
+/// <param name="Name">Type name.</param>
+/// <param name="FullName">Fully qualified with global::.</param>
+/// <param name="Accessibility">Accessibility keywords.</param>
+/// <param name="ContainingTypes">Containing type declarations, outermost first (e.g. "partial class Outer").</param>
+internal sealed record TypeSpec(string Namespace, string Name, string FullName, string Accessibility, EquatableArray<string> ContainingTypes);
+
+/// <summary>The whole model, after parsing and shape inference.</summary>
+/// <param name="Type">Where the type lives.</param>
+/// <param name="MaxBatch">Largest batch.</param>
+/// <param name="InputWidth">Features per input row.</param>
+/// <param name="Layers">Layer instances, parameters in this order.</param>
+/// <param name="Nodes">The forward graph (and loss).</param>
+/// <param name="Widths">Inferred feature width of each node's value (index = node id).</param>
+/// <param name="OutputNode">The forward's result (what Predict returns).</param>
+/// <param name="LossNode">The loss node, or −1.</param>
+/// <param name="Targets">What the loss takes as targets.</param>
+/// <param name="LossMethod">Name of the user's loss method, or empty.</param>
+/// <param name="Members">Layer members declared directly on the model, for their eager bodies.</param>
+/// <param name="Modules">Module properties.</param>
+/// <param name="HasUserConstructor">The user declared an instance constructor.</param>
+/// <param name="IsValid">No errors were found: emit the full implementation; otherwise compile-safe stubs.</param>
+internal sealed record ModelSpec(
+    TypeSpec Type,
+    int MaxBatch,
+    int InputWidth,
+    EquatableArray<LayerSpec> Layers,
+    EquatableArray<NodeSpec> Nodes,
+    EquatableArray<int> Widths,
+    int OutputNode,
+    int LossNode,
+    TargetKind Targets,
+    string LossMethod,
+    EquatableArray<LayerMemberSpec> Members,
+    EquatableArray<ModuleUseSpec> Modules,
+    bool HasUserConstructor,
+    bool IsValid);
+
+/// <summary>A module type, for emitting its members' eager bodies.</summary>
+/// <param name="Type">Where the type lives.</param>
+/// <param name="Members">Its layer members in declaration order.</param>
+internal sealed record ModuleSpec(TypeSpec Type, EquatableArray<LayerMemberSpec> Members);

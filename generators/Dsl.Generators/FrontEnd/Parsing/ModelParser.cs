@@ -1,0 +1,635 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+using Dsl.Generators.Diagnostics;
+using Dsl.Generators.Model;
+using Dsl.Generators.Shapes;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace Dsl.Generators.Parsing;
+
+/// <summary>What parsing a model produced: the symbol-free spec plus, on the side, the user
+/// mistakes found (with locations) — the spec goes down the generator's pipeline, the
+/// diagnostics only to the analyzers.</summary>
+internal sealed class ParseResult
+{
+    public ParseResult(ModelSpec? spec, IReadOnlyList<DiagnosticInfo> diagnostics)
+    {
+        Spec = spec;
+        Diagnostics = diagnostics;
+    }
+
+    /// <summary>The model, or null when it could not be understood at all (e.g. not partial).</summary>
+    public ModelSpec? Spec { get; }
+    public IReadOnlyList<DiagnosticInfo> Diagnostics { get; }
+}
+
+/// <summary>
+/// Reads a [Model] class (and the [Module] classes it uses) into a <see cref="ModelSpec"/>:
+/// attributes become <see cref="LayerSpec"/>s, the forward pass and the loss become a graph of
+/// <see cref="NodeSpec"/>s (user methods and module forwards are inlined), then shapes are
+/// inferred. Never throws on user code: mistakes become <see cref="DiagnosticInfo"/> values.
+/// </summary>
+internal sealed class ModelParser
+{
+    public const string ModelAttributeName = "Dsl.ModelAttribute";
+    public const string ModuleAttributeName = "Dsl.ModuleAttribute";
+    private const string LayerAttributeBase = "Dsl.LayerAttribute";
+    private const string LossAttributeName = "Dsl.LossAttribute";
+    private const string TensorName = "Dsl.Tensor";
+    private const string LabelsName = "Dsl.Labels";
+    private const string OpsName = "Dsl.Ops";
+
+    private readonly Compilation _compilation;
+    private readonly CancellationToken _ct;
+    private readonly List<DiagnosticInfo> _diagnostics = new();
+    private readonly List<NodeSpec> _nodes = new();
+    private readonly List<Location?> _nodeLocations = new();
+    private readonly List<LayerSpec> _layers = new();
+    private readonly Dictionary<string, LayerInfo> _layersByPath = new(StringComparer.Ordinal);
+    private readonly HashSet<IMethodSymbol> _inlining = new(SymbolEqualityComparer.Default);
+    private int _outputNode = -1;
+
+    private ModelParser(Compilation compilation, CancellationToken ct)
+    {
+        _compilation = compilation;
+        _ct = ct;
+    }
+
+    /// <summary>A layer as parsed, with the syntax locations that shape errors point at.</summary>
+    private sealed class LayerInfo
+    {
+        public LayerInfo(LayerSpec spec, Location? location, Location? inArgument)
+        {
+            Spec = spec;
+            Location = location;
+            InArgument = inArgument;
+        }
+
+        public LayerSpec Spec { get; }
+        public Location? Location { get; }
+        public Location? InArgument { get; }
+    }
+
+    /// <summary>Variables in scope while reading a method body: name → node id.</summary>
+    private sealed class Scope
+    {
+        public Scope(string layerPrefix, INamedTypeSymbol type, Dictionary<string, int> values, Dictionary<string, TargetKind> targets)
+        {
+            LayerPrefix = layerPrefix;
+            Type = type;
+            Values = values;
+            Targets = targets;
+        }
+
+        public string LayerPrefix { get; }
+        public INamedTypeSymbol Type { get; }
+        public Dictionary<string, int> Values { get; }
+        public Dictionary<string, TargetKind> Targets { get; }
+    }
+
+    /// <summary>Parses the model declared by <paramref name="type"/>.</summary>
+    public static ParseResult ParseModel(INamedTypeSymbol type, Compilation compilation, CancellationToken ct)
+    {
+        var parser = new ModelParser(compilation, ct);
+        var spec = parser.Model(type);
+        return new ParseResult(spec, parser._diagnostics);
+    }
+
+    /// <summary>Reads a [Module] type's own declaration (for its eager member bodies and the
+    /// declaration diagnostics that do not depend on where it is used).</summary>
+    public static (ModuleSpec? Spec, IReadOnlyList<DiagnosticInfo> Diagnostics) ParseModule(INamedTypeSymbol type, Compilation compilation, CancellationToken ct)
+    {
+        var parser = new ModelParser(compilation, ct);
+        if (!parser.CheckPartial(type, "Module")) return (null, parser._diagnostics);
+        var members = parser.LayerMembers(type);
+        foreach (var property in type.GetMembers().OfType<IPropertySymbol>())
+            if (IsModuleType(property.Type))
+                parser.Report(DiagnosticCatalog.NestedModule, property.Locations.FirstOrDefault(), property.Name, type.Name);
+        if (FindMethod(type, "Forward") is null)
+            parser.Report(DiagnosticCatalog.MissingForward, type.Locations.FirstOrDefault(), type.Name);
+        return (new ModuleSpec(TypeSpecOf(type), members.ToEquatableArray()), parser._diagnostics);
+    }
+
+    private ModelSpec? Model(INamedTypeSymbol type)
+    {
+        if (!CheckPartial(type, "Model")) return null;
+
+        var attribute = type.GetAttributes().First(a => a.AttributeClass?.ToDisplayString() == ModelAttributeName);
+        int batch = NamedInt(attribute, "Batch", 0);
+        int input = NamedInt(attribute, "Input", 0);
+        var attributeLocation = attribute.ApplicationSyntaxReference?.GetSyntax(_ct).GetLocation();
+        if (batch <= 0) Report(DiagnosticCatalog.ModelShapeArguments, NamedArgumentLocation(attribute, "Batch") ?? attributeLocation, type.Name, "Batch", batch);
+        if (input <= 0) Report(DiagnosticCatalog.ModelShapeArguments, NamedArgumentLocation(attribute, "Input") ?? attributeLocation, type.Name, "Input", input);
+
+        var members = LayerMembers(type);
+        RegisterLayers(type, "");
+
+        var modules = new List<ModuleUseSpec>();
+        foreach (var property in type.GetMembers().OfType<IPropertySymbol>())
+        {
+            if (!IsModuleType(property.Type)) continue;
+            var moduleType = (INamedTypeSymbol)property.Type;
+            string prefix = property.Name + ".";
+            var paths = RegisterLayers(moduleType, prefix);
+            modules.Add(new ModuleUseSpec(property.Name, FullName(moduleType), paths.ToEquatableArray()));
+        }
+
+        // The graph: from the loss if there is one (it calls Forward), else from Forward.
+        var forward = FindMethod(type, "Forward");
+        var loss = type.GetMembers().OfType<IMethodSymbol>().FirstOrDefault(m => HasAttribute(m, LossAttributeName));
+        int inputNode = AddNode(NodeKind.Input, Array.Empty<int>(), "", ActivationKind.None, 0, type.Locations.FirstOrDefault());
+        int lossNode = -1;
+        var targets = TargetKind.None;
+
+        if (forward is null)
+        {
+            Report(DiagnosticCatalog.MissingForward, type.Locations.FirstOrDefault(), type.Name);
+        }
+        else if (loss is not null)
+        {
+            (lossNode, targets) = ParseLoss(type, loss, inputNode);
+        }
+        else
+        {
+            _outputNode = Inline(forward, new[] { inputNode }, "", type, forward.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(_ct).GetLocation());
+        }
+
+        var inferred = ShapeInference.Infer(_nodes, _layers, input);
+        foreach (var error in inferred.Errors) ReportShapeError(error);
+
+        bool hasUserConstructor = type.InstanceConstructors.Any(c => !c.IsImplicitlyDeclared);
+        bool valid = !_diagnostics.Any(d => d.Descriptor.DefaultSeverity == DiagnosticSeverity.Error) && _outputNode >= 0;
+        return new ModelSpec(
+            TypeSpecOf(type), batch, input,
+            inferred.Layers.ToEquatableArray(), _nodes.ToEquatableArray(), inferred.Widths.ToEquatableArray(),
+            _outputNode, lossNode, targets, loss?.Name ?? "",
+            members.ToEquatableArray(), modules.ToEquatableArray(), hasUserConstructor, valid);
+    }
+
+    private (int LossNode, TargetKind Targets) ParseLoss(INamedTypeSymbol type, IMethodSymbol loss, int inputNode)
+    {
+        var location = loss.Locations.FirstOrDefault();
+        var parameters = loss.Parameters;
+        if (parameters.Length != 2 || !IsType(parameters[0].Type, TensorName) || !(IsType(parameters[1].Type, LabelsName) || IsType(parameters[1].Type, TensorName)))
+        {
+            Report(DiagnosticCatalog.LossForm, location, loss.Name, "it must take (Tensor inputs, Labels labels) or (Tensor inputs, Tensor targets)");
+            return (-1, TargetKind.None);
+        }
+
+        var targets = IsType(parameters[1].Type, LabelsName) ? TargetKind.Labels : TargetKind.Tensor;
+        var scope = new Scope("", type,
+            new Dictionary<string, int>(StringComparer.Ordinal) { [parameters[0].Name] = inputNode },
+            new Dictionary<string, TargetKind>(StringComparer.Ordinal) { [parameters[1].Name] = targets });
+        int node = ParseBody(loss, scope);
+        if (node >= 0 && _nodes[node].Kind is not (NodeKind.SoftmaxCrossEntropy or NodeKind.MeanSquaredError))
+        {
+            Report(DiagnosticCatalog.LossForm, location, loss.Name, "its result is not a loss op");
+            return (-1, TargetKind.None);
+        }
+
+        if (node >= 0 && _outputNode < 0)
+            Report(DiagnosticCatalog.LossForm, location, loss.Name, "it must compute its prediction by calling Forward");
+        return (node, targets);
+    }
+
+    // ---- layers -------------------------------------------------------------------------------
+
+    private List<LayerMemberSpec> LayerMembers(INamedTypeSymbol type)
+    {
+        var members = new List<LayerMemberSpec>();
+        foreach (var method in type.GetMembers().OfType<IMethodSymbol>())
+        {
+            var layerAttribute = LayerAttributeOf(method);
+            if (layerAttribute is null) continue;
+            if (!CheckLayerSignature(method)) continue;
+            var (kind, activation, parameter) = Classify(layerAttribute);
+            members.Add(new LayerMemberSpec(method.Name, Accessibility(method.DeclaredAccessibility), method.Parameters[0].Name, kind, activation, parameter));
+        }
+
+        return members;
+    }
+
+    private bool CheckLayerSignature(IMethodSymbol method)
+    {
+        string? problem = null;
+        if (!method.IsPartialDefinition && method.PartialDefinitionPart is null) problem = "it is not declared partial";
+        else if (method.IsStatic) problem = "it is static";
+        else if (method.Parameters.Length != 1 || !IsType(method.Parameters[0].Type, TensorName)) problem = "it must have exactly one Tensor parameter";
+        else if (!IsType(method.ReturnType, TensorName)) problem = "it must return Tensor";
+        else if (method.IsGenericMethod) problem = "it must not be generic";
+        if (problem is null) return true;
+        Report(DiagnosticCatalog.LayerSignature, method.Locations.FirstOrDefault(), method.Name, problem);
+        return false;
+    }
+
+    private List<string> RegisterLayers(INamedTypeSymbol type, string prefix)
+    {
+        var paths = new List<string>();
+        foreach (var method in type.GetMembers().OfType<IMethodSymbol>())
+        {
+            _ct.ThrowIfCancellationRequested();
+            var attribute = LayerAttributeOf(method);
+            if (attribute is null || !IsLayerSignatureValid(method)) continue;
+            var (kind, activation, parameter) = Classify(attribute);
+            string path = prefix + method.Name;
+            int outFeatures = kind == LayerKind.Dense ? NamedInt(attribute, "Out", 0) : 0;
+            int inFeatures = kind == LayerKind.Dense ? NamedInt(attribute, "In", 0) : 0;
+            bool bias = kind == LayerKind.Dense && NamedBool(attribute, "Bias", true);
+            var attributeLocation = attribute.ApplicationSyntaxReference?.GetSyntax(_ct).GetLocation();
+
+            if (kind == LayerKind.Dense && outFeatures <= 0)
+                Report(DiagnosticCatalog.LayerArgument, NamedArgumentLocation(attribute, "Out") ?? attributeLocation, path, "Out", "> 0", outFeatures);
+            if (kind == LayerKind.Dense && inFeatures < 0)
+                Report(DiagnosticCatalog.LayerArgument, NamedArgumentLocation(attribute, "In"), path, "In", ">= 0 (0 infers it)", inFeatures);
+            if (kind == LayerKind.Dropout && !(parameter >= 0 && parameter < 1))
+                Report(DiagnosticCatalog.LayerArgument, attributeLocation, path, "the rate", "in [0, 1)", Format(parameter));
+            if (activation == ActivationKind.SquarePlus && !(parameter > 0))
+                Report(DiagnosticCatalog.SquarePlusB, NamedArgumentLocation(attribute, "B") ?? attributeLocation, path, Format(parameter));
+
+            var spec = new LayerSpec(path, kind, outFeatures, inFeatures, bias, activation, parameter);
+            _layers.Add(spec);
+            _layersByPath[path] = new LayerInfo(spec, attributeLocation, NamedArgumentLocation(attribute, "In"));
+            paths.Add(path);
+        }
+
+        return paths;
+    }
+
+    private static bool IsLayerSignatureValid(IMethodSymbol method) =>
+        (method.IsPartialDefinition || method.PartialDefinitionPart is not null) && !method.IsStatic && !method.IsGenericMethod &&
+        method.Parameters.Length == 1 && IsType(method.Parameters[0].Type, TensorName) && IsType(method.ReturnType, TensorName);
+
+    private static (LayerKind Kind, ActivationKind Activation, double Parameter) Classify(AttributeData attribute)
+    {
+        switch (attribute.AttributeClass?.Name)
+        {
+            case "DenseAttribute": return (LayerKind.Dense, ActivationKind.None, 0);
+            case "ReluAttribute": return (LayerKind.Activation, ActivationKind.Relu, 0);
+            case "GeluAttribute": return (LayerKind.Activation, NamedBool(attribute, "Exact", false) ? ActivationKind.GeluErf : ActivationKind.GeluTanh, 0);
+            case "SiluAttribute": return (LayerKind.Activation, ActivationKind.Silu, 0);
+            case "SoftplusAttribute": return (LayerKind.Activation, ActivationKind.Softplus, 0);
+            case "SquarePlusAttribute": return (LayerKind.Activation, ActivationKind.SquarePlus, NamedDouble(attribute, "B", 4));
+            case "TanhAttribute": return (LayerKind.Activation, ActivationKind.Tanh, 0);
+            case "SigmoidAttribute": return (LayerKind.Activation, ActivationKind.Sigmoid, 0);
+            case "DropoutAttribute":
+                double rate = attribute.ConstructorArguments.Length == 1 && attribute.ConstructorArguments[0].Value is double r ? r : 0;
+                return (LayerKind.Dropout, ActivationKind.None, rate);
+            default: return (LayerKind.Activation, ActivationKind.None, 0);
+        }
+    }
+
+    // ---- forward bodies -----------------------------------------------------------------------
+
+    /// <summary>Inlines a user method (Forward, or a helper) with its parameters bound to nodes.</summary>
+    private int Inline(IMethodSymbol method, int[] arguments, string layerPrefix, INamedTypeSymbol type, Location? callSite)
+    {
+        if (!_inlining.Add(method.OriginalDefinition))
+        {
+            Report(DiagnosticCatalog.UnsupportedConstruct, callSite, $"the recursive call of '{method.Name}'");
+            return -1;
+        }
+
+        try
+        {
+            var values = new Dictionary<string, int>(StringComparer.Ordinal);
+            for (int i = 0; i < method.Parameters.Length && i < arguments.Length; i++)
+                values[method.Parameters[i].Name] = arguments[i];
+            if (method.Parameters.Length != arguments.Length || method.Parameters.Any(p => !IsType(p.Type, TensorName)) || !IsType(method.ReturnType, TensorName))
+            {
+                Report(DiagnosticCatalog.UnsupportedConstruct, callSite, $"the call of '{method.Name}' (forward helpers take and return Tensor)");
+                return -1;
+            }
+
+            return ParseBody(method, new Scope(layerPrefix, type, values, new Dictionary<string, TargetKind>(StringComparer.Ordinal)));
+        }
+        finally
+        {
+            _inlining.Remove(method.OriginalDefinition);
+        }
+    }
+
+    private int ParseBody(IMethodSymbol method, Scope scope)
+    {
+        var syntax = method.DeclaringSyntaxReferences.Select(r => r.GetSyntax(_ct)).OfType<MethodDeclarationSyntax>().FirstOrDefault(m => m.Body is not null || m.ExpressionBody is not null);
+        if (syntax is null)
+        {
+            Report(DiagnosticCatalog.UnsupportedConstruct, method.Locations.FirstOrDefault(), $"the method '{method.Name}' without a body");
+            return -1;
+        }
+
+        var model = _compilation.GetSemanticModel(syntax.SyntaxTree);
+        if (syntax.ExpressionBody is not null) return Expression(syntax.ExpressionBody.Expression, scope, model);
+
+        int result = -1;
+        foreach (var statement in syntax.Body!.Statements)
+        {
+            _ct.ThrowIfCancellationRequested();
+            switch (statement)
+            {
+                case LocalDeclarationStatementSyntax local when local.Declaration.Variables.Count == 1 && local.Declaration.Variables[0].Initializer is { } init:
+                    scope.Values[local.Declaration.Variables[0].Identifier.ValueText] = Expression(init.Value, scope, model);
+                    break;
+                case ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.SimpleAssignmentExpression, Left: IdentifierNameSyntax target } assignment }
+                    when scope.Values.ContainsKey(target.Identifier.ValueText):
+                    scope.Values[target.Identifier.ValueText] = Expression(assignment.Right, scope, model);
+                    break;
+                case ReturnStatementSyntax { Expression: { } value }:
+                    result = Expression(value, scope, model);
+                    return result;
+                default:
+                    Report(DiagnosticCatalog.UnsupportedConstruct, statement.GetLocation(), $"the statement '{Describe(statement)}'");
+                    break;
+            }
+        }
+
+        Report(DiagnosticCatalog.UnsupportedConstruct, syntax.Identifier.GetLocation(), $"'{method.Name}' without a return statement");
+        return result;
+    }
+
+    private int Expression(ExpressionSyntax expression, Scope scope, SemanticModel model)
+    {
+        _ct.ThrowIfCancellationRequested();
+        switch (expression)
+        {
+            case ParenthesizedExpressionSyntax p:
+                return Expression(p.Expression, scope, model);
+
+            case IdentifierNameSyntax id when scope.Values.TryGetValue(id.Identifier.ValueText, out int node):
+                return node;
+
+            case BinaryExpressionSyntax b when b.IsKind(SyntaxKind.AddExpression):
+            {
+                int left = Expression(b.Left, scope, model), right = Expression(b.Right, scope, model);
+                return left < 0 || right < 0 ? -1 : AddNode(NodeKind.Add, new[] { left, right }, "", ActivationKind.None, 0, b.GetLocation());
+            }
+
+            case BinaryExpressionSyntax b when b.IsKind(SyntaxKind.MultiplyExpression):
+            {
+                var (tensorSide, constantSide) = Constant(b.Right, model) is not null ? (b.Left, b.Right) : (b.Right, b.Left);
+                double? factor = Constant(constantSide, model);
+                if (factor is null)
+                {
+                    Report(DiagnosticCatalog.UnsupportedConstruct, b.GetLocation(), $"'{b}' (a product must have one constant side)");
+                    return -1;
+                }
+
+                int input = Expression(tensorSide, scope, model);
+                return input < 0 ? -1 : AddNode(NodeKind.Scale, new[] { input }, "", ActivationKind.None, factor.Value, b.GetLocation());
+            }
+
+            case InvocationExpressionSyntax call:
+                return Invocation(call, scope, model);
+
+            default:
+                Report(DiagnosticCatalog.UnsupportedConstruct, expression.GetLocation(), $"the expression '{Describe(expression)}'");
+                return -1;
+        }
+    }
+
+    private int Invocation(InvocationExpressionSyntax call, Scope scope, SemanticModel model)
+    {
+        if (model.GetSymbolInfo(call, _ct).Symbol is not IMethodSymbol method)
+        {
+            Report(DiagnosticCatalog.UnsupportedConstruct, call.GetLocation(), $"the call '{Describe(call)}' (it does not bind to a method)");
+            return -1;
+        }
+
+        var args = call.ArgumentList.Arguments;
+        var location = call.GetLocation();
+
+        // Ops.X(...)
+        if (method.ContainingType?.ToDisplayString() == OpsName)
+            return Op(method.Name, call, scope, model);
+
+        // A layer member of the current type (model or module).
+        if (SymbolEqualityComparer.Default.Equals(method.ContainingType, scope.Type) && LayerAttributeOf(method.PartialDefinitionPart ?? method) is not null)
+        {
+            string path = scope.LayerPrefix + method.Name;
+            if (!_layersByPath.TryGetValue(path, out var layer) || args.Count != 1) return -1;
+            int input = Expression(args[0].Expression, scope, model);
+            if (input < 0) return -1;
+            var spec = layer.Spec;
+            var kind = spec.Kind switch
+            {
+                LayerKind.Dense => NodeKind.Dense,
+                LayerKind.Dropout => NodeKind.Dropout,
+                _ => NodeKind.Activation,
+            };
+            return AddNode(kind, new[] { input }, path, spec.Activation, spec.Parameter, location);
+        }
+
+        // Module.Forward(x) on a module property of the model.
+        if (call.Expression is MemberAccessExpressionSyntax access && model.GetSymbolInfo(access.Expression, _ct).Symbol is IPropertySymbol property &&
+            IsModuleType(property.Type) && method.Name == "Forward" && scope.LayerPrefix.Length == 0)
+        {
+            var moduleType = (INamedTypeSymbol)property.Type;
+            var inputs = args.Select(a => Expression(a.Expression, scope, model)).ToArray();
+            if (inputs.Any(i => i < 0)) return -1;
+            return Inline(method, inputs, property.Name + ".", moduleType, location);
+        }
+
+        // Another method of the same type: Forward, or a helper written in the same subset.
+        if (SymbolEqualityComparer.Default.Equals(method.ContainingType, scope.Type) && !method.IsStatic)
+        {
+            var inputs = args.Select(a => Expression(a.Expression, scope, model)).ToArray();
+            if (inputs.Any(i => i < 0)) return -1;
+            int result = Inline(method, inputs, scope.LayerPrefix, scope.Type, location);
+            if (method.Name == "Forward" && scope.LayerPrefix.Length == 0 && _outputNode < 0) _outputNode = result;
+            return result;
+        }
+
+        Report(DiagnosticCatalog.UnsupportedConstruct, location, $"the call of '{method.ContainingType?.Name}.{method.Name}'");
+        return -1;
+    }
+
+    private int Op(string name, InvocationExpressionSyntax call, Scope scope, SemanticModel model)
+    {
+        var args = call.ArgumentList.Arguments;
+        var location = call.GetLocation();
+        ActivationKind activation = name switch
+        {
+            "Relu" => ActivationKind.Relu,
+            "Gelu" => ActivationKind.GeluTanh,
+            "GeluExact" => ActivationKind.GeluErf,
+            "Silu" => ActivationKind.Silu,
+            "Softplus" => ActivationKind.Softplus,
+            "SquarePlus" => ActivationKind.SquarePlus,
+            "Tanh" => ActivationKind.Tanh,
+            "Sigmoid" => ActivationKind.Sigmoid,
+            _ => ActivationKind.None,
+        };
+
+        if (activation != ActivationKind.None)
+        {
+            double parameter = 0;
+            if (activation == ActivationKind.SquarePlus)
+            {
+                parameter = 4;
+                if (args.Count > 1)
+                {
+                    double? b = Constant(args[1].Expression, model);
+                    if (b is null)
+                    {
+                        Report(DiagnosticCatalog.UnsupportedConstruct, args[1].GetLocation(), $"the non-constant SquarePlus b '{args[1]}'");
+                        return -1;
+                    }
+
+                    parameter = b.Value;
+                    if (!(parameter > 0)) Report(DiagnosticCatalog.SquarePlusB, args[1].GetLocation(), "Ops.SquarePlus", Format(parameter));
+                }
+            }
+
+            int input = Expression(args[0].Expression, scope, model);
+            return input < 0 ? -1 : AddNode(NodeKind.Activation, new[] { input }, "", activation, parameter, location);
+        }
+
+        if (name is "SoftmaxCrossEntropy" or "MeanSquaredError")
+        {
+            var expected = name == "SoftmaxCrossEntropy" ? TargetKind.Labels : TargetKind.Tensor;
+            if (args.Count != 2 || args[1].Expression is not IdentifierNameSyntax target ||
+                !scope.Targets.TryGetValue(target.Identifier.ValueText, out var kind) || kind != expected)
+            {
+                Report(DiagnosticCatalog.LossForm, location, "Loss",
+                    $"the second argument of Ops.{name} must be the loss method's {(expected == TargetKind.Labels ? "Labels" : "Tensor")} parameter");
+                return -1;
+            }
+
+            int prediction = Expression(args[0].Expression, scope, model);
+            var nodeKind = name == "SoftmaxCrossEntropy" ? NodeKind.SoftmaxCrossEntropy : NodeKind.MeanSquaredError;
+            return prediction < 0 ? -1 : AddNode(nodeKind, new[] { prediction }, "", ActivationKind.None, 0, location);
+        }
+
+        Report(DiagnosticCatalog.UnsupportedConstruct, location, $"'Ops.{name}'");
+        return -1;
+    }
+
+    // ---- shapes → diagnostics ------------------------------------------------------------------
+
+    private void ReportShapeError(ShapeError error)
+    {
+        switch (error.Kind)
+        {
+            case ShapeErrorKind.DenseIn:
+            {
+                var layer = _layersByPath[error.Layer];
+                Report(DiagnosticCatalog.DenseInMismatch, layer.InArgument ?? layer.Location, error.Layer, error.Expected, error.Actual);
+                break;
+            }
+            case ShapeErrorKind.AddWidths:
+                Report(DiagnosticCatalog.AddShapeMismatch, _nodeLocations[error.Node], error.Expected, error.Actual);
+                break;
+            case ShapeErrorKind.SharedLayer:
+                Report(DiagnosticCatalog.SharedLayerWidth, _nodeLocations[error.Node], error.Layer, error.Actual, error.Expected);
+                break;
+        }
+    }
+
+    // ---- helpers ------------------------------------------------------------------------------
+
+    private int AddNode(NodeKind kind, int[] inputs, string layer, ActivationKind activation, double scalar, Location? location)
+    {
+        int id = _nodes.Count;
+        _nodes.Add(new NodeSpec(id, kind, inputs.ToEquatableArray(), layer, activation, scalar));
+        _nodeLocations.Add(location);
+        return id;
+    }
+
+    private bool CheckPartial(INamedTypeSymbol type, string attribute)
+    {
+        bool isPartial = type.DeclaringSyntaxReferences.Any(r => r.GetSyntax(_ct) is TypeDeclarationSyntax t && t.Modifiers.Any(SyntaxKind.PartialKeyword));
+        if (!isPartial) Report(DiagnosticCatalog.ModelNotPartial, type.Locations.FirstOrDefault(), type.Name, attribute);
+        return isPartial;
+    }
+
+    private void Report(DiagnosticDescriptor descriptor, Location? location, params object?[] args) =>
+        _diagnostics.Add(new DiagnosticInfo(descriptor, location, args));
+
+    private double? Constant(ExpressionSyntax expression, SemanticModel model)
+    {
+        var value = model.GetConstantValue(expression, _ct);
+        if (!value.HasValue) return null;
+        return value.Value switch
+        {
+            double d => d,
+            float f => f,
+            int i => i,
+            long l => l,
+            decimal m => (double)m,
+            _ => null,
+        };
+    }
+
+    internal static bool IsModuleType(ITypeSymbol type) => type is INamedTypeSymbol named && HasAttribute(named, ModuleAttributeName);
+
+    private static IMethodSymbol? FindMethod(INamedTypeSymbol type, string name) =>
+        type.GetMembers(name).OfType<IMethodSymbol>().FirstOrDefault(m => !m.IsStatic);
+
+    private static AttributeData? LayerAttributeOf(IMethodSymbol method)
+    {
+        foreach (var attribute in method.GetAttributes())
+            for (var t = attribute.AttributeClass?.BaseType; t is not null; t = t.BaseType)
+                if (t.ToDisplayString() == LayerAttributeBase) return attribute;
+        return null;
+    }
+
+    private static bool HasAttribute(ISymbol symbol, string fullName) =>
+        symbol.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == fullName);
+
+    private static bool IsType(ITypeSymbol type, string fullName) => type.ToDisplayString() == fullName;
+
+    private static int NamedInt(AttributeData a, string name, int fallback) =>
+        a.NamedArguments.FirstOrDefault(kv => kv.Key == name).Value.Value is int i ? i : fallback;
+
+    private static bool NamedBool(AttributeData a, string name, bool fallback) =>
+        a.NamedArguments.FirstOrDefault(kv => kv.Key == name).Value.Value is bool b ? b : fallback;
+
+    private static double NamedDouble(AttributeData a, string name, double fallback) =>
+        a.NamedArguments.FirstOrDefault(kv => kv.Key == name).Value.Value switch
+        {
+            double d => d,
+            int i => i,
+            _ => fallback,
+        };
+
+    private Location? NamedArgumentLocation(AttributeData attribute, string name)
+    {
+        if (attribute.ApplicationSyntaxReference?.GetSyntax(_ct) is not AttributeSyntax syntax || syntax.ArgumentList is null) return null;
+        foreach (var argument in syntax.ArgumentList.Arguments)
+            if (argument.NameEquals?.Name.Identifier.ValueText == name) return argument.GetLocation();
+        return null;
+    }
+
+    internal static TypeSpec TypeSpecOf(INamedTypeSymbol type)
+    {
+        string ns = type.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : "";
+        var containing = new List<string>();
+        for (var t = type.ContainingType; t is not null; t = t.ContainingType)
+            containing.Insert(0, $"partial {(t.IsRecord ? "record " : "")}{(t.TypeKind == TypeKind.Struct ? "struct" : "class")} {t.Name}");
+        return new TypeSpec(ns, type.Name, FullName(type), Accessibility(type.DeclaredAccessibility), containing.ToEquatableArray());
+    }
+
+    private static string FullName(INamedTypeSymbol type) => type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
+
+    private static string Accessibility(Microsoft.CodeAnalysis.Accessibility accessibility) => accessibility switch
+    {
+        Microsoft.CodeAnalysis.Accessibility.Public => "public",
+        Microsoft.CodeAnalysis.Accessibility.Internal => "internal",
+        Microsoft.CodeAnalysis.Accessibility.Protected => "protected",
+        Microsoft.CodeAnalysis.Accessibility.ProtectedOrInternal => "protected internal",
+        Microsoft.CodeAnalysis.Accessibility.ProtectedAndInternal => "private protected",
+        _ => "private",
+    };
+
+    private static string Describe(SyntaxNode node)
+    {
+        string text = node.ToString().Replace('\n', ' ').Replace('\r', ' ');
+        return text.Length > 60 ? text.Substring(0, 57) + "..." : text;
+    }
+
+    private static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+}

@@ -1,1 +1,0 @@
-namespace Dsl.Generators; internal static class Placeholder { }

@@ -1,0 +1,141 @@
+using System;
+using System.Threading;
+using Dsl.Generators.Diagnostics;
+using Dsl.Generators.Emit;
+using Dsl.Generators.Model;
+using Dsl.Generators.Parsing;
+using Dsl.Generators.Planning;
+using Microsoft.CodeAnalysis;
+
+namespace Dsl.Generators;
+
+/// <summary>
+/// The incremental generator. Per [Model] class: parse and infer shapes (the symbol-free
+/// <see cref="ModelSpec"/>, step "Models"), plan (step "Plans"), emit. Per [Module] class: emit the
+/// eager member bodies (step "Modules"). User mistakes are the analyzers' to report; here an
+/// invalid model gets compile-safe stubs. The only diagnostic this reports is an internal error,
+/// caught at the emit boundary, so the generator never throws (no CS8785).
+/// </summary>
+[Generator(LanguageNames.CSharp)]
+public sealed class ModelGenerator : IIncrementalGenerator
+{
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        var models = context.SyntaxProvider
+            .ForAttributeWithMetadataName(
+                ModelParser.ModelAttributeName,
+                static (node, _) => node is Microsoft.CodeAnalysis.CSharp.Syntax.ClassDeclarationSyntax,
+                static (ctx, ct) => ParseModel(ctx, ct))
+            .WithTrackingName(TrackingNames.Models);
+
+        var plans = models
+            .Select(static (result, ct) => PlanModel(result, ct))
+            .WithTrackingName(TrackingNames.Plans);
+
+        context.RegisterSourceOutput(plans, static (spc, result) => EmitModel(spc, result));
+
+        var modules = context.SyntaxProvider
+            .ForAttributeWithMetadataName(
+                ModelParser.ModuleAttributeName,
+                static (node, _) => node is Microsoft.CodeAnalysis.CSharp.Syntax.ClassDeclarationSyntax,
+                static (ctx, ct) => ParseModule(ctx, ct))
+            .WithTrackingName(TrackingNames.Modules);
+
+        context.RegisterSourceOutput(modules, static (spc, result) => EmitModule(spc, result));
+    }
+
+    /// <summary>A pipeline value: the spec, or the text of an internal failure (never a Roslyn object).</summary>
+    internal sealed record ModelResult(ModelSpec? Spec, string HintName, string Failure);
+
+    /// <summary>The planned model.</summary>
+    internal sealed record PlanResult(ModelSpec? Spec, ModelPlan? Plan, string HintName, string Failure);
+
+    /// <summary>A module's spec.</summary>
+    internal sealed record ModuleResult(ModuleSpec? Spec, string HintName, string Failure);
+
+    private static ModelResult ParseModel(GeneratorAttributeSyntaxContext ctx, CancellationToken ct)
+    {
+        var type = (INamedTypeSymbol)ctx.TargetSymbol;
+        string hint = HintName(type);
+        try
+        {
+            var result = ModelParser.ParseModel(type, ctx.SemanticModel.Compilation, ct);
+            return new ModelResult(result.Spec, hint, "");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return new ModelResult(null, hint, e.GetType().Name + ": " + e.Message);
+        }
+    }
+
+    private static PlanResult PlanModel(ModelResult result, CancellationToken ct)
+    {
+        if (result.Spec is not { IsValid: true } spec) return new PlanResult(result.Spec, null, result.HintName, result.Failure);
+        try
+        {
+            return new PlanResult(spec, Planner.Create(spec), result.HintName, "");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return new PlanResult(spec, null, result.HintName, e.GetType().Name + ": " + e.Message);
+        }
+    }
+
+    private static void EmitModel(SourceProductionContext spc, PlanResult result)
+    {
+        if (result.Spec is null)
+        {
+            // Not partial, or an internal failure: nothing can be added to the type.
+            if (result.Failure.Length > 0) spc.ReportDiagnostic(Diagnostic.Create(DiagnosticCatalog.InternalError, null, result.HintName, result.Failure));
+            return;
+        }
+
+        string text;
+        try
+        {
+            if (result.Failure.Length > 0)
+                spc.ReportDiagnostic(Diagnostic.Create(DiagnosticCatalog.InternalError, null, result.HintName, result.Failure));
+            text = ModelEmitter.Emit(result.Spec, result.Plan);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            spc.ReportDiagnostic(Diagnostic.Create(DiagnosticCatalog.InternalError, null, result.HintName, e.GetType().Name + ": " + e.Message));
+            text = ModelEmitter.Emit(result.Spec, null);
+        }
+
+        spc.AddSource(result.HintName + ".g.cs", text);
+    }
+
+    private static ModuleResult ParseModule(GeneratorAttributeSyntaxContext ctx, CancellationToken ct)
+    {
+        var type = (INamedTypeSymbol)ctx.TargetSymbol;
+        string hint = HintName(type);
+        try
+        {
+            return new ModuleResult(ModelParser.ParseModule(type, ctx.SemanticModel.Compilation, ct).Spec, hint, "");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return new ModuleResult(null, hint, e.GetType().Name + ": " + e.Message);
+        }
+    }
+
+    private static void EmitModule(SourceProductionContext spc, ModuleResult result)
+    {
+        if (result.Failure.Length > 0)
+            spc.ReportDiagnostic(Diagnostic.Create(DiagnosticCatalog.InternalError, null, result.HintName, result.Failure));
+        if (result.Spec is null) return;
+        try
+        {
+            spc.AddSource(result.HintName + ".g.cs", ModuleEmitter.Emit(result.Spec));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            spc.ReportDiagnostic(Diagnostic.Create(DiagnosticCatalog.InternalError, null, result.HintName, e.GetType().Name + ": " + e.Message));
+        }
+    }
+
+    /// <summary>Hint names from the fully qualified type name: unique and stable.</summary>
+    private static string HintName(INamedTypeSymbol type) =>
+        type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat).Replace("global::", "").Replace('<', '[').Replace('>', ']');
+}

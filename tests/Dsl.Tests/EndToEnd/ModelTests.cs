@@ -1,0 +1,178 @@
+using System;
+using System.IO;
+using Dsl.Optimizers;
+using Dsl.Runtime;
+using Xunit;
+
+namespace Dsl.Tests.EndToEnd;
+
+public sealed class ModelTests
+{
+    private static float[] RandomInputs(int rows, int features, ulong seed)
+    {
+        var random = new SeededRandom(seed);
+        var x = new float[rows * features];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)random.NextGaussian();
+        return x;
+    }
+
+    [Fact]
+    public void Fused_forward_agrees_with_the_eager_double_reference()
+    {
+        var model = new AllOps(seed: 21);
+        float[] x = RandomInputs(4, AllOps.InputFeatures, 1);
+        var fused = new float[4 * AllOps.OutputFeatures];
+        model.Predict(x, fused);
+
+        // The user's own Forward, run eagerly in double precision through the generated layer members.
+        var reference = model.Forward(Tensor.FromRows(x, 4, AllOps.InputFeatures));
+        Assert.Equal(AllOps.OutputFeatures, reference.Columns);
+        for (int i = 0; i < fused.Length; i++)
+            Assert.True(Math.Abs(fused[i] - reference.Data[i]) <= 1e-4 * Math.Max(1, Math.Abs(reference.Data[i])), $"output {i}: fused {fused[i]}, reference {reference.Data[i]}");
+
+        int[] labels = { 2, 0, 1, 1 };
+        double eagerLoss = model.Loss(Tensor.FromRows(x, 4, AllOps.InputFeatures), new Labels(labels));
+        Assert.Equal(eagerLoss, model.Evaluate(x, labels), 4);
+    }
+
+    [Fact]
+    public void Modules_agree_with_the_eager_reference()
+    {
+        var model = new Regressor(seed: 5);
+        float[] x = RandomInputs(3, Regressor.InputFeatures, 2);
+        var fused = new float[3 * Regressor.OutputFeatures];
+        model.Predict(x, fused);
+        var reference = model.Forward(Tensor.FromRows(x, 3, Regressor.InputFeatures));
+        for (int i = 0; i < fused.Length; i++)
+            Assert.True(Math.Abs(fused[i] - reference.Data[i]) <= 1e-4 * Math.Max(1, Math.Abs(reference.Data[i])), $"output {i}: fused {fused[i]}, reference {reference.Data[i]}");
+    }
+
+    [Fact]
+    public void Predict_handles_more_rows_than_the_maximum_batch_in_chunks()
+    {
+        var model = new AllOps(seed: 2);
+        float[] x = RandomInputs(11, AllOps.InputFeatures, 3);
+        var all = new float[11 * AllOps.OutputFeatures];
+        model.Predict(x, all);
+        var one = new float[AllOps.OutputFeatures];
+        model.Predict(x.AsSpan(10 * AllOps.InputFeatures, AllOps.InputFeatures), one);
+        Assert.Equal(one, all.AsSpan(10 * AllOps.OutputFeatures).ToArray());
+    }
+
+    [Theory]
+    [InlineData("adamw")]
+    [InlineData("sgd")]
+    public void TrainStep_allocates_nothing(string optimizerName)
+    {
+        var model = new WideMlp(seed: 1);
+        Optimizer optimizer = optimizerName == "adamw" ? new AdamW(1e-3) : new Sgd(0.01, momentum: 0.9);
+        float[] x = RandomInputs(WideMlp.MaxBatch, WideMlp.InputFeatures, 4);
+        var labels = new int[WideMlp.MaxBatch];
+        for (int i = 0; i < labels.Length; i++) labels[i] = i % 10;
+
+        for (int i = 0; i < 10; i++) model.TrainStep(x, labels, optimizer); // warm-up: JIT, pools, tiering
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) model.TrainStep(x, labels, optimizer);
+        long after = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Equal(0, after - before);
+    }
+
+    [Fact]
+    public void Training_reduces_the_loss_deterministically()
+    {
+        // A learnable synthetic task: the label is the argmax of a fixed projection of the input.
+        float[] x = RandomInputs(WideMlp.MaxBatch, WideMlp.InputFeatures, 5);
+        var labels = new int[WideMlp.MaxBatch];
+        for (int r = 0; r < labels.Length; r++) labels[r] = (int)(Math.Abs(x[r * WideMlp.InputFeatures] * 7) % 10);
+
+        float Run()
+        {
+            var model = new WideMlp(seed: 8);
+            var optimizer = new AdamW(1e-3);
+            float first = model.TrainStep(x, labels, optimizer);
+            float last = first;
+            for (int i = 0; i < 60; i++) last = model.TrainStep(x, labels, optimizer);
+            Assert.True(last < 0.5f * first, $"loss went from {first} to {last}");
+            return last;
+        }
+
+        Assert.Equal(Run(), Run()); // same seed, same thread count → same result
+    }
+
+    [Fact]
+    public void Wrong_batch_shapes_name_expected_and_actual()
+    {
+        var model = new WideMlp();
+        var optimizer = new AdamW();
+        var e = Assert.Throws<ArgumentException>(() => model.TrainStep(new float[10 * 784 - 1], new int[10], optimizer));
+        Assert.Contains("expected shape [10, 784] (7840 values)", e.Message);
+        Assert.Contains("got 7839 values", e.Message);
+
+        e = Assert.Throws<ArgumentException>(() => model.TrainStep(new float[65 * 784], new int[65], optimizer));
+        Assert.Contains("batch of 65 rows", e.Message);
+        Assert.Contains("maximum batch is 64", e.Message);
+
+        e = Assert.Throws<ArgumentException>(() => model.Predict(new float[2 * 784], new float[19]));
+        Assert.Contains("expected shape [2, 10]", e.Message);
+
+        var r = new Regressor();
+        e = Assert.Throws<ArgumentException>(() => r.TrainStep(new float[2 * 7], new float[3], optimizer));
+        Assert.Contains("not a multiple of 2", e.Message);
+    }
+
+    [Fact]
+    public void Bad_label_is_named()
+    {
+        var model = new AllOps();
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => model.TrainStep(new float[2 * AllOps.InputFeatures], new[] { 1, 7 }, new Sgd(0.1)));
+        Assert.Contains("7", e.Message);
+    }
+
+    [Fact]
+    public void Checkpoint_round_trips_and_rejects_a_mismatched_file()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "dsl-ckpt-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string path = Path.Combine(dir, "m.safetensors");
+            var a = new Regressor(seed: 1);
+            a.Save(path);
+            var b = new Regressor(seed: 2);
+            Assert.NotEqual(a.Compiled.Parameters.ToArray(), b.Compiled.Parameters.ToArray());
+            b.Load(path);
+            Assert.Equal(a.Compiled.Parameters.ToArray(), b.Compiled.Parameters.ToArray());
+
+            var file = Dsl.IO.SafeTensors.Read(path);
+            Assert.Equal(new[] { 12, 7 }, file["First.Up.weight"].Shape);
+            Assert.Equal(new[] { 2 }, file["Out.bias"].Shape);
+
+            // A checkpoint of another model: the error names the tensor and both shapes; nothing changes.
+            string other = Path.Combine(dir, "other.safetensors");
+            new AllOps().Save(other);
+            var before = b.Compiled.Parameters.ToArray();
+            var e = Assert.Throws<Dsl.IO.InvalidDataException>(() => b.Load(other));
+            Assert.True(e.Message.Contains("tensor 'Out.weight' is missing (the model expects shape [2, 7])", StringComparison.Ordinal), e.Message);
+            Assert.Contains(other, e.Message);
+            Assert.Equal(before, b.Compiled.Parameters.ToArray());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Planner_and_kernels_agree_on_which_derivatives_need_the_input()
+    {
+        // The planner keeps a pre-activation only when the kernel's derivative needs it.
+        Assert.False(default(Dsl.Kernels.Relu<float>).DerivativeNeedsInput);
+        Assert.False(default(Dsl.Kernels.Tanh<float>).DerivativeNeedsInput);
+        Assert.False(default(Dsl.Kernels.Sigmoid<float>).DerivativeNeedsInput);
+        Assert.True(default(Dsl.Kernels.GeluTanh<float>).DerivativeNeedsInput);
+        Assert.True(default(Dsl.Kernels.GeluErf<float>).DerivativeNeedsInput);
+        Assert.True(default(Dsl.Kernels.Silu<float>).DerivativeNeedsInput);
+        Assert.True(default(Dsl.Kernels.Softplus<float>).DerivativeNeedsInput);
+        Assert.True(new Dsl.Kernels.SquarePlus<float>(4f).DerivativeNeedsInput);
+    }
+}
