@@ -16,20 +16,22 @@ namespace Dsl.Kernels;
 /// <para>
 /// The structure is the usual BLIS/GotoBLAS one. C is cut into column blocks of NC, the shared
 /// dimension into blocks of KC and the rows into blocks of MC. For every (NC, KC) block, op(B) is
-/// copied ("packed") into a contiguous buffer of NR-wide micro-panels; for every (MC, KC) block,
-/// op(A) is packed into MR-tall micro-panels. A register-tiled microkernel then computes each
-/// MR × NR tile of C from one A micro-panel and one B micro-panel. Transpositions and leading
-/// dimensions only affect packing, so NN, NT, TN and TT all run the same microkernel.
+/// copied ("packed") into a contiguous buffer of NR-wide micro-panels, which stays in L2; for every
+/// (MC, KC) block, op(A) is packed into MR-tall micro-panels. Each A micro-panel, held in L1, then
+/// meets every B micro-panel in a register-tiled microkernel that computes one MR × NR tile of C.
+/// Transpositions and leading dimensions only affect packing, so NN, NT, TN and TT all run the
+/// same microkernel; partial tiles at the edges go through a scratch tile, packing pads with zeros.
 /// </para>
 /// <para>
-/// Microkernels: AVX-512 (float 12 × 32) when <see cref="Vector512.IsHardwareAccelerated"/>,
-/// otherwise AVX2 + FMA (float 6 × 16, double 6 × 8), otherwise a portable scalar one. Double
-/// uses the AVX2 kernel on AVX-512 machines too: it serves gradient checks, not training.
+/// Microkernels: AVX-512 (float 12 × 32) when <see cref="Vector512.IsHardwareAccelerated"/>
+/// (and C is wider than 16 columns), otherwise AVX2 + FMA (float 6 × 16, double 6 × 8), otherwise a
+/// portable scalar one. Double uses the AVX2 kernel on AVX-512 machines too: it serves gradient
+/// checks, not training.
 /// </para>
 /// <para>
 /// Threads: products of at least <see cref="ParallelThreshold"/> multiply-adds are split over
-/// <see cref="WorkerPool.Shared"/> by columns of C (when m ≤ n) or rows of C, each part running the
-/// whole blocked algorithm on its slice with its own packing buffers.
+/// <see cref="WorkerPool.Shared"/> by columns of C (when m ≤ n) or rows of C, in whole tiles, each
+/// part running the whole blocked algorithm on its slice with its own packing buffers.
 /// </para>
 /// </remarks>
 public static partial class Gemm
