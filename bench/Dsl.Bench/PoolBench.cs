@@ -1,6 +1,5 @@
 using System;
 using System.Diagnostics;
-using System.Threading;
 using Dsl.Runtime;
 
 namespace Dsl.Bench;
@@ -29,17 +28,27 @@ internal static class PoolBench
 
         Console.WriteLine($"back to back:       {Stopwatch.GetElapsedTime(start).TotalMicroseconds / calls,8:F2} µs per Run");
 
-        var samples = new double[50];
-        for (int i = 0; i < samples.Length; i++)
+        // Serial work between runs (busy caller, helpers idle) of growing length: shows how long
+        // helpers keep spinning before a Run has to wake them from their events.
+        foreach (int gapMicroseconds in new[] { 10, 50, 100, 200, 500, 1000, 5000, 20000 })
         {
-            Thread.Sleep(20);
-            long t = Stopwatch.GetTimestamp();
-            pool.Run(work, pool.MaxThreads);
-            samples[i] = Stopwatch.GetElapsedTime(t).TotalMicroseconds;
+            var samples = new double[41];
+            for (int i = 0; i < samples.Length; i++)
+            {
+                long until = Stopwatch.GetTimestamp() + (long)(gapMicroseconds * 1e-6 * Stopwatch.Frequency);
+                while (Stopwatch.GetTimestamp() < until)
+                {
+                }
+
+                long t = Stopwatch.GetTimestamp();
+                pool.Run(work, pool.MaxThreads);
+                samples[i] = Stopwatch.GetElapsedTime(t).TotalMicroseconds;
+            }
+
+            Array.Sort(samples);
+            Console.WriteLine($"after {gapMicroseconds,5} µs of serial work: {samples[samples.Length / 2],8:F2} µs per Run (median)");
         }
 
-        Array.Sort(samples);
-        Console.WriteLine($"after 20 ms idle:   {samples[samples.Length / 2],8:F2} µs per Run (median)");
         return 0;
     }
 

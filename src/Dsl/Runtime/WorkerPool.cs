@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.ExceptionServices;
 using System.Threading;
@@ -23,9 +24,9 @@ public interface IParallelWork
 /// Parts are handed out through a shared counter, so <c>parts</c> may exceed the number of threads.
 /// </para>
 /// <para>
-/// Helpers spin for a short while after each run before blocking, because a training step issues
-/// kernels back to back with only microseconds of serial work in between; waking a blocked thread
-/// costs tens of microseconds, spinning costs nothing the step needs.
+/// Helpers keep polling for about a millisecond after each run before blocking, because a training
+/// step issues products back to back with little serial work in between, and waking a blocked
+/// thread costs tens of microseconds; polling yields the core, so it costs nothing the step needs.
 /// </para>
 /// <para>
 /// One <see cref="Run"/> at a time uses the helpers. A call made while another is in progress
@@ -35,14 +36,16 @@ public interface IParallelWork
 /// </remarks>
 public sealed class WorkerPool
 {
-    // Iterations of SpinWait.SpinOnce (a few busy spins, then yields; never Sleep(1)) before a
-    // helper with nothing to do blocks on its event: roughly 20–100 µs on an idle core.
-    private const int IdleSpinIterations = 60;
+    // How long a helper with nothing to do keeps polling (a few busy spins, then yields, never
+    // Sleep(1)) before it blocks on its event. Waking a blocked thread costs 10–100 µs here (more
+    // the longer it slept), a training step runs products back to back with serial work of
+    // microseconds to a millisecond in between, and yielding leaves the core to anyone who needs it.
+    private static readonly long s_idleSpinTicks = Stopwatch.Frequency / 1000;
 
-    // The caller waiting for the helpers to finish keeps yielding far longer (about 1–2 ms): the
-    // helpers are known to be busy and close to done, yielding leaves the core to them, and a
-    // blocked caller would add a futex wake-up to every product whose halves finish unevenly.
-    private const int CompletionSpinIterations = 2000;
+    // The caller waiting for the helpers to finish polls longer still: they are known to be busy
+    // and close to done, and a blocked caller would add a wake-up to every product whose parts
+    // finish unevenly.
+    private static readonly long s_completionSpinTicks = Stopwatch.Frequency / 200;
 
     private readonly Helper[] _helpers;
     private readonly ManualResetEventSlim _done = new(initialState: false, spinCount: 1);
@@ -143,7 +146,7 @@ public sealed class WorkerPool
             // Wait for the event rather than for the parts or the counter: the last helper sets it
             // after its last touch of the shared state, so neither a helper still looking at _next
             // nor a late Set can leak into the next run.
-            SpinThenWait(_done, CompletionSpinIterations);
+            SpinThenWait(_done, s_completionSpinTicks);
 
             error = _error;
             _work = null;
@@ -176,12 +179,19 @@ public sealed class WorkerPool
     private static WorkerPool CreateShared()
         => new(SharedThreadCount(Environment.GetEnvironmentVariable("DSL_THREADS"), Environment.ProcessorCount));
 
-    private static void SpinThenWait(ManualResetEventSlim signal, int spinIterations)
+    private static void SpinThenWait(ManualResetEventSlim signal, long spinTicks)
     {
+        if (signal.IsSet)
+        {
+            return;
+        }
+
+        long deadline = Stopwatch.GetTimestamp() + spinTicks;
         var spinner = default(SpinWait);
         while (!signal.IsSet)
         {
-            if (spinner.Count >= spinIterations)
+            // Check the clock only once busy spinning has turned into yielding.
+            if (spinner.NextSpinWillYield && Stopwatch.GetTimestamp() > deadline)
             {
                 signal.Wait();
                 return;
@@ -196,7 +206,7 @@ public sealed class WorkerPool
         var helper = (Helper)state!;
         while (true)
         {
-            SpinThenWait(helper.Wake, IdleSpinIterations);
+            SpinThenWait(helper.Wake, s_idleSpinTicks);
             helper.Wake.Reset();
             Execute();
             if (Interlocked.Decrement(ref _activeHelpers) == 0)
