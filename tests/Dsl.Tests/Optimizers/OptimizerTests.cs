@@ -109,8 +109,8 @@ public sealed class OptimizerTests
     [Fact]
     public void AdamW_does_not_decay_vectors_unless_asked()
     {
-        // With zero gradients after a first step, only decay moves a parameter... plus the momentum.
-        // Compare the bias against a run without decay at all: identical unless DecayAll.
+        // Decay is the only difference between these runs: the bias must match the undecayed run
+        // bit for bit unless DecayAll, and every matrix element must differ.
         double[] withDecay = Run(new AdamW(0.01, weightDecay: 0.5), 3, new double[2 * Count]);
         double[] noDecay = Run(new AdamW(0.01, weightDecay: 0), 3, new double[2 * Count]);
         double[] decayAll = Run(new AdamW(0.01, weightDecay: 0.5, decayAll: true), 3, new double[2 * Count]);
