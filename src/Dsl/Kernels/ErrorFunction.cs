@@ -1,4 +1,5 @@
 using System;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -158,25 +159,28 @@ internal static class ErrorFunction
         return Math.FusedMultiplyAdd(-e, 0.5 * lo, e);
     }
 
-    // ---- Vector256<double> ----------------------------------------------------------------------
+    // ---- Vector256<T>, T = float or double -----------------------------------------------------------
+    // The same algorithm lane-wise, each range evaluated only when some lane needs it. For float lanes
+    // the coefficients are rounded to float and everything runs in float: the result is within about
+    // 3 ulp (relative 4e-7) in the tails and 1–2 ulp near the centre, at 8 lanes a vector.
 
-    /// <summary>Φ(x) lane-wise; the same algorithm as <see cref="NormalCdf(double)"/>, each range
-    /// evaluated only when some lane needs it.</summary>
-    public static Vector256<double> NormalCdf(Vector256<double> x)
+    /// <summary>Φ(x) lane-wise; the same algorithm as <see cref="NormalCdf(double)"/>.</summary>
+    public static Vector256<T> NormalCdf<T>(Vector256<T> x) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Vector256<double> z = x * Vector256.Create(-InvSqrt2);
-        Vector256<double> y = Vector256.Abs(z);
-        Vector256<double> small = Vector256.LessThanOrEqual(y, Vector256.Create(Threshold));
-        Vector256<double> result = default;
-        if (!SimdMath.All(small))
+        Vector256<T> z = x * SimdMath.C<T>(-InvSqrt2);
+        Vector256<T> y = Vector256.Abs(z);
+        Vector256<T> small = Vector256.LessThanOrEqual(y, SimdMath.C<T>(Threshold));
+        Vector256<T> half = SimdMath.C<T>(0.5);
+        if (SimdMath.All(small))
         {
-            Vector256<double> r = Vector256.Create(0.5) * ExpNegHalfSquare(x) * ErfcRational(y);
-            result = Vector256.ConditionalSelect(Vector256.GreaterThan(z, Vector256<double>.Zero), r, Vector256<double>.One - r);
+            return half - (half * ErfSmall(z));
         }
 
+        // r = ½ erfc|z| = ½ e^{−x²/2}·R(|z|), then Φ = r for z > 0 (x < 0) and 1 − r otherwise.
+        Vector256<T> r = half * ExpNegHalfSquare(x) * ErfcRational(y);
+        Vector256<T> result = Vector256.ConditionalSelect(Vector256.GreaterThan(z, Vector256<T>.Zero), r, Vector256<T>.One - r);
         if (SimdMath.Any(small))
         {
-            Vector256<double> half = Vector256.Create(0.5);
             result = Vector256.ConditionalSelect(small, half - (half * ErfSmall(z)), result);
         }
 
@@ -184,48 +188,45 @@ internal static class ErrorFunction
     }
 
     /// <summary>φ(x) lane-wise.</summary>
-    public static Vector256<double> NormalPdf(Vector256<double> x) => ExpNegHalfSquare(x) * Vector256.Create(InvSqrt2Pi);
+    public static Vector256<T> NormalPdf<T>(Vector256<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
+        ExpNegHalfSquare(x) * SimdMath.C<T>(InvSqrt2Pi);
 
     /// <summary>erf x lane-wise (used by tests; the activations go through Φ).</summary>
-    public static Vector256<double> Erf(Vector256<double> x)
+    public static Vector256<T> Erf<T>(Vector256<T> x) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Vector256<double> y = Vector256.Abs(x);
-        Vector256<double> small = Vector256.LessThanOrEqual(y, Vector256.Create(Threshold));
-        Vector256<double> result = default;
-        if (!SimdMath.All(small))
+        Vector256<T> y = Vector256.Abs(x);
+        Vector256<T> small = Vector256.LessThanOrEqual(y, SimdMath.C<T>(Threshold));
+        if (SimdMath.All(small))
         {
-            Vector256<double> r = ExpNegSquare(y) * ErfcRational(y);
-            result = Vector256.CopySign(Vector256<double>.One - r, x);
+            return ErfSmall(x);
         }
 
-        if (SimdMath.Any(small))
-        {
-            result = Vector256.ConditionalSelect(small, ErfSmall(x), result);
-        }
-
-        return result;
+        Vector256<T> r = ExpNegSquare(y) * ErfcRational(y);
+        Vector256<T> result = Vector256.CopySign(Vector256<T>.One - r, x);
+        return SimdMath.Any(small) ? Vector256.ConditionalSelect(small, ErfSmall(x), result) : result;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<double> Fma(Vector256<double> a, Vector256<double> b, double c) =>
-        Vector256.FusedMultiplyAdd(a, b, Vector256.Create(c));
+    private static Vector256<T> Fma<T>(Vector256<T> a, Vector256<T> b, double c) where T : unmanaged, IFloatingPointIeee754<T> =>
+        SimdMath.Fma(a, b, SimdMath.C<T>(c));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<double> ErfSmall(Vector256<double> x)
+    private static Vector256<T> ErfSmall<T>(Vector256<T> x) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Vector256<double> s = x * x;
-        Vector256<double> num = Fma(Fma(Fma(Fma(Vector256.Create(A4), s, A0), s, A1), s, A2), s, A3);
-        Vector256<double> den = Fma(Fma(Fma(s + Vector256.Create(B0), s, B1), s, B2), s, B3);
+        Vector256<T> s = x * x;
+        Vector256<T> num = Fma(Fma(Fma(Fma(SimdMath.C<T>(A4), s, A0), s, A1), s, A2), s, A3);
+        Vector256<T> den = Fma(Fma(Fma(s + SimdMath.C<T>(B0), s, B1), s, B2), s, B3);
         return x * num / den;
     }
 
-    private static Vector256<double> ErfcRational(Vector256<double> y)
+    /// <summary>erfc(y)·e^{y²} for y &gt; 0.46875, lane-wise.</summary>
+    private static Vector256<T> ErfcRational<T>(Vector256<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Vector256<double> large = Vector256.GreaterThan(y, Vector256.Create(4.0));
-        Vector256<double> result = default;
+        Vector256<T> large = Vector256.GreaterThan(y, SimdMath.C<T>(4.0));
+        Vector256<T> result = default;
         if (!SimdMath.All(large))
         {
-            Vector256<double> num = Vector256.Create(C8);
+            Vector256<T> num = SimdMath.C<T>(C8);
             num = Fma(num, y, C0);
             num = Fma(num, y, C1);
             num = Fma(num, y, C2);
@@ -234,7 +235,7 @@ internal static class ErrorFunction
             num = Fma(num, y, C5);
             num = Fma(num, y, C6);
             num = Fma(num, y, C7);
-            Vector256<double> den = y + Vector256.Create(D0);
+            Vector256<T> den = y + SimdMath.C<T>(D0);
             den = Fma(den, y, D1);
             den = Fma(den, y, D2);
             den = Fma(den, y, D3);
@@ -247,32 +248,33 @@ internal static class ErrorFunction
 
         if (SimdMath.Any(large))
         {
-            Vector256<double> s = Vector256<double>.One / (y * y);
-            Vector256<double> num = Fma(Fma(Fma(Fma(Fma(Vector256.Create(P5), s, P0), s, P1), s, P2), s, P3), s, P4);
-            Vector256<double> den = Fma(Fma(Fma(Fma(s + Vector256.Create(Q0), s, Q1), s, Q2), s, Q3), s, Q4);
-            Vector256<double> r = (Vector256.Create(InvSqrtPi) - (s * num / den)) / y;
+            Vector256<T> s = Vector256<T>.One / (y * y);
+            Vector256<T> num = Fma(Fma(Fma(Fma(Fma(SimdMath.C<T>(P5), s, P0), s, P1), s, P2), s, P3), s, P4);
+            Vector256<T> den = Fma(Fma(Fma(Fma(s + SimdMath.C<T>(Q0), s, Q1), s, Q2), s, Q3), s, Q4);
+            Vector256<T> r = (SimdMath.C<T>(InvSqrtPi) - (s * num / den)) / y;
             result = Vector256.ConditionalSelect(large, r, result);
         }
 
         return result;
     }
 
-    private static Vector256<double> ExpNegSquare(Vector256<double> y)
+    private static Vector256<T> ExpNegSquare<T>(Vector256<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        y = Vector256.Min(y, Vector256.Create(ExpArgumentLimit));
-        Vector256<double> hi = y * y;
-        Vector256<double> lo = Vector256.FusedMultiplyAdd(y, y, -hi);
-        Vector256<double> e = Vector256.Exp(-hi);
-        return Vector256.FusedMultiplyAdd(-e, lo, e);
+        y = Vector256.Min(y, SimdMath.C<T>(ExpArgumentLimit));
+        Vector256<T> hi = y * y;
+        Vector256<T> lo = SimdMath.Fma(y, y, -hi);
+        Vector256<T> e = SimdMath.Exp(-hi);
+        return SimdMath.Fma(-e, lo, e);
     }
 
-    private static Vector256<double> ExpNegHalfSquare(Vector256<double> x)
+    private static Vector256<T> ExpNegHalfSquare<T>(Vector256<T> x) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        x = Vector256.Clamp(x, Vector256.Create(-ExpArgumentLimit), Vector256.Create(ExpArgumentLimit));
-        Vector256<double> hi = x * x;
-        Vector256<double> lo = Vector256.FusedMultiplyAdd(x, x, -hi);
-        Vector256<double> half = Vector256.Create(0.5);
-        Vector256<double> e = Vector256.Exp(-(half * hi));
-        return Vector256.FusedMultiplyAdd(-e, half * lo, e);
+        Vector256<T> limit = SimdMath.C<T>(ExpArgumentLimit);
+        x = Vector256.Clamp(x, -limit, limit);
+        Vector256<T> hi = x * x;
+        Vector256<T> lo = SimdMath.Fma(x, x, -hi);
+        Vector256<T> half = SimdMath.C<T>(0.5);
+        Vector256<T> e = SimdMath.Exp(-(half * hi));
+        return SimdMath.Fma(-e, half * lo, e);
     }
 }

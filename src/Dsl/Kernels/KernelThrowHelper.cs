@@ -37,15 +37,7 @@ internal static class KernelThrowHelper
     public static void ThrowSquarePlusB(double b) =>
         throw new ArgumentOutOfRangeException(nameof(b), b, $"b must be non-negative and finite, was {b.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}.");
 
-    [DoesNotReturn]
-    public static void ThrowRegion(string name, int offset, int length, int arrayLength) =>
-        throw new ArgumentOutOfRangeException(name, $"{name}: the range [{offset}, {offset} + {length}) does not lie within an array of length {arrayLength}.");
-
-    [DoesNotReturn]
-    public static void ThrowUnsupportedType<T>() =>
-        throw new NotSupportedException($"Element type {typeof(T).Name} is not supported by the vector kernels; use float or double.");
-
-    /// <summary>Overload usable in expression position (returns never).</summary>
+    /// <summary>For unreachable branches of the typeof(T) dispatch: only float and double have vector paths.</summary>
     [DoesNotReturn]
     public static TResult ThrowUnsupportedType<T, TResult>() =>
         throw new NotSupportedException($"Element type {typeof(T).Name} is not supported by the vector kernels; use float or double.");

@@ -14,7 +14,8 @@ namespace Dsl.Runtime;
 /// zero. The counter-based draw hashes (seed, stream, index) with the SplitMix64 finaliser:
 /// a per-(seed, stream) key, then element i is mix(key + (i + 1)·γ), which is the SplitMix64
 /// sequence started at the key. Nothing here uses <see cref="System.Random"/> or depends on the
-/// platform; every value is a fixed function of the seed.
+/// platform; every value is a fixed function of the seed. An instance is not thread-safe; the
+/// static <see cref="Uniform"/> is.
 /// </remarks>
 public sealed class SeededRandom
 {
