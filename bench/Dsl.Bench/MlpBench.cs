@@ -94,6 +94,12 @@ internal static class MlpBench
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // One thread count for every pool PyTorch may use (OpenMP, and OpenBLAS's own pthreads),
+        // or the 1-thread run is not single-threaded and the 2-thread run oversubscribes.
+        string n = threads.ToString(CultureInfo.InvariantCulture);
+        info.Environment["OMP_NUM_THREADS"] = n;
+        info.Environment["OPENBLAS_NUM_THREADS"] = n;
+        info.Environment["MKL_NUM_THREADS"] = n;
         foreach (var a in new[] { script, "--batch", batch.ToString(CultureInfo.InvariantCulture), "--threads", threads.ToString(CultureInfo.InvariantCulture), "--steps", steps.ToString(CultureInfo.InvariantCulture) })
             info.ArgumentList.Add(a);
         try
