@@ -131,6 +131,29 @@ public sealed class WorkerPoolTests
         Assert.InRange(WorkerPool.Shared.Threads, 1, WorkerPool.Shared.MaxThreads);
     }
 
+    [Fact]
+    public void First_blocking_wait_allocates_nothing()
+    {
+        // A fresh pool whose first blocking waits (caller waiting for a slow helper part, longer than
+        // any spin) fall inside the measured window: a lazily created wait object would show here.
+        var pool = new WorkerPool(2);
+        var quick = new CountingWork(2);
+        pool.Run(quick, 2);
+        var slow = new SlowPartWork(Environment.CurrentManagedThreadId);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 3; i++) pool.Run(slow, 2);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    /// <summary>A part run by any thread but the caller sleeps 30 ms, so the caller must block.</summary>
+    private sealed class SlowPartWork(int callerThread) : IParallelWork
+    {
+        public void Run(int index, int count)
+        {
+            if (Environment.CurrentManagedThreadId != callerThread) Thread.Sleep(30);
+        }
+    }
+
     private sealed class CountingWork(int parts) : IParallelWork
     {
         public int[] Counts { get; } = new int[parts];
