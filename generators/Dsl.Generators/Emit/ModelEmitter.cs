@@ -72,14 +72,15 @@ internal static class ModelEmitter
         w.Line("private readonly Engine<float> _engine;");
         foreach (var module in model.Modules) w.Line($"private {module.TypeFullName}? _module{module.PropertyName};");
         w.Line();
+        // The engine owns the numbers; the model restates them by name for its users.
         w.Line("/// <summary>Largest batch one step accepts.</summary>");
-        w.Line($"public const int MaxBatch = {Int(model.MaxBatch)};");
+        w.Line("public const int MaxBatch = Engine<float>.MaxBatch;");
         w.Line("/// <summary>Features per input row.</summary>");
-        w.Line($"public const int InputFeatures = {Int(model.InputWidth)};");
+        w.Line("public const int InputFeatures = Engine<float>.InputFeatures;");
         w.Line("/// <summary>Features per output row.</summary>");
-        w.Line($"public const int OutputFeatures = {Int(plan.OutputWidth)};");
+        w.Line("public const int OutputFeatures = Engine<float>.OutputFeatures;");
         w.Line("/// <summary>Number of trainable parameters.</summary>");
-        w.Line($"public const int ParameterCount = {Int(plan.ParameterCount)};");
+        w.Line("public const int ParameterCount = Engine<float>.ParameterCount;");
         w.Line();
         if (!model.HasUserConstructor)
         {
