@@ -16,7 +16,7 @@ public readonly struct BiasEpilogue<T>(T[] arena, int biasOffset) : IGemmEpilogu
         // AsSpan bounds-checks both ranges once; the loop below then runs without checks.
         Span<T> segment = c.AsSpan(offset, length);
         ReadOnlySpan<T> bias = arena.AsSpan(biasOffset + col0, length);
-        EpilogueLoops.AddBias(segment, bias);
+        Elementwise.AddInPlace<T>(segment, bias);
     }
 }
 
@@ -46,27 +46,6 @@ public readonly struct BiasActivationEpilogue<T, TAct>(T[] arena, int biasOffset
 /// <summary>The loops behind the epilogue structs (kept apart so each struct stays a few fields).</summary>
 internal static class EpilogueLoops
 {
-    public static void AddBias<T>(Span<T> c, ReadOnlySpan<T> bias) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        ref T cr = ref MemoryMarshal.GetReference(c);
-        ref T br = ref MemoryMarshal.GetReference(bias);
-        nuint n = (nuint)c.Length;
-        nuint i = 0;
-        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
-        {
-            nuint width = (nuint)Vector256<T>.Count;
-            for (; i + width <= n; i += width)
-            {
-                (Vector256.LoadUnsafe(ref cr, i) + Vector256.LoadUnsafe(ref br, i)).StoreUnsafe(ref cr, i);
-            }
-        }
-
-        for (; i < n; i++)
-        {
-            Unsafe.Add(ref cr, i) += Unsafe.Add(ref br, i);
-        }
-    }
-
     public static void BiasActivation<T, TAct>(Span<T> c, ReadOnlySpan<T> bias, bool hasBias, Span<T> pre, bool storePre, TAct act)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TAct : struct, IActivation<T>
