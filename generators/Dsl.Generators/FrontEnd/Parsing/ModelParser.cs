@@ -216,15 +216,22 @@ internal sealed class ModelParser
 
     private bool CheckLayerSignature(IMethodSymbol method)
     {
-        string? problem = null;
-        if (!method.IsPartialDefinition && method.PartialDefinitionPart is null) problem = "it is not declared partial";
-        else if (method.IsStatic) problem = "it is static";
-        else if (method.Parameters.Length != 1 || !IsType(method.Parameters[0].Type, TensorName)) problem = "it must have exactly one Tensor parameter";
-        else if (!IsType(method.ReturnType, TensorName)) problem = "it must return Tensor";
-        else if (method.IsGenericMethod) problem = "it must not be generic";
+        string? problem = LayerSignatureProblem(method);
         if (problem is null) return true;
         Report(DiagnosticCatalog.LayerSignature, method.Locations.FirstOrDefault(), method.Name, problem);
         return false;
+    }
+
+    /// <summary>Why a layer member's signature is wrong, or null when it is right (one rule, used by
+    /// the reporting pass and by the layer registration that silently skips bad members).</summary>
+    private static string? LayerSignatureProblem(IMethodSymbol method)
+    {
+        if (!method.IsPartialDefinition && method.PartialDefinitionPart is null) return "it is not declared partial";
+        if (method.IsStatic) return "it is static";
+        if (method.Parameters.Length != 1 || !IsType(method.Parameters[0].Type, TensorName)) return "it must have exactly one Tensor parameter";
+        if (!IsType(method.ReturnType, TensorName)) return "it must return Tensor";
+        if (method.IsGenericMethod) return "it must not be generic";
+        return null;
     }
 
     private List<string> RegisterLayers(INamedTypeSymbol type, string prefix)
@@ -234,7 +241,7 @@ internal sealed class ModelParser
         {
             _ct.ThrowIfCancellationRequested();
             var attribute = LayerAttributeOf(method);
-            if (attribute is null || !IsLayerSignatureValid(method)) continue;
+            if (attribute is null || LayerSignatureProblem(method) is not null) continue;
             var (kind, activation, parameter) = Classify(attribute);
             string path = prefix + method.Name;
             int outFeatures = kind == LayerKind.Dense ? NamedInt(attribute, "Out", 0) : 0;
@@ -259,10 +266,6 @@ internal sealed class ModelParser
 
         return paths;
     }
-
-    private static bool IsLayerSignatureValid(IMethodSymbol method) =>
-        (method.IsPartialDefinition || method.PartialDefinitionPart is not null) && !method.IsStatic && !method.IsGenericMethod &&
-        method.Parameters.Length == 1 && IsType(method.Parameters[0].Type, TensorName) && IsType(method.ReturnType, TensorName);
 
     private static (LayerKind Kind, ActivationKind Activation, double Parameter) Classify(AttributeData attribute)
     {
