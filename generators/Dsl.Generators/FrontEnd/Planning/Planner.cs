@@ -194,7 +194,8 @@ internal static class Planner
 
         // ---- backward schedule -----------------------------------------------------------------
         var backward = new List<PlanStep>();
-        var written = new HashSet<int>();
+        var written = new HashSet<int>();                                  // activation-gradient buffers
+        var layersWritten = new HashSet<string>(StringComparer.Ordinal);   // layers whose ∂W, ∂b hold a value
         bool Overwrites(int buffer) => buffer >= 0 && written.Add(buffer);
         if (model.LossNode >= 0)
         {
@@ -215,7 +216,7 @@ internal static class Planner
                         int input = node.Inputs[0];
                         int dx = needsGrad[input] ? grad[input] : -1;
                         bool accumulateDx = dx >= 0 && !Overwrites(dx);
-                        bool accumulateParams = !written.Add(~b.Weight); // first use of this layer's weights overwrites
+                        bool accumulateParams = !layersWritten.Add(node.Layer); // a shared layer's later uses accumulate
                         backward.Add(Step(StepKind.DenseBackward, node, act >= 0 ? nodes[act].Activation : ActivationKind.None, act >= 0 ? nodes[act].Scalar : 0,
                             b.In, b.Out, x: value[input], y: act >= 0 ? value[act] : value[id], z: act >= 0 ? preActivation[act] : -1,
                             w: b.Weight, bias: b.Bias, gw: gradientOffset + b.Weight, gb: b.Bias >= 0 ? gradientOffset + b.Bias : -1,
