@@ -98,7 +98,7 @@ public sealed class AnalyzerTests
     public void DSL104_model_batch()
     {
         var d = Single("DSL104", Valid.Replace("Batch = 8", "[|Batch = 0|]"));
-        Assert.Contains("Batch > 0, but it is 0", d.GetMessage());
+        Assert.Contains("Batch must be > 0, but it is 0", d.GetMessage());
     }
 
     [Fact]

@@ -42,7 +42,11 @@ internal static class EngineEmitter
         var model = plan.Model;
         w.Line("/// <summary>Largest batch a step accepts.</summary>");
         w.Line($"public const int MaxBatch = {Int(model.MaxBatch)};");
-        w.Line("/// <summary>Features per input row.</summary>");
+        w.Line("/// <summary>Rows (positions) per example; 1 without a sequence axis.</summary>");
+        w.Line($"public const int Sequence = {Int(model.Sequence)};");
+        w.Line("/// <summary>Largest number of rows a step holds: MaxBatch × Sequence.</summary>");
+        w.Line($"public const int MaxRows = {Int(plan.Rows)};");
+        w.Line(model.TokenInput ? "/// <summary>Values per input row: one token id.</summary>" : "/// <summary>Features per input row.</summary>");
         w.Line($"public const int InputFeatures = {Int(model.InputWidth)};");
         w.Line("/// <summary>Features per output row.</summary>");
         w.Line($"public const int OutputFeatures = {Int(plan.OutputWidth)};");
@@ -56,7 +60,7 @@ internal static class EngineEmitter
         w.Line($"public const int StateOffset = {Int(plan.StateOffset)};");
         w.Line("/// <summary>Optimizer state values reserved per parameter.</summary>");
         w.Line($"public const int StateSlots = {Int(plan.StateSlots)};");
-        w.Line("/// <summary>Where the input rows are staged.</summary>");
+        w.Line(model.TokenInput ? "/// <summary>−1: token ids are staged in <see cref=\"Tokens\"/>, not in the arena.</summary>" : "/// <summary>Where the input rows are staged.</summary>");
         w.Line($"public const int InputOffset = {Int(plan.InputOffset)};");
         w.Line("/// <summary>Where the forward's result lies.</summary>");
         w.Line($"public const int OutputOffset = {Int(plan.OutputOffset)};");
@@ -79,6 +83,13 @@ internal static class EngineEmitter
 
     private static void Members(CodeWriter w, ModelPlan plan)
     {
+        if (plan.Model.TokenInput)
+        {
+            w.Line("/// <summary>The token ids of the current batch (MaxRows), read by the embedding.</summary>");
+            w.Line("public readonly int[] Tokens = new int[MaxRows];");
+            w.Line();
+        }
+
         w.Lines("""
             /// <summary>The arena: parameters | gradients | optimizer state | activations.</summary>
             public readonly T[] Arena;
@@ -111,11 +122,8 @@ internal static class EngineEmitter
             /// <summary>The optimizer state region.</summary>
             public global::System.Span<T> OptimizerState => global::System.MemoryExtensions.AsSpan(Arena, StateOffset, StateSlots * ParameterRegion);
 
-            /// <summary>The input staging buffer (MaxBatch × InputFeatures).</summary>
-            public global::System.Span<T> Input => global::System.MemoryExtensions.AsSpan(Arena, InputOffset, MaxBatch * InputFeatures);
-
-            /// <summary>The forward's result for the last batch (MaxBatch × OutputFeatures).</summary>
-            public global::System.Span<T> Output => global::System.MemoryExtensions.AsSpan(Arena, OutputOffset, MaxBatch * OutputFeatures);
+            /// <summary>The forward's result for the last batch (MaxRows × OutputFeatures).</summary>
+            public global::System.Span<T> Output => global::System.MemoryExtensions.AsSpan(Arena, OutputOffset, MaxRows * OutputFeatures);
 
             /// <summary>One optimizer update from the gradients of the last <c>TrainingPass</c>.</summary>
             public void ApplyOptimizer(global::Dsl.Optimizers.Optimizer optimizer)
@@ -130,8 +138,15 @@ internal static class EngineEmitter
 
     private static void Initialization(CodeWriter w, ModelPlan plan)
     {
-        w.Line("/// <summary>Re-initialises every parameter from <paramref name=\"seed\"/> (weights U(−bound, bound) with");
-        w.Line("/// bound = gain·√(3/fan_in), gain √2 before ReLU-like units; biases 0) and clears gradients and optimizer state.</summary>");
+        if (!plan.Model.TokenInput)
+        {
+            w.Line("/// <summary>The input staging buffer (MaxRows × InputFeatures).</summary>");
+            w.Line("public global::System.Span<T> Input => global::System.MemoryExtensions.AsSpan(Arena, InputOffset, MaxRows * InputFeatures);");
+            w.Line();
+        }
+
+        w.Line("/// <summary>Re-initialises every parameter from <paramref name=\"seed\"/> (as listed per tensor below; norm gains 1,");
+        w.Line("/// biases 0), clears gradients and optimizer state, and fills the constant tables.</summary>");
         using (w.Block("public void Initialize(ulong seed)"))
         {
             w.Line("Seed = seed;");
@@ -139,10 +154,34 @@ internal static class EngineEmitter
             w.Line("var random = new global::Dsl.Runtime.SeededRandom(seed);");
             foreach (var p in plan.Parameters)
             {
-                if (p.Init != InitKind.Uniform) continue;
-                w.Line($"// {p.Name} [{Int(p.Rows)}, {Int(p.Columns)}]: U(±{Double(p.Bound)})");
-                using (w.Block($"for (int i = 0; i < {Int(p.Rows * p.Columns)}; i++)"))
-                    w.Line($"Arena[{Int(p.Offset)} + i] = T.CreateTruncating((random.NextDouble() * 2 - 1) * {Double(p.Bound)});");
+                string length = Int(p.Rows * p.Columns);
+                switch (p.Init)
+                {
+                    case InitKind.Uniform:
+                        w.Line($"// {p.Name} [{Int(p.Rows)}, {Int(p.Columns)}]: U(±{Double(p.Bound)})");
+                        using (w.Block($"for (int i = 0; i < {length}; i++)"))
+                            w.Line($"Arena[{Int(p.Offset)} + i] = T.CreateTruncating((random.NextDouble() * 2 - 1) * {Double(p.Bound)});");
+                        break;
+                    case InitKind.Normal:
+                        w.Line($"// {p.Name} [{Int(p.Rows)}, {Int(p.Columns)}]: N(0, {Double(p.Bound)}²)");
+                        using (w.Block($"for (int i = 0; i < {length}; i++)"))
+                            w.Line($"Arena[{Int(p.Offset)} + i] = T.CreateTruncating(random.NextGaussian() * {Double(p.Bound)});");
+                        break;
+                    case InitKind.Ones:
+                        w.Line($"global::System.MemoryExtensions.AsSpan(Arena, {Int(p.Offset)}, {length}).Fill(T.One); // {p.Name}: 1");
+                        break;
+                    case InitKind.Identity:
+                        w.Line($"// {p.Name}: identity (the heads start unmixed)");
+                        w.Line($"for (int i = 0; i < {Int(p.Rows)}; i++) Arena[{Int(p.Offset)} + i * {Int(p.Columns)} + i] = T.One;");
+                        break;
+                }
+            }
+
+            foreach (var s in plan.Forward.Where(s => s.Attention is { RopeTable: >= 0 }))
+            {
+                var ap = s.Attention!;
+                string length = Int(Planner.RopeTableLength(plan.Model.Sequence, ap.Options.RotaryDim));
+                w.Line($"{Kernels}.Rope.BuildTable<T>({SpanA(ap.RopeTable, length)}, Sequence, {Int(ap.Options.RotaryDim)}, {Double(ap.Options.RopeBase)}); // {s.Layer} RoPE");
             }
         }
 
@@ -151,12 +190,15 @@ internal static class EngineEmitter
 
     private static void Forward(CodeWriter w, ModelPlan plan)
     {
-        w.Line("/// <summary>Runs the forward pass on the first <paramref name=\"batch\"/> rows of <see cref=\"Input\"/>;");
+        string source = plan.Model.TokenInput ? "<see cref=\"Tokens\"/>" : "<see cref=\"Input\"/>";
+        w.Line($"/// <summary>Runs the forward pass on the first <paramref name=\"batch\"/> examples (batch × Sequence rows) of {source};");
         w.Line("/// the result lands in <see cref=\"Output\"/>. <paramref name=\"training\"/> turns dropout on.</summary>");
         using (w.Block("public void Forward(int batch, bool training)"))
         {
             w.Line("var a = Arena;");
+            w.Line("int rows = batch * Sequence;");
             w.Line("_ = a;");
+            w.Line("_ = rows;");
             foreach (var s in plan.Forward)
             {
                 if (s.Kind is StepKind.SoftmaxCrossEntropy or StepKind.MeanSquaredError) continue;
@@ -169,7 +211,7 @@ internal static class EngineEmitter
 
     private static void ForwardStep(CodeWriter w, PlanStep s)
     {
-        string n = $"batch * {Int(s.Out)}";
+        string n = $"rows * {Int(s.Out)}";
         switch (s.Kind)
         {
             case StepKind.DenseForward:
@@ -181,9 +223,40 @@ internal static class EngineEmitter
                     ? $"new {Kernels}.BiasActivationEpilogue<T, {ActivationType(s.Activation)}>(a, {Int(s.B)}, {ActivationValue(s.Activation, s.Scalar)}, {Int(s.Z)}, {Int(s.Out)})"
                     : s.B >= 0 ? $"new {Kernels}.BiasEpilogue<T>(a, {Int(s.B)})" : $"new {Kernels}.NoEpilogue<T>()";
                 w.Line($"{Kernels}.Gemm.Multiply(a, {Int(s.X)}, {Int(s.In)}, false, a, {Int(s.W)}, {Int(s.In)}, true, a, {Int(s.Y)}, {Int(s.Out)},");
-                w.Line($"    batch, {Int(s.Out)}, {Int(s.In)}, false, {epilogue});");
+                w.Line($"    rows, {Int(s.Out)}, {Int(s.In)}, false, {epilogue});");
                 break;
             }
+            case StepKind.EmbeddingForward:
+                w.Line($"// {s.Layer}: Embedding [{Int(s.In)}, {Int(s.Out)}]: y[r] = table[ids[r]]");
+                w.Line($"{Kernels}.Embedding.Forward<T>(global::System.MemoryExtensions.AsSpan(Tokens, 0, rows), {Span(s.W, Int(s.In * s.Out))}, {Int(s.In)}, {Int(s.Out)}, {Span(s.Y, n)});");
+                break;
+            case StepKind.PositionForward:
+                w.Line($"// {s.Layer}: learned positions: y[b, t] = x[b, t] + P[t]");
+                w.Line($"{Kernels}.PositionEmbedding.Forward<T>({Span(s.X, n)}, {Span(s.W, $"Sequence * {Int(s.Out)}")}, rows, Sequence, {Int(s.Out)}, {Span(s.Y, n)});");
+                break;
+            case StepKind.LayerNormForward:
+            {
+                string gamma = Span(s.W, Int(s.Out)), beta = s.B >= 0 ? Span(s.B, Int(s.Out)) : "global::System.ReadOnlySpan<T>.Empty";
+                if (s.X3 >= 0)
+                {
+                    w.Line($"// {s.Layer}: residual add fused with LayerNorm: s = x₁ + x₂ (kept: the residual stream), y = (s − μ)/√(σ² + ε) ⊙ γ{(s.B >= 0 ? " + β" : "")}");
+                    w.Line($"{Kernels}.LayerNorm.AddForward<T>({Span(s.X, n)}, {Span(s.X2, n)}, {Span(s.X3, n)}, rows, {Int(s.Out)}, {gamma}, {beta}, {OfT(s.Scalar)}, {Span(s.Y, n)}, {Span(s.Aux, "rows")}, {Span(s.Aux2, "rows")});");
+                }
+                else
+                {
+                    w.Line($"// {s.Layer}: y = (x − μ)/√(σ² + ε) ⊙ γ{(s.B >= 0 ? " + β" : "")}, ε = {Double(s.Scalar)}");
+                    w.Line($"{Kernels}.LayerNorm.Forward<T>({Span(s.X, n)}, rows, {Int(s.Out)}, {gamma}, {beta}, {OfT(s.Scalar)}, {Span(s.Y, n)}, {Span(s.Aux, "rows")}, {Span(s.Aux2, "rows")});");
+                }
+
+                break;
+            }
+            case StepKind.RmsNormForward:
+                w.Line($"// {s.Layer}: y = x / √(mean(x²) + ε){(s.W >= 0 ? " ⊙ g" : "")}, ε = {Double(s.Scalar)}");
+                w.Line($"{Kernels}.RmsNorm.Forward<T>({Span(s.X, n)}, rows, {Int(s.Out)}, {(s.W >= 0 ? Span(s.W, Int(s.Out)) : "global::System.ReadOnlySpan<T>.Empty")}, {OfT(s.Scalar)}, {Span(s.Y, n)}, {Span(s.Aux2, "rows")});");
+                break;
+            case StepKind.AttentionForward:
+                AttentionForward(w, s);
+                break;
             case StepKind.ActivationForward:
                 w.Line($"// {Name(s)}: y = {s.Activation}(x)");
                 w.Line($"{Kernels}.Activation.Forward<T, {ActivationType(s.Activation)}>({ActivationValue(s.Activation, s.Scalar)}, {Span(s.X, n)}, {Span(s.Y, n)});");
@@ -210,18 +283,19 @@ internal static class EngineEmitter
         bool labels = loss.Kind == StepKind.SoftmaxCrossEntropy;
         string targetType = labels ? "global::System.ReadOnlySpan<int>" : "global::System.ReadOnlySpan<T>";
         string targetName = labels ? "labels" : "targets";
-        string n = $"batch * {Int(loss.In)}";
+        string n = $"rows * {Int(loss.In)}";
 
-        w.Line($"/// <summary>Forward, loss and backward on the first <paramref name=\"batch\"/> rows: returns the mean loss and");
+        w.Line($"/// <summary>Forward, loss and backward on the first <paramref name=\"batch\"/> examples: returns the mean loss per row and");
         w.Line("/// leaves ∂loss/∂θ in <see cref=\"Gradients\"/> (overwritten, never accumulated across calls).</summary>");
         using (w.Block($"public double TrainingPass(int batch, {targetType} {targetName})"))
         {
             w.Line("Forward(batch, training: true);");
             w.Line("var a = Arena;");
+            w.Line("int rows = batch * Sequence;");
             if (labels)
             {
-                w.Line($"// loss = mean −log softmax(z)[label], fused with ∂loss/∂z = (softmax(z) − onehot)/batch");
-                w.Line($"double loss = {Kernels}.SoftmaxCrossEntropy.ForwardBackward<T>({Span(loss.X, n)}, labels, batch, {Int(loss.In)}, {Span(loss.DX, n)}, T.One / T.CreateTruncating(batch));");
+                w.Line($"// loss = mean over rows of −log softmax(z)[label], fused with ∂loss/∂z = (softmax(z) − onehot)/rows");
+                w.Line($"double loss = {Kernels}.SoftmaxCrossEntropy.ForwardBackward<T>({Span(loss.X, n)}, labels, rows, {Int(loss.In)}, {Span(loss.DX, n)}, T.One / T.CreateTruncating(rows));");
             }
             else
             {
@@ -238,8 +312,9 @@ internal static class EngineEmitter
         using (w.Block($"public double Loss(int batch, {targetType} {targetName})"))
         {
             w.Line("Forward(batch, training: false);");
+            w.Line("int rows = batch * Sequence;");
             w.Line(labels
-                ? $"return {Kernels}.SoftmaxCrossEntropy.Forward<T>({SpanA(loss.X, n)}, labels, batch, {Int(loss.In)});"
+                ? $"return {Kernels}.SoftmaxCrossEntropy.Forward<T>({SpanA(loss.X, n)}, labels, rows, {Int(loss.In)});"
                 : $"return {Kernels}.MeanSquaredError.Forward<T>({SpanA(loss.X, n)}, targets);");
         }
 
@@ -255,13 +330,14 @@ internal static class EngineEmitter
         using (w.Block("private void Backward(int batch)"))
         {
             w.Line("var a = Arena;");
+            w.Line("int rows = batch * Sequence;");
             foreach (var s in plan.Backward) BackwardStep(w, s);
         }
     }
 
     private static void BackwardStep(CodeWriter w, PlanStep s)
     {
-        string n = $"batch * {Int(s.Out)}";
+        string n = $"rows * {Int(s.Out)}";
         string op(bool accumulate) => accumulate ? "+=" : "=";
         switch (s.Kind)
         {
@@ -277,22 +353,51 @@ internal static class EngineEmitter
 
                 w.Line($"//   ∂W {op(s.AccumulateParams)} ∂zᵀ·x");
                 w.Line($"{Kernels}.Gemm.Multiply(a, {Int(s.DY)}, {Int(s.Out)}, true, a, {Int(s.X)}, {Int(s.In)}, false, a, {Int(s.GW)}, {Int(s.In)},");
-                w.Line($"    {Int(s.Out)}, {Int(s.In)}, batch, {Bool(s.AccumulateParams)}, new {Kernels}.NoEpilogue<T>());");
+                w.Line($"    {Int(s.Out)}, {Int(s.In)}, rows, {Bool(s.AccumulateParams)}, new {Kernels}.NoEpilogue<T>());");
                 if (s.GB >= 0)
                 {
                     w.Line($"//   ∂b {op(s.AccumulateParams)} Σ_rows ∂z");
-                    w.Line($"{Kernels}.Elementwise.ColumnSums<T>({Span(s.DY, n)}, batch, {Int(s.Out)}, {Span(s.GB, Int(s.Out))}, {Bool(s.AccumulateParams)});");
+                    w.Line($"{Kernels}.Elementwise.ColumnSums<T>({Span(s.DY, n)}, rows, {Int(s.Out)}, {Span(s.GB, Int(s.Out))}, {Bool(s.AccumulateParams)});");
                 }
 
                 if (s.DX >= 0)
                 {
                     w.Line($"//   ∂x {op(s.AccumulateDX)} ∂z·W");
                     w.Line($"{Kernels}.Gemm.Multiply(a, {Int(s.DY)}, {Int(s.Out)}, false, a, {Int(s.W)}, {Int(s.In)}, false, a, {Int(s.DX)}, {Int(s.In)},");
-                    w.Line($"    batch, {Int(s.In)}, {Int(s.Out)}, {Bool(s.AccumulateDX)}, new {Kernels}.NoEpilogue<T>());");
+                    w.Line($"    rows, {Int(s.In)}, {Int(s.Out)}, {Bool(s.AccumulateDX)}, new {Kernels}.NoEpilogue<T>());");
                 }
 
                 break;
             }
+            case StepKind.EmbeddingBackward:
+                w.Line($"// {s.Layer} backward — forward: y[r] = table[ids[r]]; ∂table[ids[r]] {op(s.AccumulateParams)} ∂y[r] (scatter-add)");
+                w.Line($"{Kernels}.Embedding.Backward<T>(global::System.MemoryExtensions.AsSpan(Tokens, 0, rows), {Span(s.DY, n)}, {Int(s.Out)}, {Span(s.GW, Int(s.In * s.Out))}, {Int(s.In)}, {Bool(s.AccumulateParams)});");
+                break;
+            case StepKind.PositionBackward:
+                w.Line($"// {s.Layer} backward — forward: y[b, t] = x[b, t] + P[t]; ∂P[t] {op(s.AccumulateParams)} Σ_b ∂y[b, t]; ∂x {op(s.AccumulateDX)} ∂y");
+                w.Line($"{Kernels}.PositionEmbedding.Backward<T>({Span(s.DY, n)}, rows, Sequence, {Int(s.Out)}, {Span(s.GW, $"Sequence * {Int(s.Out)}")}, {Bool(s.AccumulateParams)});");
+                if (s.DX >= 0)
+                    w.Line(s.AccumulateDX ? $"{Kernels}.Elementwise.AddInPlace<T>({Span(s.DX, n)}, {Span(s.DY, n)});" : $"{Span(s.DY, n)}.CopyTo({Span(s.DX, n)});");
+                break;
+            case StepKind.LayerNormBackward:
+            {
+                string empty = "global::System.Span<T>.Empty";
+                w.Line($"// {s.Layer} backward — forward: y = (x − μ)/√(σ² + ε) ⊙ γ{(s.B >= 0 ? " + β" : "")}; ∂x {op(s.AccumulateDX)} (γ⊙∂y − mean(γ⊙∂y) − x̂·mean(γ⊙∂y⊙x̂))/σ; ∂γ {op(s.AccumulateParams)} Σ ∂y⊙x̂");
+                w.Line($"{Kernels}.LayerNorm.Backward<T>({Span(s.X, n)}, {Span(s.DY, n)}, rows, {Int(s.Out)}, {Span(s.W, Int(s.Out))}, {Span(s.Aux, "rows")}, {Span(s.Aux2, "rows")},");
+                w.Line($"    {(s.DX >= 0 ? Span(s.DX, n) : empty)}, {Bool(s.AccumulateDX)}, {Span(s.GW, Int(s.Out))}, {(s.GB >= 0 ? Span(s.GB, Int(s.Out)) : empty)}, {Bool(s.AccumulateParams)});");
+                break;
+            }
+            case StepKind.RmsNormBackward:
+            {
+                string empty = "global::System.Span<T>.Empty";
+                w.Line($"// {s.Layer} backward — forward: y = x/r{(s.W >= 0 ? " ⊙ g" : "")}, r = √(mean(x²) + ε); ∂x {op(s.AccumulateDX)} (ĝ − y·mean(ĝ⊙x/r))/r with ĝ = {(s.W >= 0 ? "g⊙" : "")}∂y");
+                w.Line($"{Kernels}.RmsNorm.Backward<T>({Span(s.X, n)}, {Span(s.DY, n)}, rows, {Int(s.Out)}, {(s.W >= 0 ? Span(s.W, Int(s.Out)) : "global::System.ReadOnlySpan<T>.Empty")}, {Span(s.Aux2, "rows")},");
+                w.Line($"    {(s.DX >= 0 ? Span(s.DX, n) : empty)}, {Bool(s.AccumulateDX)}, {(s.GW >= 0 ? Span(s.GW, Int(s.Out)) : empty)}, {Bool(s.AccumulateParams)});");
+                break;
+            }
+            case StepKind.AttentionBackward:
+                AttentionBackward(w, s);
+                break;
             case StepKind.ActivationBackward:
                 w.Line($"// {Name(s)} backward — forward: y = {ActivationName(s.Activation)}(x); ∂x {op(s.AccumulateDX)} ∂y ⊙ {ActivationName(s.Activation)}′(x)");
                 w.Line($"{Kernels}.Activation.Backward<T, {ActivationType(s.Activation)}>({ActivationValue(s.Activation, s.Scalar)}, {Span(s.X, n)}, {Span(s.Y, n)}, {Span(s.DY, n)}, {Span(s.AccumulateDX ? s.DY : s.DX, n)});");
@@ -320,6 +425,93 @@ internal static class EngineEmitter
                 }
 
                 break;
+        }
+    }
+
+    private static string Options(PlanStep s)
+    {
+        var o = s.Attention!.Options;
+        string mode = o.EntropyInvariant ? "EntropyInvariant" : "Fixed";
+        return $"new {Kernels}.AttentionOptions({Int(o.Heads)}, {Int(o.KeySize)}, {Int(o.ValueSize)}, Sequence, {Bool(o.Causal)}, {Int(o.Window)}, {Kernels}.AttentionScaleMode.{mode}, {Double(s.Attention.Scale)})";
+    }
+
+    private static string AttentionKernel(AttentionSpec o) => o.Linear ? "LinearAttention" : o.TalkingHeads ? "TalkingHeadsAttention" : "Attention";
+
+    private static void AttentionForward(CodeWriter w, PlanStep s)
+    {
+        var ap = s.Attention!;
+        var o = ap.Options;
+        int hk = o.Heads * o.KeySize, hv = o.Heads * o.ValueSize, width = ap.QkvWidth;
+        string all = $"rows * {Int(width)}";
+        string kind = o.Linear ? "linear attention, φ = elu + 1" : $"softmax attention, λ = {(o.EntropyInvariant ? "ln n_i / (ln 512 · √d)" : Double(ap.Scale))}";
+        w.Line($"// {s.Layer}: {Int(o.Heads)} heads ({kind}{(o.Causal ? ", causal" : "")}{(o.Window > 0 ? $", window {Int(o.Window)}" : "")}{(o.TalkingHeads ? ", talking heads" : "")}), key size {Int(o.KeySize)}, value size {Int(o.ValueSize)}");
+        w.Line($"//   q|k|v[rows, {Int(width)}] = x[rows, {Int(s.In)}] · W_qkvᵀ{(ap.Bqkv >= 0 ? " + b_qkv" : "")}");
+        string qkvEpilogue = ap.Bqkv >= 0 ? $"new {Kernels}.BiasEpilogue<T>(a, {Int(ap.Bqkv)})" : $"new {Kernels}.NoEpilogue<T>()";
+        w.Line($"{Kernels}.Gemm.Multiply(a, {Int(s.X)}, {Int(s.In)}, false, a, {Int(ap.Wqkv)}, {Int(s.In)}, true, a, {Int(ap.Qkv)}, {Int(width)},");
+        w.Line($"    rows, {Int(width)}, {Int(s.In)}, false, {qkvEpilogue});");
+        if (ap.RopeTable >= 0)
+        {
+            w.Line($"//   RoPE on q and k: rotate pairs (j, j + {Int(o.RotaryDim / 2)}) of each head by position·θ_j, θ_j = {Double(o.RopeBase)}^(−2j/{Int(o.RotaryDim)})");
+            string table = $"global::System.MemoryExtensions.AsSpan(a, {Int(ap.RopeTable)}, Sequence * {Int(o.RotaryDim)})";
+            w.Line($"{Kernels}.Rope.Forward<T>({Span(ap.Qkv, all)}, rows, {Int(width)}, {Int(o.Heads)}, {Int(o.KeySize)}, {Int(o.RotaryDim)}, Sequence, {table});");
+            w.Line($"{Kernels}.Rope.Forward<T>({Span(ap.Qkv + hk, $"{all} - {Int(hk)}")}, rows, {Int(width)}, {Int(o.Heads)}, {Int(o.KeySize)}, {Int(o.RotaryDim)}, Sequence, {table});");
+        }
+
+        w.Line($"//   heads[rows, {Int(hv)}] per (example, head) tile{(o.Linear ? "" : ", online softmax: no attention matrix is stored")}");
+        string mixes = o.TalkingHeads ? $"{Span(ap.PreMix, Int(o.Heads * o.Heads))}, {Span(ap.PostMix, Int(o.Heads * o.Heads))}, " : "";
+        w.Line($"{Kernels}.{AttentionKernel(o)}.Forward<T>({Options(s)}, batch,");
+        w.Line($"    {Span(ap.Qkv, all)}, {Span(ap.Qkv + hk, $"{all} - {Int(hk)}")}, {Span(ap.Qkv + 2 * hk, $"{all} - {Int(2 * hk)}")}, {Int(width)},");
+        w.Line($"    {mixes}{Span(ap.Heads, $"rows * {Int(hv)}")}, {Int(hv)}, {Span(ap.Stats, $"batch * {Int(o.Heads)} * Sequence")});");
+        w.Line($"//   y[rows, {Int(s.Out)}] = heads · W_oᵀ{(ap.Bo >= 0 ? " + b_o" : "")}");
+        string outEpilogue = ap.Bo >= 0 ? $"new {Kernels}.BiasEpilogue<T>(a, {Int(ap.Bo)})" : $"new {Kernels}.NoEpilogue<T>()";
+        w.Line($"{Kernels}.Gemm.Multiply(a, {Int(ap.Heads)}, {Int(hv)}, false, a, {Int(ap.Wo)}, {Int(hv)}, true, a, {Int(s.Y)}, {Int(s.Out)},");
+        w.Line($"    rows, {Int(s.Out)}, {Int(hv)}, false, {outEpilogue});");
+    }
+
+    private static void AttentionBackward(CodeWriter w, PlanStep s)
+    {
+        var ap = s.Attention!;
+        var o = ap.Options;
+        int hk = o.Heads * o.KeySize, hv = o.Heads * o.ValueSize, width = ap.QkvWidth;
+        int g = s.GW; // the gradient region's offset: parameter p's gradient is at g + p
+        string all = $"rows * {Int(width)}";
+        string acc = Bool(s.AccumulateParams);
+        string op = s.AccumulateParams ? "+=" : "=";
+        string no = $"new {Kernels}.NoEpilogue<T>()";
+        w.Line($"// {s.Layer} backward — forward: q|k|v = x·W_qkvᵀ, heads = attention(q, k, v), y = heads·W_oᵀ");
+        w.Line($"//   ∂W_o {op} ∂yᵀ·heads{(ap.Bo >= 0 ? $", ∂b_o {op} Σ ∂y" : "")}, ∂heads = ∂y·W_o");
+        w.Line($"{Kernels}.Gemm.Multiply(a, {Int(s.DY)}, {Int(s.Out)}, true, a, {Int(ap.Heads)}, {Int(hv)}, false, a, {Int(g + ap.Wo)}, {Int(hv)},");
+        w.Line($"    {Int(s.Out)}, {Int(hv)}, rows, {acc}, {no});");
+        if (ap.Bo >= 0)
+            w.Line($"{Kernels}.Elementwise.ColumnSums<T>({Span(s.DY, $"rows * {Int(s.Out)}")}, rows, {Int(s.Out)}, {Span(g + ap.Bo, Int(s.Out))}, {acc});");
+        w.Line($"{Kernels}.Gemm.Multiply(a, {Int(s.DY)}, {Int(s.Out)}, false, a, {Int(ap.Wo)}, {Int(hv)}, false, a, {Int(ap.DHeads)}, {Int(hv)},");
+        w.Line($"    rows, {Int(hv)}, {Int(s.Out)}, false, {no});");
+        w.Line($"//   ∂q, ∂k, ∂v from the saved row statistics (scores recomputed per tile){(o.TalkingHeads ? $"; ∂mixes {op}" : "")}");
+        w.Line($"{Kernels}.{AttentionKernel(o)}.Backward<T>({Options(s)}, batch,");
+        w.Line($"    {Span(ap.Qkv, all)}, {Span(ap.Qkv + hk, $"{all} - {Int(hk)}")}, {Span(ap.Qkv + 2 * hk, $"{all} - {Int(2 * hk)}")}, {Int(width)},");
+        if (o.TalkingHeads)
+            w.Line($"    {Span(ap.PreMix, Int(o.Heads * o.Heads))}, {Span(ap.PostMix, Int(o.Heads * o.Heads))},");
+        w.Line($"    {Span(ap.Heads, $"rows * {Int(hv)}")}, {Span(ap.DHeads, $"rows * {Int(hv)}")}, {Int(hv)}, {Span(ap.Stats, $"batch * {Int(o.Heads)} * Sequence")},");
+        w.Line($"    {Span(ap.DQkv, all)}, {Span(ap.DQkv + hk, $"{all} - {Int(hk)}")}, {Span(ap.DQkv + 2 * hk, $"{all} - {Int(2 * hk)}")}, {Int(width)}{(o.TalkingHeads ? $"," : ");")}");
+        if (o.TalkingHeads)
+            w.Line($"    {Span(g + ap.PreMix, Int(o.Heads * o.Heads))}, {Span(g + ap.PostMix, Int(o.Heads * o.Heads))}, {acc});");
+        if (ap.RopeTable >= 0)
+        {
+            string table = $"global::System.MemoryExtensions.AsSpan(a, {Int(ap.RopeTable)}, Sequence * {Int(o.RotaryDim)})";
+            w.Line("//   RoPE backward: rotate ∂q and ∂k back by −position·θ");
+            w.Line($"{Kernels}.Rope.Backward<T>({Span(ap.DQkv, all)}, rows, {Int(width)}, {Int(o.Heads)}, {Int(o.KeySize)}, {Int(o.RotaryDim)}, Sequence, {table});");
+            w.Line($"{Kernels}.Rope.Backward<T>({Span(ap.DQkv + hk, $"{all} - {Int(hk)}")}, rows, {Int(width)}, {Int(o.Heads)}, {Int(o.KeySize)}, {Int(o.RotaryDim)}, Sequence, {table});");
+        }
+
+        w.Line($"//   ∂W_qkv {op} ∂qkvᵀ·x{(ap.Bqkv >= 0 ? $", ∂b_qkv {op} Σ ∂qkv" : "")}{(s.DX >= 0 ? $", ∂x {(s.AccumulateDX ? "+=" : "=")} ∂qkv·W_qkv" : "")}");
+        w.Line($"{Kernels}.Gemm.Multiply(a, {Int(ap.DQkv)}, {Int(width)}, true, a, {Int(s.X)}, {Int(s.In)}, false, a, {Int(g + ap.Wqkv)}, {Int(s.In)},");
+        w.Line($"    {Int(width)}, {Int(s.In)}, rows, {acc}, {no});");
+        if (ap.Bqkv >= 0)
+            w.Line($"{Kernels}.Elementwise.ColumnSums<T>({Span(ap.DQkv, all)}, rows, {Int(width)}, {Span(g + ap.Bqkv, Int(width))}, {acc});");
+        if (s.DX >= 0)
+        {
+            w.Line($"{Kernels}.Gemm.Multiply(a, {Int(ap.DQkv)}, {Int(width)}, false, a, {Int(ap.Wqkv)}, {Int(s.In)}, false, a, {Int(s.DX)}, {Int(s.In)},");
+            w.Line($"    rows, {Int(s.In)}, {Int(width)}, {Bool(s.AccumulateDX)}, {no});");
         }
     }
 

@@ -38,14 +38,22 @@ internal static class ModelEmitter
     {
         var model = plan.Model;
         w.Line("// Model description");
-        w.Line($"//   {model.Type.Name}: input [batch ≤ {Int(model.MaxBatch)}, {Int(model.InputWidth)}] → output [batch, {Int(plan.OutputWidth)}], {Int(plan.ParameterCount)} parameters");
+        string rows = model.Sequence > 1 ? $"batch ≤ {Int(model.MaxBatch)} × sequence {Int(model.Sequence)}" : $"batch ≤ {Int(model.MaxBatch)}";
+        string input = model.TokenInput ? $"token ids [{rows}]" : $"input [{rows}, {Int(model.InputWidth)}]";
+        w.Line($"//   {model.Type.Name}: {input} → output [{(model.Sequence > 1 ? "batch × sequence" : "batch")}, {Int(plan.OutputWidth)}], {Int(plan.ParameterCount)} parameters");
         w.Line("//   Layers:");
         foreach (var layer in model.Layers)
         {
             string detail = layer.Kind switch
             {
-                LayerKind.Dense => $"Dense {Int(layer.In)} → {Int(layer.Out)}{(layer.Bias ? " + bias" : ", no bias")}",
+                LayerKind.Dense => $"Dense {Int(layer.In)} → {Int(layer.Out)}{(layer.Bias ? " + bias" : ", no bias")}{(layer.Tied.Length > 0 ? $", weight tied to {layer.Tied}" : "")}",
                 LayerKind.Dropout => $"Dropout p = {Double(layer.Parameter)}",
+                LayerKind.Embedding => $"Embedding {Int(layer.In)} tokens → {Int(layer.Out)}",
+                LayerKind.PositionEmbedding => $"learned positions [{Int(model.Sequence)}, {Int(layer.In)}]",
+                LayerKind.LayerNorm => $"LayerNorm {Int(layer.In)}{(layer.Bias ? "" : ", no bias")}, ε = {Double(layer.Parameter)}",
+                LayerKind.RmsNorm => $"RMSNorm {Int(layer.In)}{(layer.Gain ? "" : ", no gain")}, ε = {Double(layer.Parameter)}",
+                LayerKind.DeepNorm => $"DeepNorm skip α = {Double(layer.Parameter)}",
+                LayerKind.Attention or LayerKind.LinearAttention => AttentionDetail(layer),
                 _ => layer.Activation == ActivationKind.SquarePlus ? $"SquarePlus b = {Double(layer.Parameter)}" : layer.Activation.ToString(),
             };
             w.Line($"//     {layer.Path,-24} {detail}");
@@ -61,6 +69,20 @@ internal static class ModelEmitter
             w.Line($"//     [{Int(b.Offset),9}] {b.Name} [{Int(b.Rows)}, {Int(b.Columns)}]");
     }
 
+    private static string AttentionDetail(LayerSpec layer)
+    {
+        var a = layer.Attention!;
+        var parts = new System.Collections.Generic.List<string> { $"{(a.Linear ? "LinearAttention" : "Attention")} {Int(layer.In)} → {Int(layer.Out)}, {Int(a.Heads)} heads, key {Int(a.KeySize)}, value {Int(a.ValueSize)}" };
+        if (a.Causal) parts.Add("causal");
+        if (!a.Linear) parts.Add(a.EntropyInvariant ? "λ = ln n/(ln 512·√d)" : $"λ = {Double(Planner.AttentionScale(a))}");
+        if (a.Window > 0) parts.Add($"window {Int(a.Window)}");
+        if (a.Rope) parts.Add($"RoPE {Int(a.RotaryDim)} dims, base {Double(a.RopeBase)}");
+        if (a.TalkingHeads) parts.Add("talking heads");
+        if (!layer.Bias) parts.Add("no biases");
+        if (layer.InitGain > 0) parts.Add($"DeepNorm β = {Double(layer.InitGain)}");
+        return string.Join(", ", parts);
+    }
+
     private static void Valid(CodeWriter w, ModelPlan plan)
     {
         var model = plan.Model;
@@ -68,14 +90,21 @@ internal static class ModelEmitter
         bool labels = model.Targets == TargetKind.Labels;
         string targetType = labels ? "global::System.ReadOnlySpan<int>" : "global::System.ReadOnlySpan<float>";
         string targetName = labels ? "labels" : "targets";
+        string targetWidth = labels ? "1" : "OutputFeatures";
+        string inputType = model.TokenInput ? "global::System.ReadOnlySpan<int>" : "global::System.ReadOnlySpan<float>";
+        string staging = model.TokenInput ? "global::System.MemoryExtensions.AsSpan(_engine.Tokens)" : "_engine.Input";
+        string rowsWord = model.Sequence > 1 ? "rows (Sequence per example)" : "rows";
 
         w.Line("private readonly Engine<float> _engine;");
-        foreach (var module in model.Modules) w.Line($"private {module.TypeFullName}? _module{module.PropertyName};");
+        foreach (var module in model.Modules)
+            w.Line(module.Repeat > 0 ? $"private {module.TypeFullName}[]? _module{module.PropertyName};" : $"private {module.TypeFullName}? _module{module.PropertyName};");
         w.Line();
         // The engine owns the numbers; the model restates them by name for its users.
-        w.Line("/// <summary>Largest batch one step accepts.</summary>");
+        w.Line("/// <summary>Largest batch (examples) one step accepts.</summary>");
         w.Line("public const int MaxBatch = Engine<float>.MaxBatch;");
-        w.Line("/// <summary>Features per input row.</summary>");
+        w.Line("/// <summary>Rows (positions) per example; 1 without a sequence axis.</summary>");
+        w.Line("public const int Sequence = Engine<float>.Sequence;");
+        w.Line(model.TokenInput ? "/// <summary>Values per input row: one token id.</summary>" : "/// <summary>Features per input row.</summary>");
         w.Line("public const int InputFeatures = Engine<float>.InputFeatures;");
         w.Line("/// <summary>Features per output row.</summary>");
         w.Line("public const int OutputFeatures = Engine<float>.OutputFeatures;");
@@ -93,18 +122,20 @@ internal static class ModelEmitter
             /// <summary>The compiled float engine: arena, parameters, gradients.</summary>
             public Engine<float> Compiled => _engine;
 
-            /// <summary>Runs the forward pass on <paramref name="inputs"/> (rows × InputFeatures, any number of rows)
+            /// <summary>Runs the forward pass on <paramref name="inputs"/> ({{rowsWord}} × InputFeatures, any number of examples)
             /// and writes rows × OutputFeatures values to <paramref name="outputs"/>. Dropout is off.</summary>
-            public void Predict(global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs)
+            public void Predict({{inputType}} inputs, global::System.Span<float> outputs)
             {
                 int rows = global::Dsl.Runtime.ShapeChecks.Rows(inputs.Length, InputFeatures, nameof(inputs));
+                int examples = global::Dsl.Runtime.ShapeChecks.Examples(rows, Sequence, nameof(inputs));
                 global::Dsl.Runtime.ShapeChecks.Length(outputs.Length, rows, OutputFeatures, nameof(outputs));
-                for (int start = 0; start < rows; start += MaxBatch)
+                for (int start = 0; start < examples; start += MaxBatch)
                 {
-                    int batch = global::System.Math.Min(MaxBatch, rows - start);
-                    inputs.Slice(start * InputFeatures, batch * InputFeatures).CopyTo(_engine.Input);
+                    int batch = global::System.Math.Min(MaxBatch, examples - start);
+                    int first = start * Sequence, count = batch * Sequence;
+                    inputs.Slice(first * InputFeatures, count * InputFeatures).CopyTo({{staging}});
                     _engine.Forward(batch, training: false);
-                    _engine.Output.Slice(0, batch * OutputFeatures).CopyTo(outputs.Slice(start * OutputFeatures));
+                    _engine.Output.Slice(0, count * OutputFeatures).CopyTo(outputs.Slice(first * OutputFeatures));
                 }
             }
 
@@ -137,9 +168,9 @@ internal static class ModelEmitter
         {
             w.Lines($$"""
                 /// <summary>One training step: forward, loss, backward and one <paramref name="optimizer"/> update on a
-                /// batch of up to MaxBatch rows. Returns the mean loss. Allocates nothing.</summary>
+                /// batch of up to MaxBatch examples. Returns the mean loss per row. Allocates nothing.</summary>
                 /// <exception cref="global::System.ArgumentException">The shapes of the inputs and {{targetName}} do not agree.</exception>
-                public float TrainStep(global::System.ReadOnlySpan<float> inputs, {{targetType}} {{targetName}}, global::Dsl.Optimizers.Optimizer optimizer)
+                public float TrainStep({{inputType}} inputs, {{targetType}} {{targetName}}, global::Dsl.Optimizers.Optimizer optimizer)
                 {
                     global::System.ArgumentNullException.ThrowIfNull(optimizer);
                     int batch = Stage(inputs, {{targetName}}.Length);
@@ -149,27 +180,29 @@ internal static class ModelEmitter
                     return (float)loss;
                 }
 
-                /// <summary>The mean loss over any number of rows (in chunks of MaxBatch), without dropout or updates.</summary>
-                public float Evaluate(global::System.ReadOnlySpan<float> inputs, {{targetType}} {{targetName}})
+                /// <summary>The mean loss per row over any number of examples (in chunks of MaxBatch), without dropout or updates.</summary>
+                public float Evaluate({{inputType}} inputs, {{targetType}} {{targetName}})
                 {
                     int rows = global::Dsl.Runtime.ShapeChecks.Rows(inputs.Length, InputFeatures, nameof(inputs));
-                    global::Dsl.Runtime.ShapeChecks.Length({{targetName}}.Length, rows, {{(labels ? "1" : "OutputFeatures")}}, nameof({{targetName}}));
+                    int examples = global::Dsl.Runtime.ShapeChecks.Examples(rows, Sequence, nameof(inputs));
+                    global::Dsl.Runtime.ShapeChecks.Length({{targetName}}.Length, rows, {{targetWidth}}, nameof({{targetName}}));
                     double total = 0;
-                    for (int start = 0; start < rows; start += MaxBatch)
+                    for (int start = 0; start < examples; start += MaxBatch)
                     {
-                        int batch = global::System.Math.Min(MaxBatch, rows - start);
-                        inputs.Slice(start * InputFeatures, batch * InputFeatures).CopyTo(_engine.Input);
-                        total += batch * _engine.Loss(batch, {{targetName}}.Slice(start * {{(labels ? "1" : "OutputFeatures")}}, batch * {{(labels ? "1" : "OutputFeatures")}}));
+                        int batch = global::System.Math.Min(MaxBatch, examples - start);
+                        int first = start * Sequence, count = batch * Sequence;
+                        inputs.Slice(first * InputFeatures, count * InputFeatures).CopyTo({{staging}});
+                        total += count * _engine.Loss(batch, {{targetName}}.Slice(first * {{targetWidth}}, count * {{targetWidth}}));
                     }
 
                     return rows == 0 ? 0f : (float)(total / rows);
                 }
 
-                private int Stage(global::System.ReadOnlySpan<float> inputs, int targetLength)
+                private int Stage({{inputType}} inputs, int targetLength)
                 {
-                    int batch = {{(labels ? "targetLength" : "targetLength / OutputFeatures")}};
-                    global::Dsl.Runtime.ShapeChecks.Batch(inputs.Length, targetLength, InputFeatures, {{(labels ? "1" : "OutputFeatures")}}, MaxBatch, {{String(targetName)}});
-                    inputs.CopyTo(_engine.Input);
+                    global::Dsl.Runtime.ShapeChecks.Batch(inputs.Length, targetLength, InputFeatures, {{targetWidth}}, MaxBatch * Sequence, {{String(targetName)}});
+                    int batch = global::Dsl.Runtime.ShapeChecks.Examples(targetLength / {{targetWidth}}, Sequence, {{String(targetName)}});
+                    inputs.CopyTo({{staging}});
                     return batch;
                 }
 
@@ -178,32 +211,63 @@ internal static class ModelEmitter
 
         // Eager bodies of the layer members: the debugger-friendly reference path.
         foreach (var member in model.Members)
-            EagerMember(w, member, model.Layers.First(l => l.Path == member.Name), plan.DenseBindings.FirstOrDefault(b => b.Layer == member.Name));
+        {
+            var binding = plan.Bindings.FirstOrDefault(b => b.Layer == member.Name);
+            if (binding is not null)
+            {
+                w.Line($"private static readonly global::Dsl.Runtime.LayerBinding s_eager{member.Name} = {BindingLiteral(binding)};");
+                EagerMember(w, member, $"_engine.Arena, s_eager{member.Name}");
+            }
+            else
+            {
+                EagerMember(w, member, null);
+            }
+        }
 
         foreach (var module in model.Modules)
         {
-            var offsets = module.LayerPaths
-                .Select(p => plan.DenseBindings.FirstOrDefault(b => b.Layer == p))
-                .Where(b => b is not null)
-                .SelectMany(b => new[] { b!.Weight, b.Bias, b.In, b.Out })
-                .Select(Int);
-            w.Line($"public partial {module.TypeFullName} {module.PropertyName} => _module{module.PropertyName} ??=");
-            w.Line($"    new {module.TypeFullName}(new global::Dsl.Runtime.ModuleBinding<float>(_engine.Arena, new int[] {{ {string.Join(", ", offsets)} }}));");
+            string Instance(int first)
+            {
+                var slots = Enumerable.Range(0, module.MembersPerInstance)
+                    .Select(i => plan.Bindings.FirstOrDefault(b => b.Layer == module.LayerPaths[first + i]))
+                    .Select(b => b is null ? "null" : BindingLiteral(b));
+                return $"new {module.TypeFullName}(new global::Dsl.Runtime.ModuleBinding<float>(_engine.Arena, new global::Dsl.Runtime.LayerBinding?[] {{ {string.Join(", ", slots)} }}))";
+            }
+
+            if (module.Repeat > 0)
+            {
+                w.Line($"public partial {module.TypeFullName}[] {module.PropertyName} => _module{module.PropertyName} ??= new {module.TypeFullName}[]");
+                w.Line("{");
+                for (int r = 0; r < module.Repeat; r++) w.Line($"    {Instance(r * module.MembersPerInstance)},");
+                w.Line("};");
+            }
+            else
+            {
+                w.Line($"public partial {module.TypeFullName} {module.PropertyName} => _module{module.PropertyName} ??=");
+                w.Line($"    {Instance(0)};");
+            }
+
             w.Line();
         }
 
         EngineEmitter.Emit(w, plan);
     }
 
-    internal static void EagerMember(CodeWriter w, LayerMemberSpec member, LayerSpec? layer, DenseBinding? binding)
+    private static string BindingLiteral(LayerBinding b) =>
+        $"new global::Dsl.Runtime.LayerBinding(new int[] {{ {string.Join(", ", b.Ints.Select(Int))} }}, new double[] {{ {string.Join(", ", b.Doubles.Select(Double))} }})";
+
+    /// <summary>A layer member's eager body; <paramref name="binding"/> is the "arena, binding" argument
+    /// text for kinds with parameters or per-use constants, null when the layer is unused.</summary>
+    internal static void EagerMember(CodeWriter w, LayerMemberSpec member, string? binding)
     {
         string x = member.ParameterName;
+        string unused = $"throw new global::System.InvalidOperationException({String($"layer '{member.Name}' is not used by the forward pass, so its shape is unknown")})";
         string body = member.Kind switch
         {
-            LayerKind.Dense when binding is not null => $"global::Dsl.Runtime.Eager.Dense({x}, _engine.Arena, {Int(binding.Weight)}, {Int(binding.Bias)}, {Int(binding.In)}, {Int(binding.Out)})",
-            LayerKind.Dense => $"throw new global::System.InvalidOperationException({String($"layer '{member.Name}' is not used by the forward pass, so its shape is unknown")})",
             LayerKind.Dropout => $"global::Dsl.Runtime.Eager.Dropout({x})",
-            _ => EagerActivation(member.Activation, member.Parameter, x),
+            LayerKind.Activation => EagerActivation(member.Activation, member.Parameter, x),
+            _ when binding is null => unused,
+            _ => $"global::Dsl.Runtime.Eager.{member.Kind}({x}, {binding})",
         };
         w.Line($"{member.Accessibility} partial global::Dsl.Tensor {member.Name}(global::Dsl.Tensor {x}) => {body};");
         w.Line();
@@ -235,14 +299,15 @@ internal static class ModelEmitter
             w.Line();
         }
 
-        w.Line($"public void Predict(global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs) => {fail};");
+        string inputs = model.TokenInput ? "global::System.ReadOnlySpan<int>" : "global::System.ReadOnlySpan<float>";
+        w.Line($"public void Predict({inputs} inputs, global::System.Span<float> outputs) => {fail};");
         w.Line($"public void Save(string path) => {fail};");
         w.Line($"public void Load(string path) => {fail};");
-        w.Line($"public float TrainStep(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<{(labels ? "int" : "float")}> targets, global::Dsl.Optimizers.Optimizer optimizer) => {fail};");
-        w.Line($"public float Evaluate(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<{(labels ? "int" : "float")}> targets) => {fail};");
+        w.Line($"public float TrainStep({inputs} inputs, global::System.ReadOnlySpan<{(labels ? "int" : "float")}> targets, global::Dsl.Optimizers.Optimizer optimizer) => {fail};");
+        w.Line($"public float Evaluate({inputs} inputs, global::System.ReadOnlySpan<{(labels ? "int" : "float")}> targets) => {fail};");
         foreach (var member in model.Members)
             w.Line($"{member.Accessibility} partial global::Dsl.Tensor {member.Name}(global::Dsl.Tensor {member.ParameterName}) => {fail};");
         foreach (var module in model.Modules)
-            w.Line($"public partial {module.TypeFullName} {module.PropertyName} => {fail};");
+            w.Line($"public partial {module.TypeFullName}{(module.Repeat > 0 ? "[]" : "")} {module.PropertyName} => {fail};");
     }
 }

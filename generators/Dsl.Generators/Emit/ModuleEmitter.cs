@@ -25,30 +25,23 @@ internal static class ModuleEmitter
         {
             w.Line("private readonly global::Dsl.Runtime.ModuleBinding<float> _binding;");
             w.Line();
-            w.Line("/// <summary>Binds the module to its parameters: per Dense layer in declaration order, weight offset,");
-            w.Line("/// bias offset (−1: none), in and out features.</summary>");
+            w.Line("/// <summary>Binds the module instance to its parameters: one slot per layer member in declaration");
+            w.Line("/// order (offsets into the model's arena and sizes; null for a layer without parameters or unused).</summary>");
             w.Line($"internal {module.Type.Name}(global::Dsl.Runtime.ModuleBinding<float> binding) => _binding = binding;");
             w.Line();
-            int dense = 0;
             foreach (var member in module.Members)
             {
-                string x = member.ParameterName;
-                string body;
-                if (member.Kind == LayerKind.Dense)
+                if (member.Kind is LayerKind.Activation or LayerKind.Dropout)
                 {
-                    int i = 4 * dense++;
-                    body = $"global::Dsl.Runtime.Eager.Dense({x}, _binding.Arena, _binding.Offsets[{Int(i)}], _binding.Offsets[{Int(i + 1)}], _binding.Offsets[{Int(i + 2)}], _binding.Offsets[{Int(i + 3)}])";
-                }
-                else if (member.Kind == LayerKind.Dropout)
-                {
-                    body = $"global::Dsl.Runtime.Eager.Dropout({x})";
-                }
-                else
-                {
-                    body = ModelEmitter.EagerActivation(member.Activation, member.Parameter, x);
+                    ModelEmitter.EagerMember(w, member, null);
+                    continue;
                 }
 
-                w.Line($"{member.Accessibility} partial global::Dsl.Tensor {member.Name}(global::Dsl.Tensor {x}) => {body};");
+                string x = member.ParameterName;
+                string slot = $"_binding.Layers[{Int(member.Index)}]";
+                string unused = String($"layer '{member.Name}' is not used by the forward pass, so its shape is unknown");
+                w.Line($"{member.Accessibility} partial global::Dsl.Tensor {member.Name}(global::Dsl.Tensor {x}) =>");
+                w.Line($"    global::Dsl.Runtime.Eager.{member.Kind}({x}, _binding.Arena, {slot} ?? throw new global::System.InvalidOperationException({unused}));");
                 w.Line();
             }
         }

@@ -17,7 +17,7 @@ public static class ShapeChecks
             throw new ArgumentException(Invariant($"{targetName}: expected shape [batch, {targetWidth}], got {targetLength} values, not a multiple of {targetWidth}"), targetName);
         int batch = targetLength / targetWidth;
         if (batch < 1 || batch > maxBatch)
-            throw new ArgumentException(Invariant($"{targetName}: batch of {batch} rows is outside [1, {maxBatch}] (the model's maximum batch is {maxBatch})"), targetName);
+            throw new ArgumentException(Invariant($"{targetName}: {batch} rows is outside [1, {maxBatch}] (the most rows a step holds is {maxBatch})"), targetName);
         if (inputLength != batch * inputFeatures)
             throw new ArgumentException(Invariant($"inputs: expected shape [{batch}, {inputFeatures}] ({batch * inputFeatures} values) to match {batch} rows of {targetName}, got {inputLength} values"), "inputs");
     }
@@ -28,6 +28,14 @@ public static class ShapeChecks
         if (length % width != 0)
             throw new ArgumentException(Invariant($"{name}: expected shape [rows, {width}], got {length} values, not a multiple of {width}"), name);
         return length / width;
+    }
+
+    /// <summary>Number of examples in <paramref name="rows"/> rows of a model with <paramref name="sequence"/> rows per example.</summary>
+    public static int Examples(int rows, int sequence, string name)
+    {
+        if (rows % sequence != 0)
+            throw new ArgumentException(Invariant($"{name}: {rows} rows are not whole examples of {sequence} positions (the model's sequence length)"), name);
+        return rows / sequence;
     }
 
     /// <summary>Checks that a buffer holds exactly rows × width values.</summary>

@@ -109,8 +109,8 @@ public sealed class ModelTests
         Assert.Contains("got 7839 values", e.Message);
 
         e = Assert.Throws<ArgumentException>(() => model.TrainStep(new float[65 * 784], new int[65], optimizer));
-        Assert.Contains("batch of 65 rows", e.Message);
-        Assert.Contains("maximum batch is 64", e.Message);
+        Assert.Contains("65 rows is outside", e.Message);
+        Assert.Contains("the most rows a step holds is 64", e.Message);
 
         e = Assert.Throws<ArgumentException>(() => model.Predict(new float[2 * 784], new float[19]));
         Assert.Contains("expected shape [2, 10]", e.Message);

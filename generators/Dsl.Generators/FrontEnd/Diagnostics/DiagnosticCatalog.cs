@@ -28,6 +28,10 @@ internal static class DiagnosticCatalog
     public const string DenseInMismatchId = "DSL201";
     public const string AddShapeMismatchId = "DSL202";
     public const string SharedLayerWidthId = "DSL203";
+    public const string HeadsWidthId = "DSL204";
+    public const string RotaryDimId = "DSL205";
+    public const string TiedShapeId = "DSL206";
+    public const string RepeatShapeId = "DSL207";
     public const string SquarePlusBId = "DSL301";
     public const string InternalErrorId = "DSL901";
 
@@ -44,8 +48,8 @@ internal static class DiagnosticCatalog
         "Layer member '{0}' must be a partial method taking one Tensor and returning Tensor: {1}");
 
     public static readonly DiagnosticDescriptor ModelShapeArguments = Error(ModelShapeArgumentsId, DeclarationCategory,
-        "Model needs a batch and an input width",
-        "[Model] on '{0}' needs {1} > 0, but it is {2}");
+        "Model shape argument out of range",
+        "[Model] on '{0}': {1} must be {2}, but it is {3}");
 
     public static readonly DiagnosticDescriptor MissingForward = Error(MissingForwardId, DeclarationCategory,
         "Model or module has no Forward method",
@@ -75,6 +79,22 @@ internal static class DiagnosticCatalog
         "Layer used with inputs of different widths",
         "Layer '{0}' is called with {1} input features here but with {2} features earlier; a layer's weights have one shape");
 
+    public static readonly DiagnosticDescriptor HeadsWidth = Error(HeadsWidthId, ShapeCategory,
+        "Attention heads do not divide the width",
+        "Attention '{0}' has {1} heads, which do not divide its input width {2}; change Heads or set ValueSize (and KeySize) explicitly");
+
+    public static readonly DiagnosticDescriptor RotaryDim = Error(RotaryDimId, ShapeCategory,
+        "RoPE rotary dimension must be even and at most the key size",
+        "Attention '{0}' rotates {1} dimensions per head; RoPE needs an even number no larger than the key size {2}");
+
+    public static readonly DiagnosticDescriptor TiedShape = Error(TiedShapeId, ShapeCategory,
+        "Tied weights have different shapes",
+        "Layer '{0}' is tied to embedding '{1}': its {2} is {3}, but the embedding table's is {4}");
+
+    public static readonly DiagnosticDescriptor RepeatShape = Error(RepeatShapeId, ShapeCategory,
+        "A repeated block changes the width",
+        "Block '{0}' of a [Repeat] stack maps {1} features to {2}; every block of a stack must keep its input's shape");
+
     public static readonly DiagnosticDescriptor SquarePlusB = Error(SquarePlusBId, ScalingCategory,
         "SquarePlus b must be positive",
         "SquarePlus '{0}' has b = {1}; b must be > 0 (b = 0 is ReLU and loses smoothness, b < 0 gives NaN for small |x|)");
@@ -88,7 +108,8 @@ internal static class DiagnosticCatalog
     public static readonly DiagnosticDescriptor[] AnalyzerDescriptors =
     {
         ModelNotPartial, UnsupportedConstruct, LayerSignature, ModelShapeArguments, MissingForward,
-        LayerArgument, LossForm, NestedModule, DenseInMismatch, AddShapeMismatch, SharedLayerWidth, SquarePlusB,
+        LayerArgument, LossForm, NestedModule, DenseInMismatch, AddShapeMismatch, SharedLayerWidth,
+        HeadsWidth, RotaryDim, TiedShape, RepeatShape, SquarePlusB,
     };
 
     private static DiagnosticDescriptor Error(string id, string category, string title, string message) =>

@@ -10,10 +10,10 @@ namespace Dsl.Generators.Model;
 internal enum ActivationKind { None, Relu, GeluTanh, GeluErf, Silu, Softplus, SquarePlus, Tanh, Sigmoid }
 
 /// <summary>What a layer member is.</summary>
-internal enum LayerKind { Dense, Activation, Dropout }
+internal enum LayerKind { Dense, Activation, Dropout, Embedding, PositionEmbedding, LayerNorm, RmsNorm, Attention, LinearAttention, DeepNorm }
 
 /// <summary>Operations in the forward graph.</summary>
-internal enum NodeKind { Input, Dense, Activation, Dropout, Add, Scale, SoftmaxCrossEntropy, MeanSquaredError }
+internal enum NodeKind { Input, Dense, Activation, Dropout, Add, Scale, SoftmaxCrossEntropy, MeanSquaredError, Embedding, PositionEmbedding, LayerNorm, RmsNorm, Attention, LinearAttention }
 
 /// <summary>What the loss consumes as targets.</summary>
 internal enum TargetKind { None, Labels, Tensor }
@@ -25,8 +25,31 @@ internal enum TargetKind { None, Labels, Tensor }
 /// <param name="In">Declared input features (Dense); 0 = inferred.</param>
 /// <param name="Bias">Dense has a bias.</param>
 /// <param name="Activation">Activation kind (Activation layers).</param>
-/// <param name="Parameter">SquarePlus b, or dropout rate.</param>
-internal sealed record LayerSpec(string Path, LayerKind Kind, int Out, int In, bool Bias, ActivationKind Activation, double Parameter);
+/// <param name="Parameter">SquarePlus b, dropout rate, norm ε, or DeepNorm α (0 = derived).</param>
+/// <param name="Attention">Attention options (attention layers), else null.</param>
+/// <param name="Tied">For a Dense: the path of the embedding whose table is its weight; else empty.</param>
+/// <param name="Gain">Norms: learned gain (RMSNorm) — LayerNorm always has one.</param>
+/// <param name="Block">Path of the module instance the layer belongs to ("" for the model's own).</param>
+/// <param name="Depth">Number of stacked instances of that block (the Repeat count), 1 otherwise.</param>
+/// <param name="InitGain">DeepNorm β for this layer's block (0 = not a DeepNorm block; resolved by the parser).</param>
+internal sealed record LayerSpec(string Path, LayerKind Kind, int Out, int In, bool Bias, ActivationKind Activation, double Parameter,
+    AttentionSpec? Attention = null, string Tied = "", bool Gain = true, string Block = "", int Depth = 1, double InitGain = 0);
+
+/// <summary>Options of an attention layer. Sizes of 0 are inferred from the input width by shape inference.</summary>
+/// <param name="Heads">Heads.</param>
+/// <param name="KeySize">Query/key width per head.</param>
+/// <param name="ValueSize">Value width per head.</param>
+/// <param name="Causal">Causal mask.</param>
+/// <param name="Window">Local window (0 = none).</param>
+/// <param name="EntropyInvariant">λ_i = ln n_i / (ln 512 √d).</param>
+/// <param name="Scale">Explicit λ (0 = 1/√KeySize).</param>
+/// <param name="Rope">Rotary position embedding on q and k.</param>
+/// <param name="RotaryDim">Rotary dimensions per head (0 = KeySize).</param>
+/// <param name="RopeBase">RoPE base.</param>
+/// <param name="TalkingHeads">Talking-heads mixing.</param>
+/// <param name="Linear">Linear attention (φ = elu + 1) instead of softmax.</param>
+internal sealed record AttentionSpec(int Heads, int KeySize, int ValueSize, bool Causal, int Window, bool EntropyInvariant, double Scale,
+    bool Rope, int RotaryDim, double RopeBase, bool TalkingHeads, bool Linear);
 
 /// <summary>One node of the forward graph; inputs are node ids, ids are topologically ordered.</summary>
 /// <param name="Id">Position in <see cref="ModelSpec.Nodes"/>.</param>
@@ -40,8 +63,10 @@ internal sealed record NodeSpec(int Id, NodeKind Kind, EquatableArray<int> Input
 /// <summary>A module property of the model: which module type, which layer paths belong to it.</summary>
 /// <param name="PropertyName">The model's property.</param>
 /// <param name="TypeFullName">The module type, fully qualified with global::.</param>
-/// <param name="LayerPaths">The module's layers, in its declaration order.</param>
-internal sealed record ModuleUseSpec(string PropertyName, string TypeFullName, EquatableArray<string> LayerPaths);
+/// <param name="LayerPaths">The module's layers (every instance's, instance by instance), in its declaration order.</param>
+/// <param name="Repeat">0 for a single module property; N for a [Repeat(N)] array property.</param>
+/// <param name="MembersPerInstance">Layer members per instance (LayerPaths.Count / max(1, Repeat)).</param>
+internal sealed record ModuleUseSpec(string PropertyName, string TypeFullName, EquatableArray<string> LayerPaths, int Repeat, int MembersPerInstance);
 
 /// <summary>A layer member declared in a model or module type, for emitting its eager implementation.</summary>
 /// <param name="Name">Method name.</param>
@@ -50,7 +75,8 @@ internal sealed record ModuleUseSpec(string PropertyName, string TypeFullName, E
 /// <param name="Kind">The layer kind.</param>
 /// <param name="Activation">Activation kind.</param>
 /// <param name="Parameter">SquarePlus b.</param>
-internal sealed record LayerMemberSpec(string Name, string Accessibility, string ParameterName, LayerKind Kind, ActivationKind Activation, double Parameter);
+/// <param name="Index">Position among the type's layer members (its slot in a module binding).</param>
+internal sealed record LayerMemberSpec(string Name, string Accessibility, string ParameterName, LayerKind Kind, ActivationKind Activation, double Parameter, int Index);
 
 /// <summary>Where a partial type sits: namespace and containing types, for emitting its other part.</summary>
 /// <param name="Namespace">Namespace, empty for global.</param>
@@ -63,7 +89,10 @@ internal sealed record TypeSpec(string Namespace, string Name, string FullName, 
 /// <summary>The whole model, after parsing and shape inference.</summary>
 /// <param name="Type">Where the type lives.</param>
 /// <param name="MaxBatch">Largest batch.</param>
-/// <param name="InputWidth">Features per input row.</param>
+/// <param name="InputWidth">Features per input row (1 for a token model: one id per row).</param>
+/// <param name="Sequence">Rows per example (1 without a sequence axis).</param>
+/// <param name="TokenInput">The input holds token ids (the forward starts with an Embedding).</param>
+/// <param name="InitStd">Normal-init standard deviation (0 = default initialisation).</param>
 /// <param name="Layers">Layer instances, parameters in this order.</param>
 /// <param name="Nodes">The forward graph (and loss).</param>
 /// <param name="Widths">Inferred feature width of each node's value (index = node id).</param>
@@ -79,6 +108,9 @@ internal sealed record ModelSpec(
     TypeSpec Type,
     int MaxBatch,
     int InputWidth,
+    int Sequence,
+    bool TokenInput,
+    double InitStd,
     EquatableArray<LayerSpec> Layers,
     EquatableArray<NodeSpec> Nodes,
     EquatableArray<int> Widths,

@@ -43,6 +43,7 @@ internal sealed class ModelParser
     private const string TensorName = "Dsl.Tensor";
     private const string LabelsName = "Dsl.Labels";
     private const string OpsName = "Dsl.Ops";
+    private const string RepeatAttributeName = "Dsl.RepeatAttribute";
 
     private readonly Compilation _compilation;
     private readonly CancellationToken _ct;
@@ -52,7 +53,10 @@ internal sealed class ModelParser
     private readonly List<LayerSpec> _layers = new();
     private readonly Dictionary<string, LayerInfo> _layersByPath = new(StringComparer.Ordinal);
     private readonly HashSet<IMethodSymbol> _inlining = new(SymbolEqualityComparer.Default);
+    private readonly Dictionary<string, (INamedTypeSymbol Type, int Count)> _repeats = new(StringComparer.Ordinal);
+    private readonly List<(int Input, int Output, string Block, Location Location)> _repeatChecks = new();
     private int _outputNode = -1;
+    private int _sequence = 1;
 
     private ModelParser(Compilation compilation, CancellationToken ct)
     {
@@ -63,16 +67,19 @@ internal sealed class ModelParser
     /// <summary>A layer as parsed, with the syntax locations that shape errors point at.</summary>
     private sealed class LayerInfo
     {
-        public LayerInfo(LayerSpec spec, Location? location, Location? inArgument)
+        public LayerInfo(LayerSpec spec, Location? location, Location? inArgument, Dictionary<string, Location> arguments)
         {
             Spec = spec;
             Location = location;
             InArgument = inArgument;
+            Arguments = arguments;
         }
 
         public LayerSpec Spec { get; }
         public Location? Location { get; }
         public Location? InArgument { get; }
+        /// <summary>Locations of the attribute's named arguments.</summary>
+        public Dictionary<string, Location> Arguments { get; }
     }
 
     /// <summary>Variables in scope while reading a method body: name → node id.</summary>
@@ -90,6 +97,8 @@ internal sealed class ModelParser
         public INamedTypeSymbol Type { get; }
         public Dictionary<string, int> Values { get; }
         public Dictionary<string, TargetKind> Targets { get; }
+        /// <summary>Loop variables of a foreach over a [Repeat] property: name → the instance's layer prefix.</summary>
+        public Dictionary<string, string> Instances { get; } = new(StringComparer.Ordinal);
     }
 
     /// <summary>Parses the model declared by <paramref name="type"/>.</summary>
@@ -122,21 +131,49 @@ internal sealed class ModelParser
         var attribute = type.GetAttributes().First(a => a.AttributeClass?.ToDisplayString() == ModelAttributeName);
         int batch = NamedInt(attribute, "Batch", 0);
         int input = NamedInt(attribute, "Input", 0);
+        int sequence = NamedInt(attribute, "Sequence", 0);
+        double initStd = NamedDouble(attribute, "InitStd", 0);
         var attributeLocation = attribute.ApplicationSyntaxReference?.GetSyntax(_ct).GetLocation();
-        if (batch <= 0) Report(DiagnosticCatalog.ModelShapeArguments, NamedArgumentLocation(attribute, "Batch") ?? attributeLocation, type.Name, "Batch", batch);
-        if (input <= 0) Report(DiagnosticCatalog.ModelShapeArguments, NamedArgumentLocation(attribute, "Input") ?? attributeLocation, type.Name, "Input", input);
+        if (batch <= 0) Report(DiagnosticCatalog.ModelShapeArguments, NamedArgumentLocation(attribute, "Batch") ?? attributeLocation, type.Name, "Batch", "> 0", batch);
+        if (sequence < 0) Report(DiagnosticCatalog.ModelShapeArguments, NamedArgumentLocation(attribute, "Sequence") ?? attributeLocation, type.Name, "Sequence", ">= 0", sequence);
+        if (!(initStd >= 0) || double.IsInfinity(initStd))
+            Report(DiagnosticCatalog.ModelShapeArguments, NamedArgumentLocation(attribute, "InitStd") ?? attributeLocation, type.Name, "InitStd", ">= 0 and finite", Format(initStd));
+        _sequence = Math.Max(1, sequence);
 
         var members = LayerMembers(type);
-        RegisterLayers(type, "");
+        RegisterLayers(type, "", "", 1);
 
         var modules = new List<ModuleUseSpec>();
         foreach (var property in type.GetMembers().OfType<IPropertySymbol>())
         {
-            if (!IsModuleType(property.Type)) continue;
-            var moduleType = (INamedTypeSymbol)property.Type;
-            string prefix = property.Name + ".";
-            var paths = RegisterLayers(moduleType, prefix);
-            modules.Add(new ModuleUseSpec(property.Name, FullName(moduleType), paths.ToEquatableArray()));
+            if (IsModuleType(property.Type))
+            {
+                var moduleType = (INamedTypeSymbol)property.Type;
+                string prefix = property.Name + ".";
+                var paths = RegisterLayers(moduleType, prefix, property.Name, 1);
+                modules.Add(new ModuleUseSpec(property.Name, FullName(moduleType), paths.ToEquatableArray(), 0, paths.Count));
+            }
+            else if (property.Type is IArrayTypeSymbol { Rank: 1, ElementType: var element } && IsModuleType(element))
+            {
+                var repeat = property.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == RepeatAttributeName);
+                int count = repeat is not null && repeat.ConstructorArguments.Length == 1 && repeat.ConstructorArguments[0].Value is int c ? c : 0;
+                if (repeat is null || count < 1)
+                {
+                    Report(DiagnosticCatalog.LayerArgument, property.Locations.FirstOrDefault(), property.Name, "the [Repeat(N)] count of a module array", ">= 1", repeat is null ? "missing" : count.ToString(CultureInfo.InvariantCulture));
+                    continue;
+                }
+
+                var moduleType = (INamedTypeSymbol)element;
+                var paths = new List<string>();
+                for (int i = 0; i < count; i++)
+                {
+                    string block = property.Name + "." + i.ToString(CultureInfo.InvariantCulture);
+                    paths.AddRange(RegisterLayers(moduleType, block + ".", block, count));
+                }
+
+                _repeats[property.Name] = (moduleType, count);
+                modules.Add(new ModuleUseSpec(property.Name, FullName(moduleType), paths.ToEquatableArray(), count, paths.Count / count));
+            }
         }
 
         // The graph: from the loss if there is one (it calls Forward), else from Forward.
@@ -159,13 +196,36 @@ internal sealed class ModelParser
             _outputNode = Inline(forward, new[] { inputNode }, "", type, forward.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(_ct).GetLocation());
         }
 
-        var inferred = ShapeInference.Infer(_nodes, _layers, input);
+        // A token model: the input feeds Embedding layers only, and declares no Input width.
+        var inputUses = _nodes.Where(n => n.Inputs.Contains(inputNode)).ToList();
+        bool tokens = inputUses.Count > 0 && inputUses.Any(n => n.Kind == NodeKind.Embedding);
+        if (tokens)
+        {
+            foreach (var use in inputUses.Where(n => n.Kind != NodeKind.Embedding))
+                Report(DiagnosticCatalog.UnsupportedConstruct, _nodeLocations[use.Id], "using the token ids other than through an Embedding layer");
+            if (input > 0) Report(DiagnosticCatalog.ModelShapeArguments, NamedArgumentLocation(attribute, "Input") ?? attributeLocation, type.Name, "Input", "absent (0) for a model whose input is token ids", input);
+            input = 1;
+        }
+        else if (input <= 0)
+        {
+            Report(DiagnosticCatalog.ModelShapeArguments, NamedArgumentLocation(attribute, "Input") ?? attributeLocation, type.Name, "Input", "> 0", input);
+        }
+
+        foreach (var node in _nodes.Where(n => n.Kind == NodeKind.Embedding && !(n.Inputs.Count == 1 && n.Inputs[0] == inputNode)))
+            Report(DiagnosticCatalog.UnsupportedConstruct, _nodeLocations[node.Id], $"the Embedding '{node.Layer}' applied to something other than the model's input ids");
+
+        var inferred = ShapeInference.Infer(_nodes, _layers, input, _sequence, tokens);
         foreach (var error in inferred.Errors) ReportShapeError(error);
+        foreach (var (blockInput, blockOutput, block, location) in _repeatChecks)
+        {
+            int a = inferred.Widths[blockInput], b = inferred.Widths[blockOutput];
+            if (a >= 0 && b >= 0 && a != b) Report(DiagnosticCatalog.RepeatShape, location, block, a, b);
+        }
 
         bool hasUserConstructor = type.InstanceConstructors.Any(c => !c.IsImplicitlyDeclared);
         bool valid = !_diagnostics.Any(d => d.Descriptor.DefaultSeverity == DiagnosticSeverity.Error) && _outputNode >= 0;
         return new ModelSpec(
-            TypeSpecOf(type), batch, input,
+            TypeSpecOf(type), batch, input, _sequence, tokens, initStd,
             inferred.Layers.ToEquatableArray(), _nodes.ToEquatableArray(), inferred.Widths.ToEquatableArray(),
             _outputNode, lossNode, targets, loss?.Name ?? "",
             members.ToEquatableArray(), modules.ToEquatableArray(), hasUserConstructor, valid);
@@ -208,7 +268,7 @@ internal sealed class ModelParser
             if (layerAttribute is null) continue;
             if (!CheckLayerSignature(method)) continue;
             var (kind, activation, parameter) = Classify(layerAttribute);
-            members.Add(new LayerMemberSpec(method.Name, Accessibility(method.DeclaredAccessibility), method.Parameters[0].Name, kind, activation, parameter));
+            members.Add(new LayerMemberSpec(method.Name, Accessibility(method.DeclaredAccessibility), method.Parameters[0].Name, kind, activation, parameter, members.Count));
         }
 
         return members;
@@ -234,33 +294,122 @@ internal sealed class ModelParser
         return null;
     }
 
-    private List<string> RegisterLayers(INamedTypeSymbol type, string prefix)
+    /// <summary>Registers the layers of <paramref name="type"/> under <paramref name="prefix"/>, as part of
+    /// <paramref name="block"/> (a module instance, "" for the model) stacked <paramref name="depth"/> deep.</summary>
+    private List<string> RegisterLayers(INamedTypeSymbol type, string prefix, string block, int depth)
     {
         var paths = new List<string>();
-        foreach (var method in type.GetMembers().OfType<IMethodSymbol>())
+        var methods = type.GetMembers().OfType<IMethodSymbol>().Where(m => LayerAttributeOf(m) is not null && LayerSignatureProblem(m) is null).ToList();
+
+        // DeepNorm: α and β from the depth unless given; β initialises the block's Dense layers and
+        // its attention's value and output projections.
+        double beta = 0;
+        var deepNorm = methods.Select(LayerAttributeOf).FirstOrDefault(a => a?.AttributeClass?.Name == "DeepNormAttribute");
+        if (deepNorm is not null)
+        {
+            beta = NamedDouble(deepNorm, "Beta", 0);
+            if (beta == 0) beta = Math.Pow(8.0 * depth, -0.25);
+        }
+
+        foreach (var method in methods)
         {
             _ct.ThrowIfCancellationRequested();
-            var attribute = LayerAttributeOf(method);
-            if (attribute is null || LayerSignatureProblem(method) is not null) continue;
+            var attribute = LayerAttributeOf(method)!;
             var (kind, activation, parameter) = Classify(attribute);
             string path = prefix + method.Name;
-            int outFeatures = kind == LayerKind.Dense ? NamedInt(attribute, "Out", 0) : 0;
-            int inFeatures = kind == LayerKind.Dense ? NamedInt(attribute, "In", 0) : 0;
-            bool bias = kind == LayerKind.Dense && NamedBool(attribute, "Bias", true);
             var attributeLocation = attribute.ApplicationSyntaxReference?.GetSyntax(_ct).GetLocation();
+            Location? Argument(string name) => NamedArgumentLocation(attribute, name) ?? attributeLocation;
+            int Positive(string name)
+            {
+                int value = NamedInt(attribute, name, 0);
+                if (value <= 0) Report(DiagnosticCatalog.LayerArgument, Argument(name), path, name, "> 0", value);
+                return value;
+            }
 
-            if (kind == LayerKind.Dense && outFeatures <= 0)
-                Report(DiagnosticCatalog.LayerArgument, NamedArgumentLocation(attribute, "Out") ?? attributeLocation, path, "Out", "> 0", outFeatures);
-            if (kind == LayerKind.Dense && inFeatures < 0)
-                Report(DiagnosticCatalog.LayerArgument, NamedArgumentLocation(attribute, "In"), path, "In", ">= 0 (0 infers it)", inFeatures);
+            int NonNegative(string name)
+            {
+                int value = NamedInt(attribute, name, 0);
+                if (value < 0) Report(DiagnosticCatalog.LayerArgument, Argument(name), path, name, ">= 0 (0 infers it)", value);
+                return value;
+            }
+
+            int outFeatures = 0, inFeatures = 0;
+            bool bias = false, gain = true;
+            string tied = "";
+            AttentionSpec? attention = null;
+            switch (kind)
+            {
+                case LayerKind.Dense:
+                    outFeatures = Positive("Out");
+                    inFeatures = NonNegative("In");
+                    bias = NamedBool(attribute, "Bias", true);
+                    if (attribute.NamedArguments.FirstOrDefault(kv => kv.Key == "Tied").Value.Value is string tiedName && tiedName.Length > 0)
+                    {
+                        var target = methods.FirstOrDefault(m => m.Name == tiedName);
+                        if (target is null || LayerAttributeOf(target)?.AttributeClass?.Name != "EmbeddingAttribute")
+                            Report(DiagnosticCatalog.LayerArgument, Argument("Tied"), path, "Tied", "the name of an [Embedding] layer of the same type", $"'{tiedName}'");
+                        else
+                            tied = prefix + tiedName;
+                    }
+
+                    break;
+                case LayerKind.Embedding:
+                    inFeatures = Positive("Vocabulary");
+                    outFeatures = Positive("Dim");
+                    break;
+                case LayerKind.LayerNorm:
+                    bias = NamedBool(attribute, "Bias", true);
+                    if (!(parameter > 0)) Report(DiagnosticCatalog.LayerArgument, Argument("Epsilon"), path, "Epsilon", "> 0", Format(parameter));
+                    break;
+                case LayerKind.RmsNorm:
+                    gain = NamedBool(attribute, "Gain", true);
+                    if (!(parameter >= 0)) Report(DiagnosticCatalog.LayerArgument, Argument("Epsilon"), path, "Epsilon", ">= 0", Format(parameter));
+                    break;
+                case LayerKind.Attention:
+                case LayerKind.LinearAttention:
+                {
+                    bool linear = kind == LayerKind.LinearAttention;
+                    int heads = Positive("Heads");
+                    int keySize = NonNegative("KeySize"), valueSize = NonNegative("ValueSize");
+                    outFeatures = NonNegative("Out");
+                    bias = NamedBool(attribute, "Bias", true);
+                    int window = linear ? 0 : NonNegative("Window");
+                    int rotary = linear ? 0 : NonNegative("RotaryDim");
+                    double scale = linear ? 0 : NamedDouble(attribute, "Scale", 0);
+                    double ropeBase = linear ? 10000 : NamedDouble(attribute, "RopeBase", 10000);
+                    bool entropy = !linear && NamedBool(attribute, "EntropyInvariant", false);
+                    bool rope = !linear && NamedBool(attribute, "Rope", false);
+                    if (!(scale >= 0) || double.IsInfinity(scale)) Report(DiagnosticCatalog.LayerArgument, Argument("Scale"), path, "Scale", ">= 0 and finite (0 is 1/√KeySize)", Format(scale));
+                    if (entropy && scale != 0) Report(DiagnosticCatalog.LayerArgument, Argument("Scale"), path, "Scale", "0 when EntropyInvariant is set (the scale is then ln n / (ln 512 √d))", Format(scale));
+                    if (!(ropeBase > 1)) Report(DiagnosticCatalog.LayerArgument, Argument("RopeBase"), path, "RopeBase", "> 1", Format(ropeBase));
+                    attention = new AttentionSpec(heads, keySize, valueSize, NamedBool(attribute, "Causal", false), window, entropy, scale,
+                        rope, rotary, ropeBase, !linear && NamedBool(attribute, "TalkingHeads", false), linear);
+                    break;
+                }
+                case LayerKind.DeepNorm:
+                {
+                    double alpha = NamedDouble(attribute, "Alpha", 0), declaredBeta = NamedDouble(attribute, "Beta", 0);
+                    if (!(alpha >= 0)) Report(DiagnosticCatalog.LayerArgument, Argument("Alpha"), path, "Alpha", ">= 0 (0 derives (2N)^1/4)", Format(alpha));
+                    if (!(declaredBeta >= 0)) Report(DiagnosticCatalog.LayerArgument, Argument("Beta"), path, "Beta", ">= 0 (0 derives (8N)^-1/4)", Format(declaredBeta));
+                    parameter = alpha > 0 ? alpha : Math.Pow(2.0 * depth, 0.25);
+                    break;
+                }
+            }
+
             if (kind == LayerKind.Dropout && !(parameter >= 0 && parameter < 1))
                 Report(DiagnosticCatalog.LayerArgument, attributeLocation, path, "the rate", "in [0, 1)", Format(parameter));
             if (activation == ActivationKind.SquarePlus && !(parameter > 0))
                 Report(DiagnosticCatalog.SquarePlusB, NamedArgumentLocation(attribute, "B") ?? attributeLocation, path, Format(parameter));
+            if ((kind is LayerKind.Attention or LayerKind.PositionEmbedding) && _sequence <= 1)
+                Report(DiagnosticCatalog.LayerArgument, attributeLocation, path, "the model's Sequence", "> 1 for a sequence layer", _sequence);
 
-            var spec = new LayerSpec(path, kind, outFeatures, inFeatures, bias, activation, parameter);
+            var spec = new LayerSpec(path, kind, outFeatures, inFeatures, bias, activation, parameter, attention, tied, gain, block, depth,
+                kind is LayerKind.Dense or LayerKind.Attention or LayerKind.LinearAttention ? beta : 0);
             _layers.Add(spec);
-            _layersByPath[path] = new LayerInfo(spec, attributeLocation, NamedArgumentLocation(attribute, "In"));
+            var argumentLocations = new Dictionary<string, Location>(StringComparer.Ordinal);
+            foreach (var named in attribute.NamedArguments)
+                if (NamedArgumentLocation(attribute, named.Key) is { } at) argumentLocations[named.Key] = at;
+            _layersByPath[path] = new LayerInfo(spec, attributeLocation, NamedArgumentLocation(attribute, "In"), argumentLocations);
             paths.Add(path);
         }
 
@@ -279,6 +428,13 @@ internal sealed class ModelParser
             case "SquarePlusAttribute": return (LayerKind.Activation, ActivationKind.SquarePlus, NamedDouble(attribute, "B", 4));
             case "TanhAttribute": return (LayerKind.Activation, ActivationKind.Tanh, 0);
             case "SigmoidAttribute": return (LayerKind.Activation, ActivationKind.Sigmoid, 0);
+            case "EmbeddingAttribute": return (LayerKind.Embedding, ActivationKind.None, 0);
+            case "PositionEmbeddingAttribute": return (LayerKind.PositionEmbedding, ActivationKind.None, 0);
+            case "LayerNormAttribute": return (LayerKind.LayerNorm, ActivationKind.None, NamedDouble(attribute, "Epsilon", 1e-5));
+            case "RmsNormAttribute": return (LayerKind.RmsNorm, ActivationKind.None, NamedDouble(attribute, "Epsilon", 1e-6));
+            case "AttentionAttribute": return (LayerKind.Attention, ActivationKind.None, 0);
+            case "LinearAttentionAttribute": return (LayerKind.LinearAttention, ActivationKind.None, 0);
+            case "DeepNormAttribute": return (LayerKind.DeepNorm, ActivationKind.None, 0);
             case "DropoutAttribute":
                 double rate = attribute.ConstructorArguments.Length == 1 && attribute.ConstructorArguments[0].Value is double r ? r : 0;
                 return (LayerKind.Dropout, ActivationKind.None, rate);
@@ -327,9 +483,16 @@ internal sealed class ModelParser
 
         var model = _compilation.GetSemanticModel(syntax.SyntaxTree);
         if (syntax.ExpressionBody is not null) return Expression(syntax.ExpressionBody.Expression, scope, model);
+        var (result, returned) = Statements(syntax.Body!.Statements, scope, model);
+        if (returned) return result;
+        Report(DiagnosticCatalog.UnsupportedConstruct, syntax.Identifier.GetLocation(), $"'{method.Name}' without a return statement");
+        return result;
+    }
 
-        int result = -1;
-        foreach (var statement in syntax.Body!.Statements)
+    /// <summary>Reads a statement list; returns the returned node and whether a return was reached.</summary>
+    private (int Result, bool Returned) Statements(IEnumerable<StatementSyntax> statements, Scope scope, SemanticModel model)
+    {
+        foreach (var statement in statements)
         {
             _ct.ThrowIfCancellationRequested();
             switch (statement)
@@ -342,16 +505,38 @@ internal sealed class ModelParser
                     scope.Values[target.Identifier.ValueText] = Expression(assignment.Right, scope, model);
                     break;
                 case ReturnStatementSyntax { Expression: { } value }:
-                    result = Expression(value, scope, model);
-                    return result;
+                    return (Expression(value, scope, model), true);
+                case ForEachStatementSyntax loop when model.GetSymbolInfo(loop.Expression, _ct).Symbol is IPropertySymbol property &&
+                    scope.LayerPrefix.Length == 0 && _repeats.TryGetValue(property.Name, out var repeat):
+                {
+                    // foreach (var block in Blocks) x = block.Forward(x);  — the blocks in order.
+                    string variable = loop.Identifier.ValueText;
+                    var body = loop.Statement is BlockSyntax block ? (IEnumerable<StatementSyntax>)block.Statements : new[] { loop.Statement };
+                    for (int i = 0; i < repeat.Count; i++)
+                    {
+                        scope.Instances[variable] = property.Name + "." + i.ToString(CultureInfo.InvariantCulture) + ".";
+                        var before = new Dictionary<string, int>(scope.Values, StringComparer.Ordinal);
+                        var (_, returned) = Statements(body, scope, model);
+                        foreach (var entry in scope.Values)
+                            if (before.TryGetValue(entry.Key, out int old) && old != entry.Value && old >= 0 && entry.Value >= 0)
+                                _repeatChecks.Add((old, entry.Value, property.Name + "." + i.ToString(CultureInfo.InvariantCulture), loop.Expression.GetLocation()));
+                        if (returned)
+                        {
+                            Report(DiagnosticCatalog.UnsupportedConstruct, loop.GetLocation(), "a return inside a foreach over blocks");
+                            break;
+                        }
+                    }
+
+                    scope.Instances.Remove(variable);
+                    break;
+                }
                 default:
                     Report(DiagnosticCatalog.UnsupportedConstruct, statement.GetLocation(), $"the statement '{Describe(statement)}'");
                     break;
             }
         }
 
-        Report(DiagnosticCatalog.UnsupportedConstruct, syntax.Identifier.GetLocation(), $"'{method.Name}' without a return statement");
-        return result;
+        return (-1, false);
     }
 
     private int Expression(ExpressionSyntax expression, Scope scope, SemanticModel model)
@@ -421,9 +606,25 @@ internal sealed class ModelParser
             {
                 LayerKind.Dense => NodeKind.Dense,
                 LayerKind.Dropout => NodeKind.Dropout,
+                LayerKind.Embedding => NodeKind.Embedding,
+                LayerKind.PositionEmbedding => NodeKind.PositionEmbedding,
+                LayerKind.LayerNorm => NodeKind.LayerNorm,
+                LayerKind.RmsNorm => NodeKind.RmsNorm,
+                LayerKind.Attention => NodeKind.Attention,
+                LayerKind.LinearAttention => NodeKind.LinearAttention,
+                LayerKind.DeepNorm => NodeKind.Scale,
                 _ => NodeKind.Activation,
             };
             return AddNode(kind, new[] { input }, path, spec.Activation, spec.Parameter, location);
+        }
+
+        // block.Forward(x) on the loop variable of a foreach over a [Repeat] property.
+        if (call.Expression is MemberAccessExpressionSyntax { Expression: IdentifierNameSyntax instance } &&
+            scope.Instances.TryGetValue(instance.Identifier.ValueText, out string? instancePrefix) && method.Name == "Forward" && method.ContainingType is { } blockType)
+        {
+            var inputs = args.Select(a => Expression(a.Expression, scope, model)).ToArray();
+            if (inputs.Any(i => i < 0)) return -1;
+            return Inline(method, inputs, instancePrefix, blockType, location);
         }
 
         // Module.Forward(x) on a module property of the model.
@@ -529,7 +730,28 @@ internal sealed class ModelParser
             case ShapeErrorKind.SharedLayer:
                 Report(DiagnosticCatalog.SharedLayerWidth, _nodeLocations[error.Node], error.Layer, error.Actual, error.Expected);
                 break;
+            case ShapeErrorKind.HeadsWidth:
+                Report(DiagnosticCatalog.HeadsWidth, ArgumentOrLayer(error.Layer, "Heads"), error.Layer, error.Expected, error.Actual);
+                break;
+            case ShapeErrorKind.RotaryDim:
+                Report(DiagnosticCatalog.RotaryDim, ArgumentOrLayer(error.Layer, "RotaryDim"), error.Layer, error.Actual, error.Expected);
+                break;
+            case ShapeErrorKind.TiedVocabulary:
+            case ShapeErrorKind.TiedWidth:
+            {
+                bool vocabulary = error.Kind == ShapeErrorKind.TiedVocabulary;
+                string tied = _layersByPath[error.Layer].Spec.Tied;
+                Report(DiagnosticCatalog.TiedShape, vocabulary ? ArgumentOrLayer(error.Layer, "Out") : _nodeLocations[error.Node], error.Layer, tied,
+                    vocabulary ? "Out (the vocabulary)" : "input width (the embedding Dim)", error.Actual, error.Expected);
+                break;
+            }
         }
+    }
+
+    private Location? ArgumentOrLayer(string layer, string argument)
+    {
+        var info = _layersByPath[layer];
+        return info.Arguments.TryGetValue(argument, out var location) ? location : info.Location;
     }
 
     // ---- helpers ------------------------------------------------------------------------------

@@ -29,7 +29,46 @@ internal enum StepKind
     AddBackward,
     /// <summary>DX (+)= s·DY.</summary>
     ScaleBackward,
+    /// <summary>Y[r] = W[ids[r]] (token ids from the engine's Tokens).</summary>
+    EmbeddingForward,
+    /// <summary>∂W[ids[r]] (+)= DY[r].</summary>
+    EmbeddingBackward,
+    /// <summary>Y[b, t] = X[b, t] + P[t].</summary>
+    PositionForward,
+    /// <summary>DX (+)= DY; ∂P[t] (+)= Σ_b DY[b, t].</summary>
+    PositionBackward,
+    /// <summary>Y = LayerNorm(X) (or, fused, X2 ← X + X2's addend: S = A + B then Y = LayerNorm(S)); mean and rstd kept.</summary>
+    LayerNormForward,
+    /// <summary>DX (+)= LayerNorm′ᵀ·DY; ∂γ, ∂β (+)= row sums.</summary>
+    LayerNormBackward,
+    /// <summary>Y = RMSNorm(X); rstd kept.</summary>
+    RmsNormForward,
+    /// <summary>DX (+)= RMSNorm′ᵀ·DY; ∂g (+)= row sums.</summary>
+    RmsNormBackward,
+    /// <summary>QKV projection, RoPE, attention (softmax, talking-heads or linear), output projection.</summary>
+    AttentionForward,
+    /// <summary>The reverse of <see cref="AttentionForward"/>.</summary>
+    AttentionBackward,
 }
+
+/// <summary>Where an attention layer's parameters and buffers lie (all element offsets; −1 absent).</summary>
+/// <param name="Options">Resolved sizes and options.</param>
+/// <param name="Scale">λ for a fixed scale (1/√KeySize unless given).</param>
+/// <param name="QkvWidth">Columns of the packed q|k|v buffer: 2·H·KeySize + H·ValueSize.</param>
+/// <param name="Wqkv">Contiguous query, key and value weights: one [QkvWidth, In] matrix.</param>
+/// <param name="Bqkv">Contiguous biases [QkvWidth], or −1.</param>
+/// <param name="Wo">Output projection [Out, H·ValueSize].</param>
+/// <param name="Bo">Output bias, or −1.</param>
+/// <param name="PreMix">Talking-heads pre-softmax mix [H, H], or −1.</param>
+/// <param name="PostMix">Talking-heads post-softmax mix [H, H], or −1.</param>
+/// <param name="Qkv">Packed q|k|v activations [rows, QkvWidth] (q and k after RoPE).</param>
+/// <param name="Heads">Attention output before the projection [rows, H·ValueSize].</param>
+/// <param name="Stats">Per-row statistics kept for the backward [batch, H, T].</param>
+/// <param name="RopeTable">cos/sin table, or −1.</param>
+/// <param name="DQkv">∂ of <paramref name="Qkv"/>.</param>
+/// <param name="DHeads">∂ of <paramref name="Heads"/>.</param>
+internal sealed record AttentionPlan(AttentionSpec Options, double Scale, int QkvWidth, int Wqkv, int Bqkv, int Wo, int Bo, int PreMix, int PostMix,
+    int Qkv, int Heads, int Stats, int RopeTable, int DQkv, int DHeads);
 
 /// <summary>
 /// One step of the forward or backward schedule. Offsets are element offsets into the arena,
@@ -57,10 +96,14 @@ internal sealed record PlanStep(
     bool AccumulateDX,
     bool AccumulateDX2,
     bool AccumulateParams,
-    int Stream);
+    int Stream,
+    int Aux = -1,
+    int Aux2 = -1,
+    AttentionPlan? Attention = null,
+    int X3 = -1);
 
 /// <summary>How a parameter tensor is initialised.</summary>
-internal enum InitKind { Zeros, Uniform }
+internal enum InitKind { Zeros, Ones, Uniform, Normal, Identity }
 
 /// <summary>A parameter tensor's place in the arena and its initialisation.</summary>
 /// <param name="Name">Checkpoint name ("Hidden.weight").</param>
@@ -70,7 +113,7 @@ internal enum InitKind { Zeros, Uniform }
 /// <param name="Columns">Columns (In for a weight, Out for a bias).</param>
 /// <param name="IsMatrix">Weight decay applies by default.</param>
 /// <param name="Init">Initialisation.</param>
-/// <param name="Bound">Uniform bound: U(−bound, bound).</param>
+/// <param name="Bound">Uniform bound U(−bound, bound), or the normal's standard deviation.</param>
 internal sealed record ParameterPlan(string Name, string Layer, int Offset, int Rows, int Columns, bool IsMatrix, InitKind Init, double Bound);
 
 /// <summary>A buffer of the arena, for the description comment and for tests.</summary>
@@ -95,13 +138,17 @@ internal sealed record ModelPlan(
     int StateSlots,
     EquatableArray<BufferPlan> Buffers,
     int InputOffset,
+    int Rows,
     int TargetOffset,
     int OutputOffset,
     int OutputWidth,
     int ArenaLength,
     EquatableArray<PlanStep> Forward,
     EquatableArray<PlanStep> Backward,
-    EquatableArray<DenseBinding> DenseBindings);
+    EquatableArray<LayerBinding> Bindings);
 
-/// <summary>Where a Dense layer's parameters are, for its eager member body.</summary>
-internal sealed record DenseBinding(string Layer, int Weight, int Bias, int In, int Out);
+/// <summary>
+/// What a layer's eager member body needs (offsets into the arena and sizes), in a per-kind layout
+/// that the emitter prints and <c>Dsl.Runtime.Eager</c> reads: see <see cref="Planner"/>.
+/// </summary>
+internal sealed record LayerBinding(string Layer, EquatableArray<int> Ints, EquatableArray<double> Doubles);
