@@ -10,7 +10,7 @@ namespace Dsl.Runtime;
 /// <see cref="LayerBinding"/> the generator writes; each is a plain loop nest, written
 /// independently of the SIMD kernels, so tests can hold the fused code to it.
 /// </summary>
-public static class Eager
+public static partial class Eager
 {
     /// <summary>y = x·Wᵀ + b. Binding: [weight, bias (−1: none), in, out].</summary>
     public static Tensor Dense<T>(Tensor x, T[] arena, LayerBinding binding) where T : unmanaged, IFloatingPointIeee754<T>
