@@ -1,0 +1,359 @@
+using System;
+using System.Numerics;
+using System.Threading;
+using Dsl.Runtime;
+
+namespace Dsl.Kernels;
+
+/// <summary>How the attention logits q·k are scaled before the softmax.</summary>
+public enum AttentionScaleMode
+{
+    /// <summary>logits = <see cref="AttentionOptions.Scale"/> · q·k (usually 1/√dk).</summary>
+    Fixed = 0,
+
+    /// <summary>
+    /// logits_i = λ_i · q_i·k with λ_i = ln(n_i) / (ln 512 · √dk), where n_i is the number of keys
+    /// row i may attend after the causal mask and the window (Su's entropy-invariant scale, equal to
+    /// 1/√dk at n = 512). λ_i is a constant of the row: no gradient flows through n_i.
+    /// </summary>
+    EntropyInvariant = 1,
+}
+
+/// <summary>The shape and masking of a multi-head attention call.</summary>
+/// <param name="Heads">Number of heads H.</param>
+/// <param name="KeySize">Query/key width per head, dk.</param>
+/// <param name="ValueSize">Value/output width per head, dv (may differ from dk).</param>
+/// <param name="Sequence">Fixed sequence length T: rows = batch·T and row r is position r % T.</param>
+/// <param name="Causal">Whether query i may attend only keys j ≤ i.</param>
+/// <param name="Window">Local window W (0 = none): causal, key j is allowed iff 0 ≤ i − j &lt; W;
+/// non-causal, iff |i − j| &lt; W. The diagonal is always allowed, so no row is fully masked.</param>
+/// <param name="ScaleMode">How logits are scaled.</param>
+/// <param name="Scale">The logit scale for <see cref="AttentionScaleMode.Fixed"/>; ignored otherwise.</param>
+public readonly record struct AttentionOptions(int Heads, int KeySize, int ValueSize, int Sequence, bool Causal, int Window, AttentionScaleMode ScaleMode, double Scale);
+
+/// <summary>
+/// Multi-head softmax attention, flash style: O_i = Σ_j softmax_j(λ_i q_i·k_j) v_j over the keys row
+/// i may attend, per (batch, head), with the log-sum-exp of every row saved for the backward.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Layout: row r (0 ≤ r &lt; batch·T), head h, component c lives at q[r·qkvStride + h·dk + c],
+/// k[r·qkvStride + h·dk + c] and v[r·qkvStride + h·dv + c]; the output at o[r·outStride + h·dv + c].
+/// The three inputs are usually slices of one packed [rows, 2·H·dk + H·dv] buffer, so each span
+/// need only be (rows − 1)·stride + width long.
+/// </para>
+/// <para>
+/// Work is split over (batch, head) pairs through <see cref="WorkerPool.Shared"/>. A part copies
+/// its head's K (and for the backward V) transposed into per-thread scratch, then walks the query
+/// rows: the forward computes a row's scores one block of <c>64</c> keys at a time with an online
+/// softmax (running max and sum, the accumulator rescaled when the max grows), so no T × T matrix
+/// ever exists; the backward recomputes P_ij = exp(λ_i s_ij − L_i) from the saved L one row at a time.
+/// Scratch is allocated once per pool thread and reused, so warm calls allocate nothing.
+/// </para>
+/// <para>
+/// Not reentrant across threads by design, like <see cref="Gemm"/>: concurrent calls compute correct
+/// results, but one of them allocates its own job object.
+/// </para>
+/// </remarks>
+public static unsafe class Attention
+{
+    /// <summary>
+    /// O_i = Σ_{j allowed} P_ij v_j with P_ij = exp(λ_i q_i·k_j − L_i) and
+    /// L_i = log Σ_{j allowed} exp(λ_i q_i·k_j), for every batch element, head and row.
+    /// </summary>
+    /// <param name="options">Heads, sizes, sequence length, mask and scale.</param>
+    /// <param name="batch">Number of sequences; rows = batch · options.Sequence.</param>
+    /// <param name="q">Queries (see the layout in the remarks of <see cref="Attention"/>).</param>
+    /// <param name="k">Keys.</param>
+    /// <param name="v">Values.</param>
+    /// <param name="qkvStride">Distance between consecutive rows of q, k and v.</param>
+    /// <param name="output">O, written at [r·outStride + h·dv + c].</param>
+    /// <param name="outStride">Distance between consecutive rows of the output.</param>
+    /// <param name="logSumExp">L, [batch, H, T]: index (b·H + h)·T + t. Needed by <see cref="Backward"/>.</param>
+    /// <exception cref="ArgumentException">An option is out of range, a stride is smaller than its row, or a span is too short.</exception>
+    public static void Forward<T>(
+        in AttentionOptions options, int batch, ReadOnlySpan<T> q, ReadOnlySpan<T> k, ReadOnlySpan<T> v, int qkvStride,
+        Span<T> output, int outStride, Span<T> logSumExp)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        AttentionChecks.Common(options, batch, q, k, v, qkvStride, output.Length, outStride, logSumExp.Length, nameof(logSumExp));
+        if (batch == 0)
+        {
+            return;
+        }
+
+        ForwardJob<T> job = Interlocked.Exchange(ref ForwardJob<T>.s_cached, null) ?? new ForwardJob<T>();
+        fixed (T* pq = q, pk = k, pv = v, po = output, pl = logSumExp)
+        {
+            job.Options = options;
+            job.Q = pq;
+            job.K = pk;
+            job.V = pv;
+            job.QkvStride = qkvStride;
+            job.Output = po;
+            job.OutStride = outStride;
+            job.LogSumExp = pl;
+            AttentionMath.Dispatch(job, batch * options.Heads, MultiplyAdds(options, batch));
+            job.Clear();
+        }
+
+        Volatile.Write(ref ForwardJob<T>.s_cached, job);
+    }
+
+    /// <summary>
+    /// Gradients of <see cref="Forward"/>, overwriting dq, dk and dv. With D_i = dO_i·O_i,
+    /// dP_ij = dO_i·v_j and dS_ij = P_ij (dP_ij − D_i): dq_i = λ_i Σ_j dS_ij k_j,
+    /// dk_j = Σ_i λ_i dS_ij q_i and dv_j = Σ_i P_ij dO_i (λ_i is a constant of the row).
+    /// </summary>
+    /// <param name="options">The options of the forward call.</param>
+    /// <param name="batch">Number of sequences.</param>
+    /// <param name="q">Queries of the forward.</param>
+    /// <param name="k">Keys of the forward.</param>
+    /// <param name="v">Values of the forward.</param>
+    /// <param name="qkvStride">Row stride of q, k and v.</param>
+    /// <param name="output">O from the forward.</param>
+    /// <param name="dOutput">Upstream gradient dL/dO, same layout as the output.</param>
+    /// <param name="outStride">Row stride of output and dOutput.</param>
+    /// <param name="logSumExp">L from the forward.</param>
+    /// <param name="dq">dL/dq, written (not accumulated) with the layout of q and stride <paramref name="gradStride"/>.</param>
+    /// <param name="dk">dL/dk, written, layout of k.</param>
+    /// <param name="dv">dL/dv, written, layout of v.</param>
+    /// <param name="gradStride">Row stride of dq, dk and dv.</param>
+    /// <exception cref="ArgumentException">An option is out of range, a stride is smaller than its row, or a span is too short.</exception>
+    public static void Backward<T>(
+        in AttentionOptions options, int batch, ReadOnlySpan<T> q, ReadOnlySpan<T> k, ReadOnlySpan<T> v, int qkvStride,
+        ReadOnlySpan<T> output, ReadOnlySpan<T> dOutput, int outStride, ReadOnlySpan<T> logSumExp,
+        Span<T> dq, Span<T> dk, Span<T> dv, int gradStride)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        AttentionChecks.Common(options, batch, q, k, v, qkvStride, output.Length, outStride, logSumExp.Length, nameof(logSumExp));
+        AttentionChecks.Strided(nameof(dOutput), dOutput.Length, batch * options.Sequence, outStride, options.Heads * options.ValueSize, nameof(outStride));
+        AttentionChecks.Gradients(options, batch, dq.Length, dk.Length, dv.Length, gradStride);
+        if (batch == 0)
+        {
+            return;
+        }
+
+        BackwardJob<T> job = Interlocked.Exchange(ref BackwardJob<T>.s_cached, null) ?? new BackwardJob<T>();
+        fixed (T* pq = q, pk = k, pv = v, po = output, pdo = dOutput, pl = logSumExp, pdq = dq, pdk = dk, pdv = dv)
+        {
+            job.Options = options;
+            job.Q = pq;
+            job.K = pk;
+            job.V = pv;
+            job.QkvStride = qkvStride;
+            job.Output = po;
+            job.DOutput = pdo;
+            job.OutStride = outStride;
+            job.LogSumExp = pl;
+            job.DQ = pdq;
+            job.DK = pdk;
+            job.DV = pdv;
+            job.GradStride = gradStride;
+            AttentionMath.Dispatch(job, batch * options.Heads, 2 * MultiplyAdds(options, batch));
+            job.Clear();
+        }
+
+        Volatile.Write(ref BackwardJob<T>.s_cached, job);
+    }
+
+    /// <summary>About T²·(dk + dv)/2 multiply-adds per (batch, head) for a causal call, twice that otherwise.</summary>
+    internal static long MultiplyAdds(in AttentionOptions o, int batch)
+        => (long)batch * o.Heads * o.Sequence * o.Sequence * (o.KeySize + o.ValueSize) / (o.Causal ? 2 : 1);
+
+    /// <summary>Forward for one (batch, head) pair.</summary>
+    private static void ForwardPart<T>(ForwardJob<T> job, int index)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        AttentionOptions o = job.Options;
+        int heads = o.Heads, dk = o.KeySize, dv = o.ValueSize, seq = o.Sequence;
+        int b = index / heads, h = index - (b * heads);
+        nint stride = job.QkvStride, outStride = job.OutStride;
+        nint rowBase = (nint)b * seq;
+        T* q = job.Q + (rowBase * stride) + (h * dk);
+        T* k = job.K + (rowBase * stride) + (h * dk);
+        T* v = job.V + (rowBase * stride) + (h * dv);
+        T* output = job.Output + (rowBase * outStride) + (h * dv);
+        T* lse = job.LogSumExp + ((nint)index * seq);
+        int block = Math.Min(seq, AttentionMath.KeyBlock);
+
+        // Scratch: K of this head transposed [dk, T], one block of scores, λ·q_i, the row accumulator.
+        T[] scratch = AttentionScratch<T>.Rent((dk * seq) + block + dk + dv);
+        fixed (T* sp = scratch)
+        {
+            T* kt = sp;
+            T* s = kt + (dk * seq);
+            T* qs = s + block;
+            T* acc = qs + dk;
+            AttentionMath.Transpose(k, stride, seq, dk, kt, seq);
+            for (int i = 0; i < seq; i++)
+            {
+                AttentionMath.KeyRange(o, i, out int lo, out int hi);
+                T* oi = output + (i * outStride);
+                if (hi < lo)
+                {
+                    // Unreachable with these masks (the diagonal is always allowed); a row with no
+                    // keys would get O = 0 and L = −∞, and the backward gives it zero gradients.
+                    new Span<T>(oi, dv).Clear();
+                    lse[i] = T.NegativeInfinity;
+                    continue;
+                }
+
+                T lambda = T.CreateTruncating(AttentionMath.Lambda(o, hi - lo + 1));
+                AttentionMath.Scale(q + (i * stride), lambda, qs, dk);
+                T max = T.NegativeInfinity;
+                T sum = T.Zero;
+                for (int j0 = lo; j0 <= hi; j0 += block)
+                {
+                    int nb = Math.Min(block, hi + 1 - j0);
+                    AttentionMath.RowTimesMatrix(qs, dk, kt + j0, seq, s, nb, false);
+                    T blockMax = AttentionMath.Max(s, nb);
+                    if (j0 == lo)
+                    {
+                        max = blockMax;
+                        sum = AttentionMath.ExpShifted(s, nb, max);
+                        AttentionMath.RowTimesMatrix(s, nb, v + (j0 * stride), stride, acc, dv, false);
+                    }
+                    else
+                    {
+                        // Online softmax: rescale what was summed under the old max.
+                        T newMax = T.Max(max, blockMax);
+                        T correction = T.Exp(max - newMax);
+                        sum = (sum * correction) + AttentionMath.ExpShifted(s, nb, newMax);
+                        AttentionMath.Scale(acc, correction, acc, dv);
+                        AttentionMath.RowTimesMatrix(s, nb, v + (j0 * stride), stride, acc, dv, true);
+                        max = newMax;
+                    }
+                }
+
+                AttentionMath.Scale(acc, T.One / sum, oi, dv);
+                lse[i] = max + T.Log(sum);
+            }
+        }
+    }
+
+    /// <summary>Backward for one (batch, head) pair; it owns that pair's rows of dq, dk and dv.</summary>
+    private static void BackwardPart<T>(BackwardJob<T> job, int index)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        AttentionOptions o = job.Options;
+        int heads = o.Heads, dk = o.KeySize, dv = o.ValueSize, seq = o.Sequence;
+        int b = index / heads, h = index - (b * heads);
+        nint stride = job.QkvStride, outStride = job.OutStride, gradStride = job.GradStride;
+        nint rowBase = (nint)b * seq;
+        T* q = job.Q + (rowBase * stride) + (h * dk);
+        T* k = job.K + (rowBase * stride) + (h * dk);
+        T* v = job.V + (rowBase * stride) + (h * dv);
+        T* output = job.Output + (rowBase * outStride) + (h * dv);
+        T* dOutput = job.DOutput + (rowBase * outStride) + (h * dv);
+        T* lse = job.LogSumExp + ((nint)index * seq);
+        T* dq = job.DQ + (rowBase * gradStride) + (h * dk);
+        T* dkp = job.DK + (rowBase * gradStride) + (h * dk);
+        T* dvp = job.DV + (rowBase * gradStride) + (h * dv);
+
+        // Scratch: Kᵀ [dk, T], Vᵀ [dv, T], one row of P, one row of dP then dS, λ·q_i.
+        T[] scratch = AttentionScratch<T>.Rent((dk * seq) + (dv * seq) + (2 * seq) + dk);
+        fixed (T* sp = scratch)
+        {
+            T* kt = sp;
+            T* vt = kt + (dk * seq);
+            T* p = vt + (dv * seq);
+            T* dp = p + seq;
+            T* qs = dp + seq;
+            AttentionMath.Transpose(k, stride, seq, dk, kt, seq);
+            AttentionMath.Transpose(v, stride, seq, dv, vt, seq);
+            AttentionMath.ClearRows(dkp, seq, gradStride, dk);
+            AttentionMath.ClearRows(dvp, seq, gradStride, dv);
+            for (int i = 0; i < seq; i++)
+            {
+                AttentionMath.KeyRange(o, i, out int lo, out int hi);
+                T* dqi = dq + (i * gradStride);
+                T rowLse = lse[i];
+                if (hi < lo || T.IsNegativeInfinity(rowLse))
+                {
+                    new Span<T>(dqi, dk).Clear();
+                    continue;
+                }
+
+                int n = hi - lo + 1;
+                T lambda = T.CreateTruncating(AttentionMath.Lambda(o, n));
+                T* qi = q + (i * stride);
+                T* doi = dOutput + (i * outStride);
+                T d = AttentionMath.Dot(doi, output + (i * outStride), dv);
+
+                // P_ij = exp(λ q_i·k_j − L_i), recomputed exactly as the forward computed the scores.
+                AttentionMath.Scale(qi, lambda, qs, dk);
+                AttentionMath.RowTimesMatrix(qs, dk, kt + lo, seq, p, n, false);
+                AttentionMath.ExpShifted(p, n, rowLse);
+
+                // dP_ij = dO_i·v_j, then g_j = λ dS_ij = λ P_ij (dP_ij − D_i).
+                AttentionMath.RowTimesMatrix(doi, dv, vt + lo, seq, dp, n, false);
+                for (int j = 0; j < n; j++)
+                {
+                    dp[j] = lambda * p[j] * (dp[j] - d);
+                }
+
+                AttentionMath.RowTimesMatrix(dp, n, k + (lo * stride), stride, dqi, dk, false);
+                for (int j = 0; j < n; j++)
+                {
+                    nint row = (lo + j) * gradStride;
+                    AttentionMath.Axpy(dp[j], qi, dkp + row, dk);
+                    AttentionMath.Axpy(p[j], doi, dvp + row, dv);
+                }
+            }
+        }
+    }
+
+    /// <summary>The pinned arguments of one forward call; one cached per element type so a call allocates nothing.</summary>
+    private sealed class ForwardJob<T> : IParallelWork
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        internal static ForwardJob<T>? s_cached;
+
+        internal AttentionOptions Options;
+        internal T* Q;
+        internal T* K;
+        internal T* V;
+        internal int QkvStride;
+        internal T* Output;
+        internal int OutStride;
+        internal T* LogSumExp;
+
+        public void Run(int index, int count) => ForwardPart(this, index);
+
+        /// <summary>Drops the pointers once the spans are unpinned.</summary>
+        internal void Clear()
+        {
+            Q = K = V = Output = LogSumExp = null;
+        }
+    }
+
+    /// <summary>The pinned arguments of one backward call.</summary>
+    private sealed class BackwardJob<T> : IParallelWork
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        internal static BackwardJob<T>? s_cached;
+
+        internal AttentionOptions Options;
+        internal T* Q;
+        internal T* K;
+        internal T* V;
+        internal int QkvStride;
+        internal T* Output;
+        internal T* DOutput;
+        internal int OutStride;
+        internal T* LogSumExp;
+        internal T* DQ;
+        internal T* DK;
+        internal T* DV;
+        internal int GradStride;
+
+        public void Run(int index, int count) => BackwardPart(this, index);
+
+        /// <summary>Drops the pointers once the spans are unpinned.</summary>
+        internal void Clear()
+        {
+            Q = K = V = Output = DOutput = LogSumExp = DQ = DK = DV = null;
+        }
+    }
+}
