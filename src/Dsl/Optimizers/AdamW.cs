@@ -50,14 +50,17 @@ public sealed class AdamW : Optimizer
     public override int StateSlots => 2;
 
     /// <summary>
-    /// One AdamW step (formula in the class remarks). The bias corrections are computed in double
-    /// and every hyper-parameter is converted to T once; allocates nothing.
+    /// One AdamW step (formula in the class remarks), with g replaced by c·g where c is the
+    /// clipping factor (1 unless <see cref="Optimizer.MaxGradientNorm"/> is set and exceeded). The
+    /// bias corrections are computed in double and every hyper-parameter is converted to T once;
+    /// allocates nothing.
     /// </summary>
     /// <exception cref="ArgumentException">The regions disagree in length, a tensor lies outside the
     /// parameters, or <see cref="Optimizer.LearningRate"/> is negative or not finite.</exception>
     public override void Step<T>(Span<T> parameters, ReadOnlySpan<T> gradients, Span<T> state, ReadOnlySpan<ParameterTensor> tensors)
     {
         ValidateStep<T>(parameters, gradients, state, tensors);
+        T scale = GradientScale(gradients, tensors);
         long t = Steps + 1;
         double biasCorrection1 = 1.0 - Math.Pow(Beta1, t);
         double biasCorrection2 = 1.0 - Math.Pow(Beta2, t);
@@ -67,7 +70,8 @@ public sealed class AdamW : Optimizer
             T.CreateTruncating(LearningRate / biasCorrection1),
             T.CreateTruncating(Math.Sqrt(biasCorrection2)),
             T.CreateTruncating(Epsilon),
-            T.CreateTruncating(1.0 - (LearningRate * WeightDecay)));
+            T.CreateTruncating(1.0 - (LearningRate * WeightDecay)),
+            scale);
 
         int count = parameters.Length;
         Span<T> m = state.Slice(0, count);
@@ -87,7 +91,7 @@ public sealed class AdamW : Optimizer
     }
 
     /// <summary>The step's hyper-parameters in T.</summary>
-    private readonly record struct Hyper<T>(T Beta1, T OneMinusBeta1, T Beta2, T OneMinusBeta2, T StepSize, T SqrtBiasCorrection2, T Epsilon, T Decay);
+    private readonly record struct Hyper<T>(T Beta1, T OneMinusBeta1, T Beta2, T OneMinusBeta2, T StepSize, T SqrtBiasCorrection2, T Epsilon, T Decay, T GradientScale);
 
     private static void Update<T>(Span<T> theta, ReadOnlySpan<T> grad, Span<T> m, Span<T> v, in Hyper<T> h, bool decays)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -105,9 +109,10 @@ public sealed class AdamW : Optimizer
             Vector256<T> b2 = Vector256.Create(h.Beta2), c2 = Vector256.Create(h.OneMinusBeta2);
             Vector256<T> stepSize = Vector256.Create(h.StepSize), sqrtBc2 = Vector256.Create(h.SqrtBiasCorrection2);
             Vector256<T> eps = Vector256.Create(h.Epsilon), decay = Vector256.Create(h.Decay);
+            Vector256<T> scale = Vector256.Create(h.GradientScale);
             for (; i + width <= n; i += width)
             {
-                Vector256<T> g = Vector256.LoadUnsafe(ref gr, i);
+                Vector256<T> g = Vector256.LoadUnsafe(ref gr, i) * scale;
                 Vector256<T> mi = (b1 * Vector256.LoadUnsafe(ref mr, i)) + (c1 * g);
                 Vector256<T> vi = (b2 * Vector256.LoadUnsafe(ref vr, i)) + (c2 * (g * g));
                 mi.StoreUnsafe(ref mr, i);
@@ -125,7 +130,7 @@ public sealed class AdamW : Optimizer
 
         for (; i < n; i++)
         {
-            T g = Unsafe.Add(ref gr, i);
+            T g = Unsafe.Add(ref gr, i) * h.GradientScale;
             T mi = (h.Beta1 * Unsafe.Add(ref mr, i)) + (h.OneMinusBeta1 * g);
             T vi = (h.Beta2 * Unsafe.Add(ref vr, i)) + (h.OneMinusBeta2 * (g * g));
             Unsafe.Add(ref mr, i) = mi;

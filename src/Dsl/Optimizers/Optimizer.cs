@@ -2,6 +2,9 @@ using System;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Dsl.Optimizers;
 
@@ -26,6 +29,116 @@ public abstract class Optimizer
     public abstract int StateSlots { get; }
     /// <summary>Most state slots any built-in optimizer needs: generated arenas reserve this many.</summary>
     public const int MaxStateSlots = 2;
+
+    private double _maxGradientNorm;
+
+    /// <summary>
+    /// Gradient clipping by global norm, 0 (the default) for none: when the L2 norm of all the
+    /// gradients a step sees exceeds it, the step uses g·(max/(norm + 10⁻⁶)) in place of g, as
+    /// PyTorch's <c>clip_grad_norm_</c> scales them. The gradients themselves are not written.
+    /// </summary>
+    /// <exception cref="ArgumentException">Set to a negative, infinite or NaN value.</exception>
+    public double MaxGradientNorm
+    {
+        get => _maxGradientNorm;
+        set
+        {
+            RequireNonNegativeFinite(nameof(MaxGradientNorm), value);
+            _maxGradientNorm = value;
+        }
+    }
+
+    /// <summary>
+    /// The global L2 norm √(Σ g²) over every tensor's gradients in the last <see cref="Step{T}"/>,
+    /// before clipping, summed in double. Computed on every step whether or not clipping is on
+    /// (one read of the gradients), so training loops can print it; NaN or ∞ flags a blown-up step.
+    /// </summary>
+    public double LastGradientNorm { get; private set; }
+
+    /// <summary>
+    /// √(Σ g²) over the regions of <paramref name="tensors"/> in <paramref name="gradients"/>,
+    /// accumulated in double whatever T is. Allocates nothing.
+    /// </summary>
+    /// <exception cref="ArgumentException">A tensor lies outside the gradient region.</exception>
+    public static double GlobalNorm<T>(ReadOnlySpan<T> gradients, ReadOnlySpan<ParameterTensor> tensors)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double sum = 0;
+        foreach (ParameterTensor tensor in tensors)
+        {
+            if (tensor.Offset < 0 || tensor.Length < 0 || (long)tensor.Offset + tensor.Length > gradients.Length)
+            {
+                ThrowArgument(nameof(tensors), $"tensor '{tensor.Name}' covers [{tensor.Offset}, {tensor.Offset} + {tensor.Length}), outside the gradient region of length {gradients.Length}.");
+            }
+
+            sum += SumOfSquares(gradients.Slice(tensor.Offset, tensor.Length));
+        }
+
+        return Math.Sqrt(sum);
+    }
+
+    /// <summary>
+    /// Records <see cref="LastGradientNorm"/> and returns the factor the step multiplies every
+    /// gradient by: max/(norm + 10⁻⁶) when clipping is on and that is below 1, else exactly 1
+    /// (so an unclipped step is bit-for-bit the step without clipping). A non-finite norm is
+    /// recorded but not clipped (PyTorch would scale by 0 or NaN): the step propagates the NaN or
+    /// ∞ as it would without clipping.
+    /// </summary>
+    private protected T GradientScale<T>(ReadOnlySpan<T> gradients, ReadOnlySpan<ParameterTensor> tensors)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double norm = GlobalNorm(gradients, tensors);
+        LastGradientNorm = norm;
+        if (_maxGradientNorm > 0 && double.IsFinite(norm))
+        {
+            double factor = _maxGradientNorm / (norm + 1e-6);
+            if (factor < 1)
+            {
+                return T.CreateTruncating(factor);
+            }
+        }
+
+        return T.One;
+    }
+
+    /// <summary>Σ g² in double: float lanes are widened before they are squared.</summary>
+    private static double SumOfSquares<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ref T vr = ref MemoryMarshal.GetReference(values);
+        nuint n = (nuint)values.Length;
+        nuint i = 0;
+        double sum = 0;
+        if (Vector256.IsHardwareAccelerated && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
+        {
+            nuint width = (nuint)Vector256<T>.Count;
+            Vector256<double> acc0 = Vector256<double>.Zero, acc1 = Vector256<double>.Zero;
+            for (; i + width <= n; i += width)
+            {
+                Vector256<T> v = Vector256.LoadUnsafe(ref vr, i);
+                if (typeof(T) == typeof(float))
+                {
+                    (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(v.AsSingle());
+                    acc0 = Vector256.FusedMultiplyAdd(lo, lo, acc0);
+                    acc1 = Vector256.FusedMultiplyAdd(hi, hi, acc1);
+                }
+                else
+                {
+                    Vector256<double> d = v.AsDouble();
+                    acc0 = Vector256.FusedMultiplyAdd(d, d, acc0);
+                }
+            }
+
+            sum = Vector256.Sum(acc0 + acc1);
+        }
+
+        for (; i < n; i++)
+        {
+            double d = double.CreateTruncating(Unsafe.Add(ref vr, i));
+            sum += d * d;
+        }
+
+        return sum;
+    }
 
     /// <summary>
     /// One update of all <paramref name="tensors"/>: <paramref name="parameters"/> and

@@ -36,7 +36,8 @@ public sealed class Sgd : Optimizer
     public override int StateSlots => 1;
 
     /// <summary>
-    /// For each tensor: v ← μ·v + g; θ ← θ·(1 − lr·wd) − lr·v, the decay only on matrices.
+    /// For each tensor: v ← μ·v + c·g; θ ← θ·(1 − lr·wd) − lr·v, the decay only on matrices; c is
+    /// the clipping factor (1 unless <see cref="Optimizer.MaxGradientNorm"/> is set and exceeded).
     /// Hyper-parameters are converted to T once per step; allocates nothing.
     /// </summary>
     /// <exception cref="ArgumentException">The regions disagree in length, a tensor lies outside the
@@ -44,6 +45,7 @@ public sealed class Sgd : Optimizer
     public override void Step<T>(Span<T> parameters, ReadOnlySpan<T> gradients, Span<T> state, ReadOnlySpan<ParameterTensor> tensors)
     {
         ValidateStep<T>(parameters, gradients, state, tensors);
+        T scale = GradientScale(gradients, tensors);
         T lr = T.CreateTruncating(LearningRate);
         T mu = T.CreateTruncating(Momentum);
         T decay = T.CreateTruncating(1.0 - (LearningRate * WeightDecay));
@@ -55,13 +57,13 @@ public sealed class Sgd : Optimizer
                 parameters.Slice(tensor.Offset, tensor.Length),
                 gradients.Slice(tensor.Offset, tensor.Length),
                 velocity.Slice(tensor.Offset, tensor.Length),
-                lr, mu, decays ? decay : T.One, decays);
+                lr, mu, decays ? decay : T.One, decays, scale);
         }
 
         Steps++;
     }
 
-    private static void Update<T>(Span<T> theta, ReadOnlySpan<T> grad, Span<T> velocity, T lr, T mu, T decay, bool decays)
+    private static void Update<T>(Span<T> theta, ReadOnlySpan<T> grad, Span<T> velocity, T lr, T mu, T decay, bool decays, T scale)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ref T pr = ref MemoryMarshal.GetReference(theta);
@@ -75,9 +77,10 @@ public sealed class Sgd : Optimizer
             Vector256<T> lrv = Vector256.Create(lr);
             Vector256<T> muv = Vector256.Create(mu);
             Vector256<T> decayv = Vector256.Create(decay);
+            Vector256<T> scalev = Vector256.Create(scale);
             for (; i + width <= n; i += width)
             {
-                Vector256<T> v = (muv * Vector256.LoadUnsafe(ref vr, i)) + Vector256.LoadUnsafe(ref gr, i);
+                Vector256<T> v = (muv * Vector256.LoadUnsafe(ref vr, i)) + (Vector256.LoadUnsafe(ref gr, i) * scalev);
                 v.StoreUnsafe(ref vr, i);
                 Vector256<T> p = Vector256.LoadUnsafe(ref pr, i);
                 if (decays)
@@ -91,7 +94,7 @@ public sealed class Sgd : Optimizer
 
         for (; i < n; i++)
         {
-            T v = (mu * Unsafe.Add(ref vr, i)) + Unsafe.Add(ref gr, i);
+            T v = (mu * Unsafe.Add(ref vr, i)) + (Unsafe.Add(ref gr, i) * scale);
             Unsafe.Add(ref vr, i) = v;
             T p = Unsafe.Add(ref pr, i);
             if (decays)
