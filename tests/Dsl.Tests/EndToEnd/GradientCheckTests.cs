@@ -14,9 +14,9 @@ namespace Dsl.Tests.EndToEnd;
 /// </summary>
 public sealed class GradientCheckTests
 {
-    private delegate double LossAt();
+    internal delegate double LossAt();
 
-    private static void Check(Span<double> parameters, ReadOnlySpan<double> analytic, LossAt loss, ReadOnlySpan<Dsl.Optimizers.ParameterTensor> tensors)
+    internal static void Check(Span<double> parameters, ReadOnlySpan<double> analytic, LossAt loss, ReadOnlySpan<Dsl.Optimizers.ParameterTensor> tensors)
     {
         int checkedCount = 0;
         double worst = 0;

@@ -294,7 +294,7 @@ internal static class Planner
         foreach (var node in nodes)
         {
             bool isFusedDense = node.Kind == NodeKind.Dense && fusedInto[node.Id] >= 0;
-            if (!needsGrad[node.Id] || isFusedDense || node.Kind is NodeKind.SoftmaxCrossEntropy or NodeKind.MeanSquaredError or NodeKind.Embedding || model.LossNode < 0) continue;
+            if (!needsGrad[node.Id] || isFusedDense || node.Kind is NodeKind.SoftmaxCrossEntropy or NodeKind.MeanSquaredError || model.LossNode < 0) continue;
             grad[node.Id] = Allocate("∂loss/∂" + Label(node), rows, model.Widths[node.Id]);
             if (attentionPlans[node.Id] is { } ap)
             {
