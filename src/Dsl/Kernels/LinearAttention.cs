@@ -1,0 +1,354 @@
+using System;
+using System.Numerics;
+using System.Threading;
+using Dsl.Runtime;
+
+namespace Dsl.Kernels;
+
+/// <summary>
+/// Linear attention (Katharopoulos et al. 2020): o_i = φ(q_i)ᵀ S_i / φ(q_i)ᵀ z_i with φ = elu + 1 &gt; 0,
+/// S_i = Σ_{j∈A(i)} φ(k_j) v_jᵀ (dk × dv) and z_i = Σ_{j∈A(i)} φ(k_j); A(i) = {j ≤ i} when causal
+/// (running sums, the RNN form), every position otherwise (one Kᵀ V per sequence). Cost O(T·dk·dv)
+/// per head instead of O(T²).
+/// </summary>
+/// <remarks>
+/// <para>
+/// <see cref="AttentionOptions.Window"/>, <see cref="AttentionOptions.ScaleMode"/> and
+/// <see cref="AttentionOptions.Scale"/> are ignored: there is no score matrix to mask or scale
+/// (a scale on q·k would cancel between numerator and denominator only for φ = identity).
+/// The layout of q, k, v and the output is that of <see cref="Attention"/>. The statistics saved for
+/// the backward are the denominators den_i = φ(q_i)ᵀ z_i, [batch, H, T]; they are positive, so no
+/// row divides by zero.
+/// </para>
+/// <para>
+/// Work is split over (batch, head) pairs through <see cref="WorkerPool.Shared"/>; the dk × dv
+/// states live in per-thread scratch, allocated once.
+/// </para>
+/// </remarks>
+public static unsafe class LinearAttention
+{
+    /// <summary>Computes o_i = φ(q_i)ᵀ S_i / φ(q_i)ᵀ z_i for every batch element, head and row.</summary>
+    /// <param name="options">Heads, sizes, sequence and causality (window and scale ignored).</param>
+    /// <param name="batch">Number of sequences.</param>
+    /// <param name="q">Queries.</param>
+    /// <param name="k">Keys.</param>
+    /// <param name="v">Values.</param>
+    /// <param name="qkvStride">Row stride of q, k and v.</param>
+    /// <param name="output">Output, written.</param>
+    /// <param name="outStride">Row stride of the output.</param>
+    /// <param name="stats">The denominators φ(q_i)ᵀ z_i, [batch, H, T], needed by <see cref="Backward"/>.</param>
+    /// <exception cref="ArgumentException">An option is out of range, a stride is smaller than its row, or a span is too short.</exception>
+    public static void Forward<T>(
+        in AttentionOptions options, int batch, ReadOnlySpan<T> q, ReadOnlySpan<T> k, ReadOnlySpan<T> v, int qkvStride,
+        Span<T> output, int outStride, Span<T> stats)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        AttentionChecks.Common(options, batch, q, k, v, qkvStride, output.Length, outStride, stats.Length, nameof(stats));
+        if (batch == 0)
+        {
+            return;
+        }
+
+        Job<T> job = Interlocked.Exchange(ref Job<T>.s_cached, null) ?? new Job<T>();
+        fixed (T* pq = q, pk = k, pv = v, po = output, ps = stats)
+        {
+            job.Set(options, pq, pk, pv, qkvStride, po, null, outStride, ps, null, null, null, 0);
+            AttentionMath.Dispatch(job, batch * options.Heads, MultiplyAdds(options, batch));
+            job.Set(default, null, null, null, 0, null, null, 0, null, null, null, null, 0);
+        }
+
+        Volatile.Write(ref Job<T>.s_cached, job);
+    }
+
+    /// <summary>
+    /// Gradients of <see cref="Forward"/>, overwriting dq, dk and dv. With dnum_i = dO_i / den_i and
+    /// dden_i = −(dO_i·o_i)/den_i: dφ(q_i) = S_i dnum_i + z_i dden_i; with the suffix sums
+    /// G_j = Σ_{i: j∈A(i)} φ(q_i) dnum_iᵀ and γ_j = Σ_{i: j∈A(i)} φ(q_i) dden_i:
+    /// dφ(k_j) = G_j v_j + γ_j and dv_j = G_jᵀ φ(k_j); finally dx = dφ(x) · φ'(x), φ'(x) = 1 for x &gt; 0, eˣ otherwise.
+    /// </summary>
+    /// <param name="options">The options of the forward call.</param>
+    /// <param name="batch">Number of sequences.</param>
+    /// <param name="q">Queries of the forward.</param>
+    /// <param name="k">Keys of the forward.</param>
+    /// <param name="v">Values of the forward.</param>
+    /// <param name="qkvStride">Row stride of q, k and v.</param>
+    /// <param name="output">Output of the forward.</param>
+    /// <param name="dOutput">dL/dO.</param>
+    /// <param name="outStride">Row stride of output and dOutput.</param>
+    /// <param name="stats">The forward's denominators.</param>
+    /// <param name="dq">dL/dq, written.</param>
+    /// <param name="dk">dL/dk, written.</param>
+    /// <param name="dv">dL/dv, written.</param>
+    /// <param name="gradStride">Row stride of dq, dk and dv.</param>
+    /// <exception cref="ArgumentException">An option is out of range, a stride is smaller than its row, or a span is too short.</exception>
+    public static void Backward<T>(
+        in AttentionOptions options, int batch, ReadOnlySpan<T> q, ReadOnlySpan<T> k, ReadOnlySpan<T> v, int qkvStride,
+        ReadOnlySpan<T> output, ReadOnlySpan<T> dOutput, int outStride, ReadOnlySpan<T> stats,
+        Span<T> dq, Span<T> dk, Span<T> dv, int gradStride)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        AttentionChecks.Common(options, batch, q, k, v, qkvStride, output.Length, outStride, stats.Length, nameof(stats));
+        AttentionChecks.Strided(nameof(dOutput), dOutput.Length, batch * options.Sequence, outStride, options.Heads * options.ValueSize, nameof(outStride));
+        AttentionChecks.Gradients(options, batch, dq.Length, dk.Length, dv.Length, gradStride);
+        if (batch == 0)
+        {
+            return;
+        }
+
+        Job<T> job = Interlocked.Exchange(ref Job<T>.s_cached, null) ?? new Job<T>();
+        fixed (T* pq = q, pk = k, pv = v, po = output, pdo = dOutput, ps = stats, pdq = dq, pdk = dk, pdv = dv)
+        {
+            job.Set(options, pq, pk, pv, qkvStride, po, pdo, outStride, ps, pdq, pdk, pdv, gradStride);
+            AttentionMath.Dispatch(job, batch * options.Heads, 3 * MultiplyAdds(options, batch));
+            job.Set(default, null, null, null, 0, null, null, 0, null, null, null, null, 0);
+        }
+
+        Volatile.Write(ref Job<T>.s_cached, job);
+    }
+
+    private static long MultiplyAdds(in AttentionOptions o, int batch)
+        => (long)batch * o.Heads * o.Sequence * o.KeySize * o.ValueSize * 2;
+
+    /// <summary>φ(x) = elu(x) + 1 elementwise.</summary>
+    private static void Phi<T>(T* x, T* y, int n)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < n; i++)
+        {
+            T xi = x[i];
+            y[i] = xi > T.Zero ? xi + T.One : T.Exp(xi);
+        }
+    }
+
+    /// <summary>φ'(x) = 1 for x &gt; 0, eˣ otherwise.</summary>
+    private static T PhiDerivative<T>(T x)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => x > T.Zero ? T.One : T.Exp(x);
+
+    /// <summary>S += φ(k) vᵀ and z += φ(k), with φ(k) already in <paramref name="phiK"/>.</summary>
+    private static void AddOuter<T>(T* phiK, T* v, int dk, int dv, T* state, T* z)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int c = 0; c < dk; c++)
+        {
+            AttentionMath.Axpy(phiK[c], v, state + (c * dv), dv);
+            z[c] += phiK[c];
+        }
+    }
+
+    private static void ForwardPart<T>(Job<T> job, int index)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        AttentionOptions o = job.Options;
+        int heads = o.Heads, dk = o.KeySize, dv = o.ValueSize, seq = o.Sequence;
+        int b = index / heads, h = index - (b * heads);
+        nint stride = job.QkvStride, outStride = job.OutStride;
+        nint rowBase = (nint)b * seq;
+        T* q = job.Q + (rowBase * stride) + (h * dk);
+        T* k = job.K + (rowBase * stride) + (h * dk);
+        T* v = job.V + (rowBase * stride) + (h * dv);
+        T* output = job.Output + (rowBase * outStride) + (h * dv);
+        T* stats = job.Stats + ((nint)index * seq);
+
+        // Scratch: S [dk, dv], z [dk], φ(q_i) and φ(k_j) [dk each].
+        T[] scratch = AttentionScratch<T>.Rent((dk * dv) + (3 * dk));
+        fixed (T* sp = scratch)
+        {
+            T* state = sp;
+            T* z = state + (dk * dv);
+            T* phiQ = z + dk;
+            T* phiK = phiQ + dk;
+            new Span<T>(state, (dk * dv) + dk).Clear();
+            if (!o.Causal)
+            {
+                for (int j = 0; j < seq; j++)
+                {
+                    Phi(k + (j * stride), phiK, dk);
+                    AddOuter(phiK, v + (j * stride), dk, dv, state, z);
+                }
+            }
+
+            for (int i = 0; i < seq; i++)
+            {
+                if (o.Causal)
+                {
+                    Phi(k + (i * stride), phiK, dk);
+                    AddOuter(phiK, v + (i * stride), dk, dv, state, z);
+                }
+
+                T* oi = output + (i * outStride);
+                Phi(q + (i * stride), phiQ, dk);
+                AttentionMath.RowTimesMatrix(phiQ, dk, state, dv, oi, dv, false);
+                T denominator = AttentionMath.Dot(phiQ, z, dk);
+                AttentionMath.Scale(oi, T.One / denominator, oi, dv);
+                stats[i] = denominator;
+            }
+        }
+    }
+
+    private static void BackwardPart<T>(Job<T> job, int index)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        AttentionOptions o = job.Options;
+        int heads = o.Heads, dk = o.KeySize, dv = o.ValueSize, seq = o.Sequence;
+        int b = index / heads, h = index - (b * heads);
+        nint stride = job.QkvStride, outStride = job.OutStride, gradStride = job.GradStride;
+        nint rowBase = (nint)b * seq;
+        T* q = job.Q + (rowBase * stride) + (h * dk);
+        T* k = job.K + (rowBase * stride) + (h * dk);
+        T* v = job.V + (rowBase * stride) + (h * dv);
+        T* output = job.Output + (rowBase * outStride) + (h * dv);
+        T* dOutput = job.DOutput + (rowBase * outStride) + (h * dv);
+        T* stats = job.Stats + ((nint)index * seq);
+        T* dq = job.DQ + (rowBase * gradStride) + (h * dk);
+        T* dkp = job.DK + (rowBase * gradStride) + (h * dk);
+        T* dvp = job.DV + (rowBase * gradStride) + (h * dv);
+
+        // Scratch: S or G [dk, dv], z or γ [dk], φ(q_i), φ(k_j) [dk], dnum_i [dv].
+        T[] scratch = AttentionScratch<T>.Rent((dk * dv) + (3 * dk) + dv);
+        fixed (T* sp = scratch)
+        {
+            T* state = sp;
+            T* z = state + (dk * dv);
+            T* phiQ = z + dk;
+            T* phiK = phiQ + dk;
+            T* dnum = phiK + dk;
+
+            // Pass 1, queries: dφ(q_i) = S_i dnum_i + z_i dden_i with the same (prefix or total) S, z as the forward.
+            new Span<T>(state, (dk * dv) + dk).Clear();
+            if (!o.Causal)
+            {
+                for (int j = 0; j < seq; j++)
+                {
+                    Phi(k + (j * stride), phiK, dk);
+                    AddOuter(phiK, v + (j * stride), dk, dv, state, z);
+                }
+            }
+
+            for (int i = 0; i < seq; i++)
+            {
+                if (o.Causal)
+                {
+                    Phi(k + (i * stride), phiK, dk);
+                    AddOuter(phiK, v + (i * stride), dk, dv, state, z);
+                }
+
+                T dden = QueryGradients(dOutput + (i * outStride), output + (i * outStride), stats[i], dnum, dv);
+                T* qi = q + (i * stride);
+                T* dqi = dq + (i * gradStride);
+                for (int c = 0; c < dk; c++)
+                {
+                    T dPhi = AttentionMath.Dot(state + (c * dv), dnum, dv) + (z[c] * dden);
+                    dqi[c] = dPhi * PhiDerivative(qi[c]);
+                }
+            }
+
+            // Pass 2, keys, from the last row back: G and γ sum φ(q_i) dnum_iᵀ and φ(q_i) dden_i over
+            // the queries that see key j (i ≥ j when causal, all i otherwise).
+            new Span<T>(state, (dk * dv) + dk).Clear();
+            if (!o.Causal)
+            {
+                for (int i = 0; i < seq; i++)
+                {
+                    T dden = QueryGradients(dOutput + (i * outStride), output + (i * outStride), stats[i], dnum, dv);
+                    Phi(q + (i * stride), phiQ, dk);
+                    AddQueryTerm(phiQ, dnum, dden, dk, dv, state, z);
+                }
+            }
+
+            for (int j = seq - 1; j >= 0; j--)
+            {
+                if (o.Causal)
+                {
+                    T dden = QueryGradients(dOutput + (j * outStride), output + (j * outStride), stats[j], dnum, dv);
+                    Phi(q + (j * stride), phiQ, dk);
+                    AddQueryTerm(phiQ, dnum, dden, dk, dv, state, z);
+                }
+
+                T* kj = k + (j * stride);
+                T* vj = v + (j * stride);
+                T* dkj = dkp + (j * gradStride);
+                Phi(kj, phiK, dk);
+                for (int c = 0; c < dk; c++)
+                {
+                    T dPhi = AttentionMath.Dot(state + (c * dv), vj, dv) + z[c];
+                    dkj[c] = dPhi * PhiDerivative(kj[c]);
+                }
+
+                AttentionMath.RowTimesMatrix(phiK, dk, state, dv, dvp + (j * gradStride), dv, false);
+            }
+        }
+    }
+
+    /// <summary>dnum = dO_i / den_i (into <paramref name="dnum"/>); returns dden_i = −(dO_i·o_i) / den_i.</summary>
+    private static T QueryGradients<T>(T* dOutput, T* output, T denominator, T* dnum, int dv)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T inverse = T.One / denominator;
+        AttentionMath.Scale(dOutput, inverse, dnum, dv);
+        return -AttentionMath.Dot(dOutput, output, dv) * inverse;
+    }
+
+    /// <summary>G += φ(q) dnumᵀ and γ += φ(q) dden.</summary>
+    private static void AddQueryTerm<T>(T* phiQ, T* dnum, T dden, int dk, int dv, T* g, T* gamma)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int c = 0; c < dk; c++)
+        {
+            AttentionMath.Axpy(phiQ[c], dnum, g + (c * dv), dv);
+            gamma[c] += phiQ[c] * dden;
+        }
+    }
+
+    /// <summary>The pinned arguments of one call (forward when DOutput is null); one cached per element type.</summary>
+    private sealed class Job<T> : IParallelWork
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        internal static Job<T>? s_cached;
+
+        internal AttentionOptions Options;
+        internal T* Q;
+        internal T* K;
+        internal T* V;
+        internal int QkvStride;
+        internal T* Output;
+        internal T* DOutput;
+        internal int OutStride;
+        internal T* Stats;
+        internal T* DQ;
+        internal T* DK;
+        internal T* DV;
+        internal int GradStride;
+
+        public void Run(int index, int count)
+        {
+            if (DOutput == null)
+            {
+                ForwardPart(this, index);
+            }
+            else
+            {
+                BackwardPart(this, index);
+            }
+        }
+
+        internal void Set(
+            in AttentionOptions options, T* q, T* k, T* v, int qkvStride, T* output, T* dOutput, int outStride,
+            T* stats, T* dq, T* dk, T* dv, int gradStride)
+        {
+            Options = options;
+            Q = q;
+            K = k;
+            V = v;
+            QkvStride = qkvStride;
+            Output = output;
+            DOutput = dOutput;
+            OutStride = outStride;
+            Stats = stats;
+            DQ = dq;
+            DK = dk;
+            DV = dv;
+            GradStride = gradStride;
+        }
+    }
+}
