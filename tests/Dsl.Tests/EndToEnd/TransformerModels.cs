@@ -74,6 +74,38 @@ public partial class WindowKeySize
     [Loss] public Scalar Loss(Tensor x, Labels y) => Ops.SoftmaxCrossEntropy(Forward(x), y);
 }
 
+/// <summary>Causal talking-heads attention with the entropy-invariant scale; RMSNorm without gain (RoFormerV2).</summary>
+[Model(Batch = 2, Input = 4, Sequence = 5)]
+public partial class EntropyTalkingHeads
+{
+    [Dense(Out = 6)] public partial Tensor In(Tensor x);
+    [Attention(Heads = 3, Causal = true, EntropyInvariant = true, TalkingHeads = true)] public partial Tensor Attend(Tensor x);
+    [RmsNorm(Gain = false)] public partial Tensor Norm(Tensor x);
+    [Dense(Out = 3)] public partial Tensor Head(Tensor x);
+
+    public Tensor Forward(Tensor x) => Head(Norm(Attend(In(x))));
+
+    [Loss] public Scalar Loss(Tensor x, Labels y) => Ops.SoftmaxCrossEntropy(Forward(x), y);
+}
+
+/// <summary>Linear attention, causal and not, on the same input.</summary>
+[Model(Batch = 2, Input = 4, Sequence = 5)]
+public partial class LinearBoth
+{
+    [Dense(Out = 6)] public partial Tensor In(Tensor x);
+    [LinearAttention(Heads = 2, Causal = true)] public partial Tensor Causal(Tensor x);
+    [LinearAttention(Heads = 3, KeySize = 3, ValueSize = 2)] public partial Tensor Global(Tensor x);
+    [Dense(Out = 3)] public partial Tensor Head(Tensor x);
+
+    public Tensor Forward(Tensor x)
+    {
+        var h = In(x);
+        return Head(Causal(h) + Global(h));
+    }
+
+    [Loss] public Scalar Loss(Tensor x, Tensor y) => Ops.MeanSquaredError(Forward(x), y);
+}
+
 /// <summary>A Post-LN DeepNorm block: x = LN(α·x + attention(x)); x = LN(α·x + FFN(x)).</summary>
 [Module]
 public partial class DeepBlock

@@ -64,6 +64,29 @@ public sealed class TransformerTests
     }
 
     [Fact]
+    public void Causal_talking_heads_with_the_entropy_invariant_scale_and_gainless_rmsnorm()
+    {
+        var engine = new EntropyTalkingHeads.Engine<double>(seed: 7);
+        Fill(engine.Input, 17);
+        int[] labels = Labels(2 * EntropyTalkingHeads.Sequence, 3, 18);
+        engine.TrainingPass(2, labels);
+        double[] analytic = engine.Gradients.ToArray();
+        GradientCheckTests.Check(engine.Arena.AsSpan(0, EntropyTalkingHeads.Engine<double>.ParameterRegion), analytic, () => engine.TrainingPass(2, labels), EntropyTalkingHeads.Engine<double>.Tensors);
+    }
+
+    [Fact]
+    public void Linear_attention_causal_and_global()
+    {
+        var engine = new LinearBoth.Engine<double>(seed: 8);
+        Fill(engine.Input, 19);
+        var targets = new double[2 * LinearBoth.Sequence * LinearBoth.OutputFeatures];
+        Fill(targets, 20);
+        engine.TrainingPass(2, targets);
+        double[] analytic = engine.Gradients.ToArray();
+        GradientCheckTests.Check(engine.Arena.AsSpan(0, LinearBoth.Engine<double>.ParameterRegion), analytic, () => engine.TrainingPass(2, targets), LinearBoth.Engine<double>.Tensors);
+    }
+
+    [Fact]
     public void DeepNorm_post_ln_stack()
     {
         var engine = new DeepNormStack.Engine<double>(seed: 4);
@@ -145,6 +168,18 @@ public sealed class TransformerTests
         var yb = new float[2 * WindowKeySize.Sequence * WindowKeySize.OutputFeatures];
         b.Predict(xb, yb);
         AssertAgrees(yb, b.Forward(Tensor.FromRows(xb, 2 * WindowKeySize.Sequence, WindowKeySize.InputFeatures)));
+
+        var d = new EntropyTalkingHeads(seed: 4);
+        float[] xd = Inputs(2 * EntropyTalkingHeads.Sequence, EntropyTalkingHeads.InputFeatures);
+        var yd = new float[2 * EntropyTalkingHeads.Sequence * EntropyTalkingHeads.OutputFeatures];
+        d.Predict(xd, yd);
+        AssertAgrees(yd, d.Forward(Tensor.FromRows(xd, 2 * EntropyTalkingHeads.Sequence, EntropyTalkingHeads.InputFeatures)));
+
+        var e = new LinearBoth(seed: 5);
+        float[] xe = Inputs(2 * LinearBoth.Sequence, LinearBoth.InputFeatures);
+        var ye = new float[2 * LinearBoth.Sequence * LinearBoth.OutputFeatures];
+        e.Predict(xe, ye);
+        AssertAgrees(ye, e.Forward(Tensor.FromRows(xe, 2 * LinearBoth.Sequence, LinearBoth.InputFeatures)));
 
         var c = new DeepNormStack(seed: 3);
         float[] xc = Inputs(2 * DeepNormStack.Sequence, DeepNormStack.InputFeatures);
