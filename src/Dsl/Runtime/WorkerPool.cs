@@ -92,6 +92,26 @@ public sealed class WorkerPool
     /// <summary>The most threads this pool can use, the caller included.</summary>
     public int MaxThreads { get; }
 
+    /// <summary>
+    /// Bytes allocated so far by the pool's helper threads, as of the end of each one's last run
+    /// (<see cref="GC.GetAllocatedBytesForCurrentThread"/> read on each helper). With the caller's
+    /// own count this proves a step allocation-free on every thread, which a process-wide count
+    /// cannot inside a test host whose own threads allocate in the background.
+    /// </summary>
+    public long HelperAllocatedBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (var helper in _helpers)
+            {
+                total += Volatile.Read(ref helper.AllocatedBytes);
+            }
+
+            return total;
+        }
+    }
+
     /// <summary>Number of threads used (1 ..= max); 1 runs everything on the caller.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is below 1 or above <see cref="MaxThreads"/>.</exception>
     public int Threads
@@ -209,6 +229,8 @@ public sealed class WorkerPool
             SpinThenWait(helper.Wake, s_idleSpinTicks);
             helper.Wake.Reset();
             Execute();
+            // Published before the decrement (a full fence), so the caller sees it once Run returns.
+            Volatile.Write(ref helper.AllocatedBytes, GC.GetAllocatedBytesForCurrentThread());
             if (Interlocked.Decrement(ref _activeHelpers) == 0)
             {
                 _done.Set();
@@ -242,6 +264,9 @@ public sealed class WorkerPool
     private sealed class Helper
     {
         public Signal Wake { get; } = new();
+
+        /// <summary>This helper thread's allocated-bytes count at the end of its last run.</summary>
+        public long AllocatedBytes;
     }
 
     /// <summary>

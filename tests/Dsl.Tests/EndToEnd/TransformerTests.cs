@@ -250,3 +250,34 @@ public sealed class TransformerTests
         Assert.Equal(Dsl.Kernels.Rope.TableLength(5, 4), CausalRope.Sequence * 4);
     }
 }
+
+/// <summary>The CharGpt sample's models at their real size (batch 12 × 64 positions, width 128).</summary>
+[Collection(Dsl.Tests.Kernels.SharedRuntimeStateCollection.Name)]
+public sealed class CharGptAllocationTests
+{
+    [Theory]
+    [InlineData("gpt")]
+    [InlineData("rope")]
+    public void TrainStep_allocates_nothing_on_any_thread(string variant)
+    {
+        global::CharGpt.ICharModel model = variant == "gpt" ? new global::CharGpt.CharGpt(seed: 1) : new global::CharGpt.CharGptRope(seed: 1);
+        var optimizer = new AdamW(1e-3, beta2: 0.99, weightDecay: 0.1) { MaxGradientNorm = 1.0 };
+        var random = new SeededRandom(3);
+        var ids = new int[12 * 64];
+        var next = new int[ids.Length];
+        for (int i = 0; i < ids.Length; i++)
+        {
+            ids[i] = (int)(random.NextDouble() * 65);
+            next[i] = (int)(random.NextDouble() * 65);
+        }
+
+        for (int i = 0; i < 5; i++) model.TrainStep(ids, next, optimizer); // warm-up: JIT, per-worker scratch, tiering
+        // The caller's own count and the pool's helpers' counts (a process-wide count would include
+        // the test host's background threads, which allocate even while the process is idle).
+        long caller = GC.GetAllocatedBytesForCurrentThread();
+        long helpers = WorkerPool.Shared.HelperAllocatedBytes;
+        for (int i = 0; i < 10; i++) model.TrainStep(ids, next, optimizer);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - caller);
+        Assert.Equal(0, WorkerPool.Shared.HelperAllocatedBytes - helpers);
+    }
+}

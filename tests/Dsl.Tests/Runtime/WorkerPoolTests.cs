@@ -146,6 +146,35 @@ public sealed class WorkerPoolTests
     }
 
     /// <summary>A part run by any thread but the caller sleeps 30 ms, so the caller must block.</summary>
+    [Fact]
+    public void Helper_allocations_are_counted()
+    {
+        // The allocation-free training tests rely on this count; it must see a helper's allocation.
+        var pool = new WorkerPool(2);
+        pool.Run(new AllocatingWork(), 2); // start the helper
+        var work = new AllocatingWork();
+        long before = pool.HelperAllocatedBytes;
+        pool.Run(work, 64);
+        Assert.True(work.HelperParts > 0, "the helper took no part");
+        Assert.True(pool.HelperAllocatedBytes - before >= work.HelperParts * 1000, $"counted {pool.HelperAllocatedBytes - before} bytes for {work.HelperParts} helper parts of 1 KB");
+    }
+
+    private sealed class AllocatingWork : IParallelWork
+    {
+        private readonly int _caller = Environment.CurrentManagedThreadId;
+        private int _helperParts;
+        public static object? Sink;
+
+        public int HelperParts => _helperParts;
+
+        public void Run(int index, int count)
+        {
+            Sink = new byte[1000];
+            if (Environment.CurrentManagedThreadId != _caller) Interlocked.Increment(ref _helperParts);
+            Thread.Sleep(1);
+        }
+    }
+
     private sealed class SlowPartWork(int callerThread) : IParallelWork
     {
         public void Run(int index, int count)
