@@ -41,14 +41,17 @@ public sealed class TrainStepAnalyzer : DiagnosticAnalyzer
     {
         var call = (InvocationExpressionSyntax)context.Node;
         ExpressionSyntax? receiver;
+        SyntaxNode reported = call;
         switch (call.Expression)
         {
             case MemberAccessExpressionSyntax access when access.Name.Identifier.ValueText == TrainStep:
                 receiver = access.Expression;
                 break;
             case MemberBindingExpressionSyntax binding when binding.Name.Identifier.ValueText == TrainStep:
-                receiver = call.Ancestors().OfType<ConditionalAccessExpressionSyntax>().FirstOrDefault()?.Expression;
-                if (receiver is null) return;
+                var conditional = call.Ancestors().OfType<ConditionalAccessExpressionSyntax>().FirstOrDefault();
+                if (conditional is null) return;
+                receiver = conditional.Expression;
+                reported = conditional; // model?.TrainStep(...): the whole access, as the user reads it
                 break;
             case IdentifierNameSyntax name when name.Identifier.ValueText == TrainStep:
                 receiver = null; // this.TrainStep(...) inside the model
@@ -73,7 +76,7 @@ public sealed class TrainStepAnalyzer : DiagnosticAnalyzer
             return;
 
         var declaration = named.Locations.FirstOrDefault(l => l.IsInSource);
-        context.ReportDiagnostic(Diagnostic.Create(DiagnosticCatalog.MissingLoss, call.GetLocation(),
+        context.ReportDiagnostic(Diagnostic.Create(DiagnosticCatalog.MissingLoss, reported.GetLocation(),
             declaration is null ? null : new[] { declaration }, named.Name));
     }
 
