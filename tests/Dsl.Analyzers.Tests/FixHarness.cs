@@ -81,6 +81,8 @@ internal sealed class FixHarness : System.IDisposable
         Apply(action!);
     }
 
+    public SyntaxTree Tree(int index = 0) => Document(index).GetSyntaxTreeAsync().GetAwaiter().GetResult()!;
+
     public string Text(int index = 0) => Document(index).GetTextAsync().GetAwaiter().GetResult().ToString();
 
     public void Dispose() => _workspace.Dispose();

@@ -158,7 +158,7 @@ public sealed class FixTests
     {
         string source = $"class C\n{{\n    {attribute} void F() {{ }}\n}}\n";
         using var fix = new FixHarness(source);
-        var tree = fix.Document().GetSyntaxTreeAsync().GetAwaiter().GetResult()!;
+        var tree = fix.Tree();
         var parts = pairs.Split('|');
         var properties = ImmutableDictionary<string, string?>.Empty.Add(DiagnosticCatalog.TitleProperty, "Use the sourced constants");
         for (int i = 0; i < parts.Length; i += 2)
