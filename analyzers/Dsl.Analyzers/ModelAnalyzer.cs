@@ -42,6 +42,6 @@ public sealed class ModelAnalyzer : DiagnosticAnalyzer
         else if (attributes.Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, moduleAttribute)))
             found = ModelParser.ParseModule(type, context.Compilation, context.CancellationToken).Diagnostics;
 
-        foreach (var info in found) context.ReportDiagnostic(info.ToDiagnostic());
+        foreach (var info in found) context.ReportDiagnostic(FixProperties.ToDiagnostic(info));
     }
 }

@@ -114,4 +114,43 @@ internal static class DiagnosticCatalog
 
     private static DiagnosticDescriptor Error(string id, string category, string title, string message) =>
         new(id, title, message, category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpBase + id + ".md");
+
+    // ---- rules outside the front end (own analyzers in analyzers/Dsl.Analyzers) ------------------
+
+    public const string MissingLossId = "DSL109";
+
+    /// <summary>Reported by the TrainStep analyzer on a call of <c>TrainStep</c> on a [Model] without a
+    /// [Loss] method (the generator emits no <c>TrainStep</c> then, so the call is also CS1061).</summary>
+    public static readonly DiagnosticDescriptor MissingLoss = Error(MissingLossId, DeclarationCategory,
+        "TrainStep needs a [Loss] method",
+        "'{0}' declares no [Loss] method, so the generator emits no TrainStep for it; add a method marked [Loss] that returns Ops.SoftmaxCrossEntropy(Forward(x), labels) or Ops.MeanSquaredError(Forward(x), targets)");
+
+    // ---- the code-fix contract ---------------------------------------------------------------------
+    //
+    // A diagnostic whose fix is "give this attribute argument that value" carries the edit in
+    // Diagnostic.Properties, so the fixer (analyzers/Dsl.CodeFixes, SetArgumentCodeFixProvider) needs no
+    // re-analysis and no knowledge of the rule:
+    //
+    //   "Argument"   the argument to set, e.g. "In" (a named attribute argument, written Name = value;
+    //                inserted when absent). When the diagnostic is on an argument of a call or on a
+    //                positional attribute argument, that argument's expression is replaced instead.
+    //   "Value"      the C# expression text to write, invariant culture, e.g. "20" or "0.3195".
+    //   "Argument2"/"Value2", "Argument3"/"Value3", ...   further arguments set by the same fix
+    //                (e.g. DeepNorm's Alpha and Beta together).
+    //   "Remove"     an attribute argument the fix may delete instead (e.g. "In": 0/absent infers it);
+    //                offered as a second code action.
+    //   "Title"      optional: the code action's title (default "Set In = 20").
+    //
+    // To give a new rule this fix: list its id in SetArgumentFixableIds and add one line to the
+    // analyzer's property table (FixProperties in Dsl.Analyzers) that builds the properties from the
+    // diagnostic's message arguments.
+
+    public const string ArgumentProperty = "Argument";
+    public const string ValueProperty = "Value";
+    public const string RemoveProperty = "Remove";
+    public const string TitleProperty = "Title";
+
+    /// <summary>The ids whose diagnostics may carry <see cref="ArgumentProperty"/>/<see cref="ValueProperty"/>
+    /// or <see cref="RemoveProperty"/> (the fixer's FixableDiagnosticIds).</summary>
+    public static readonly string[] SetArgumentFixableIds = { DenseInMismatchId, LayerArgumentId, SquarePlusBId };
 }

@@ -1,0 +1,307 @@
+using System.Globalization;
+using System.Linq;
+using Dsl.Generators.Diagnostics;
+using Microsoft.CodeAnalysis;
+using Xunit;
+using static Dsl.Analyzers.Tests.AnalyzerHarness;
+
+namespace Dsl.Analyzers.Tests;
+
+/// <summary>
+/// Every rule: a case that fires on the exact span marked [| |], with a message naming the values,
+/// and a near miss that is a clean program (no diagnostics, no build errors after generation).
+/// Test names start with the id; <see cref="CatalogTests"/> checks each id has both kinds.
+/// </summary>
+public sealed class RuleTests
+{
+    internal const string Valid = """
+        [Model(Batch = 8, Input = 20)]
+        public partial class M
+        {
+            [Dense(Out = 4)] public partial Tensor A(Tensor x);
+            [SquarePlus(B = 1)] public partial Tensor S(Tensor x);
+            public Tensor Forward(Tensor x) => S(A(x)) + A(x) * 2;
+            [Loss] public Scalar Loss(Tensor x, Labels y) => Ops.SoftmaxCrossEntropy(Forward(x), y);
+        }
+        """;
+
+    internal const string Block = """
+        [Module]
+        public partial class Block
+        {
+            [Dense(Out = 20)] public partial Tensor Up(Tensor x);
+            public Tensor Forward(Tensor x) => x + Up(x);
+        }
+
+        """;
+
+    /// <summary>Asserts exactly one <paramref name="id"/> diagnostic, on the marked span; returns it.</summary>
+    internal static Diagnostic Fires(string id, string marked)
+    {
+        var (source, span) = Markup(Header + marked);
+        var run = Analyze(Compile(source));
+        Assert.Empty(run.Exceptions);
+        var found = run.Diagnostics.Where(d => d.Id == id).ToList();
+        var diagnostic = Assert.Single(found);
+        Assert.Equal(span, diagnostic.Location.SourceSpan);
+        Assert.Equal($"docs/diagnostics/{id}.md", diagnostic.Descriptor.HelpLinkUri);
+        return diagnostic;
+    }
+
+    /// <summary>Asserts a clean program: no DSL diagnostics and no errors after generation.</summary>
+    internal static void Clean(string source)
+    {
+        var errors = BuildErrors(Compile(Header + source));
+        Assert.True(errors.Count == 0, string.Join("\n", errors));
+        var run = Analyze(Compile(Header + source));
+        Assert.True(run.Diagnostics.IsEmpty, string.Join("\n", run.Diagnostics));
+    }
+
+    private static string Message(Diagnostic d) => d.GetMessage(CultureInfo.InvariantCulture);
+
+    [Fact]
+    public void Valid_model_is_clean() => Clean(Valid);
+
+    // ---- DSL101 ---------------------------------------------------------------------------------
+
+    [Fact]
+    public void DSL101_fires_on_a_model_that_is_not_partial() =>
+        Assert.Contains("'M' is marked [Model]", Message(Fires("DSL101", Valid.Replace("public partial class M", "public class [|M|]"))));
+
+    [Fact]
+    public void DSL101_fires_on_a_module_that_is_not_partial() =>
+        Assert.Contains("'Block' is marked [Module]", Message(Fires("DSL101", Block.Replace("public partial class Block", "public class [|Block|]"))));
+
+    [Fact]
+    public void DSL101_near_miss_partial_model() => Clean(Valid);
+
+    // ---- DSL102 ---------------------------------------------------------------------------------
+
+    [Fact]
+    public void DSL102_fires_on_a_product_of_tensors() =>
+        Assert.Contains("'A(x) * A(x)'", Message(Fires("DSL102", Valid.Replace("S(A(x)) + A(x) * 2", "S(A(x)) + [|A(x) * A(x)|]"))));
+
+    [Fact]
+    public void DSL102_fires_on_a_statement() =>
+        Assert.Contains("if (x == null)", Message(Fires("DSL102", Valid.Replace("public Tensor Forward(Tensor x) => S(A(x)) + A(x) * 2;",
+            "public Tensor Forward(Tensor x) { [|if (x == null) return x;|] return A(x); }"))));
+
+    [Fact]
+    public void DSL102_near_miss_product_by_a_constant() => Clean(Valid.Replace("A(x) * 2", "2.5 * A(x)"));
+
+    // ---- DSL103 ---------------------------------------------------------------------------------
+
+    [Fact]
+    public void DSL103_fires_on_two_parameters() =>
+        Assert.Contains("exactly one Tensor parameter", Message(Fires("DSL103", Valid.Replace("[Dense(Out = 4)] public partial Tensor A(Tensor x);",
+            "[Dense(Out = 4)] public partial Tensor A(Tensor x);\n    [Relu] public partial Tensor [|B|](Tensor x, Tensor y);"))));
+
+    [Fact]
+    public void DSL103_fires_on_a_static_layer() =>
+        Assert.Contains("static", Message(Fires("DSL103", Valid.Replace("[Dense(Out = 4)] public partial Tensor A(Tensor x);",
+            "[Dense(Out = 4)] public partial Tensor A(Tensor x);\n    [Relu] public static partial Tensor [|B|](Tensor x);"))));
+
+    [Fact]
+    public void DSL103_near_miss_a_second_well_formed_layer() => Clean(Valid.Replace("[Dense(Out = 4)] public partial Tensor A(Tensor x);",
+        "[Dense(Out = 4)] public partial Tensor A(Tensor x);\n    [Relu] private partial Tensor B(Tensor x);"));
+
+    // ---- DSL104 ---------------------------------------------------------------------------------
+
+    [Fact]
+    public void DSL104_fires_on_batch_zero() =>
+        Assert.Contains("Batch > 0, but it is 0", Message(Fires("DSL104", Valid.Replace("Batch = 8", "[|Batch = 0|]"))));
+
+    [Fact]
+    public void DSL104_fires_on_a_missing_input_on_the_attribute() =>
+        Assert.Contains("Input > 0, but it is 0", Message(Fires("DSL104", Valid.Replace("[Model(Batch = 8, Input = 20)]", "[[|Model(Batch = 8)|]]"))));
+
+    [Fact]
+    public void DSL104_near_miss_batch_one() => Clean(Valid.Replace("Batch = 8", "Batch = 1"));
+
+    // ---- DSL105 ---------------------------------------------------------------------------------
+
+    [Fact]
+    public void DSL105_fires_on_a_model_without_forward() =>
+        Assert.Contains("'M' has no method 'Forward(Tensor)'", Message(Fires("DSL105", """
+            [Model(Batch = 8, Input = 20)]
+            public partial class [|M|]
+            {
+                [Dense(Out = 4)] public partial Tensor A(Tensor x);
+                public Tensor Run(Tensor x) => A(x);
+            }
+            """)));
+
+    [Fact]
+    public void DSL105_near_miss_forward_present() => Clean(Valid);
+
+    // ---- DSL106 ---------------------------------------------------------------------------------
+
+    [Fact]
+    public void DSL106_fires_on_dense_out() =>
+        Assert.Contains("Out must be > 0, but it is -3", Message(Fires("DSL106", Valid.Replace("Dense(Out = 4)", "Dense([|Out = -3|])"))));
+
+    [Fact]
+    public void DSL106_fires_on_a_negative_dense_in() =>
+        Assert.Contains("In must be >= 0", Message(Fires("DSL106", Valid.Replace("Dense(Out = 4)", "Dense(Out = 4, [|In = -1|])"))));
+
+    [Fact]
+    public void DSL106_fires_on_a_dropout_rate_of_one() =>
+        Assert.Contains("the rate must be in [0, 1), but it is 1", Message(Fires("DSL106", Valid.Replace(
+            "[SquarePlus(B = 1)] public partial Tensor S(Tensor x);", "[[|Dropout(1.0)|]] public partial Tensor S(Tensor x);"))));
+
+    [Fact]
+    public void DSL106_near_miss_dropout_just_below_one() => Clean(Valid.Replace(
+        "[SquarePlus(B = 1)] public partial Tensor S(Tensor x);", "[Dropout(0.99)] public partial Tensor S(Tensor x);"));
+
+    // ---- DSL107 ---------------------------------------------------------------------------------
+
+    [Fact]
+    public void DSL107_fires_on_a_loss_with_one_parameter() =>
+        Assert.Contains("(Tensor inputs, Labels labels)", Message(Fires("DSL107", Valid.Replace(
+            "[Loss] public Scalar Loss(Tensor x, Labels y) => Ops.SoftmaxCrossEntropy(Forward(x), y);",
+            "[Loss] public Scalar [|Loss|](Tensor x) => Ops.SoftmaxCrossEntropy(Forward(x), null!);"))));
+
+    [Fact]
+    public void DSL107_fires_on_targets_that_are_not_the_loss_parameter() =>
+        Assert.Contains("must be the loss method's Labels parameter", Message(Fires("DSL107", Valid.Replace(
+            "Ops.SoftmaxCrossEntropy(Forward(x), y)", "[|Ops.SoftmaxCrossEntropy(Forward(x), new Labels(default))|]"))));
+
+    [Fact]
+    public void DSL107_near_miss_mean_squared_error_on_tensor_targets() => Clean(Valid.Replace(
+        "Loss(Tensor x, Labels y) => Ops.SoftmaxCrossEntropy(Forward(x), y)", "Loss(Tensor x, Tensor y) => Ops.MeanSquaredError(Forward(x), y)"));
+
+    // ---- DSL108 ---------------------------------------------------------------------------------
+
+    [Fact]
+    public void DSL108_fires_on_a_module_inside_a_module() =>
+        Assert.Contains("Member 'Inner' of module 'Outer' is a module", Message(Fires("DSL108", Block + """
+            [Module]
+            public partial class Outer
+            {
+                public partial Block [|Inner|] { get; }
+                [Relu] public partial Tensor Act(Tensor x);
+                public Tensor Forward(Tensor x) => Act(x);
+            }
+            """)));
+
+    [Fact]
+    public void DSL108_near_miss_module_on_the_model() => Clean(Block + Valid.Replace(
+        "[Dense(Out = 4)] public partial Tensor A(Tensor x);", "public partial Block First { get; }\n    [Dense(Out = 4)] public partial Tensor A(Tensor x);")
+        .Replace("S(A(x)) + A(x) * 2", "S(A(First.Forward(x)))"));
+
+    // ---- DSL201 ---------------------------------------------------------------------------------
+
+    [Fact]
+    public void DSL201_fires_on_the_in_argument()
+    {
+        var d = Fires("DSL201", Valid.Replace("Dense(Out = 4)", "Dense(Out = 4, [|In = 30|])"));
+        Assert.Equal("Dense layer 'A' declares In = 30, but its input has 20 features", Message(d));
+        Assert.Equal("In", d.Properties[DiagnosticCatalog.ArgumentProperty]);
+        Assert.Equal("20", d.Properties[DiagnosticCatalog.ValueProperty]);
+    }
+
+    [Fact]
+    public void DSL201_fires_in_a_module_with_the_width_from_the_model()
+    {
+        var d = Fires("DSL201", Block.Replace("Dense(Out = 20)", "Dense(Out = 20, [|In = 8|])") + Valid.Replace(
+            "[Dense(Out = 4)] public partial Tensor A(Tensor x);", "public partial Block First { get; }\n    [Dense(Out = 4)] public partial Tensor A(Tensor x);")
+            .Replace("S(A(x)) + A(x) * 2", "S(A(First.Forward(x)))"));
+        Assert.Equal("20", d.Properties[DiagnosticCatalog.ValueProperty]);
+    }
+
+    [Fact]
+    public void DSL201_near_miss_matching_in() => Clean(Valid.Replace("Dense(Out = 4)", "Dense(Out = 4, In = 20)"));
+
+    // ---- DSL202 ---------------------------------------------------------------------------------
+
+    [Fact]
+    public void DSL202_fires_on_an_add_of_different_widths() =>
+        Assert.Contains("4 features to one of 20", Message(Fires("DSL202", Valid.Replace("S(A(x)) + A(x) * 2", "[|S(A(x)) + x|]"))));
+
+    [Fact]
+    public void DSL202_near_miss_add_of_equal_widths() => Clean(Valid.Replace("S(A(x)) + A(x) * 2", "S(A(x)) + A(x)"));
+
+    // ---- DSL203 ---------------------------------------------------------------------------------
+
+    private const string Shared = """
+        [Model(Batch = 8, Input = 20)]
+        public partial class M
+        {
+            [Dense(Out = 4)] public partial Tensor A(Tensor x);
+            [Dense(Out = 10)] public partial Tensor D(Tensor x);
+            public Tensor Forward(Tensor x) => A(x) + A(D(x));
+            [Loss] public Scalar Loss(Tensor x, Labels y) => Ops.SoftmaxCrossEntropy(Forward(x), y);
+        }
+        """;
+
+    [Fact]
+    public void DSL203_fires_on_a_layer_reused_at_another_width() =>
+        Assert.Equal("Layer 'A' is called with 10 input features here but with 20 features earlier; a layer's weights have one shape",
+            Message(Fires("DSL203", Shared.Replace("A(x) + A(D(x))", "A(x) + [|A(D(x))|]"))));
+
+    [Fact]
+    public void DSL203_near_miss_reused_at_the_same_width() => Clean(Shared.Replace("Dense(Out = 10)", "Dense(Out = 20)"));
+
+    // ---- DSL301 ---------------------------------------------------------------------------------
+
+    [Fact]
+    public void DSL301_fires_on_the_attribute_argument()
+    {
+        var d = Fires("DSL301", Valid.Replace("SquarePlus(B = 1)", "SquarePlus([|B = 0|])"));
+        Assert.Contains("SquarePlus 'S' has b = 0", Message(d));
+        Assert.Equal("4", d.Properties[DiagnosticCatalog.ValueProperty]);
+    }
+
+    [Fact]
+    public void DSL301_fires_on_the_ops_argument() =>
+        Assert.Contains("has b = -1", Message(Fires("DSL301", Valid.Replace("S(A(x)) + A(x) * 2", "Ops.SquarePlus(A(x), [|-1|])"))));
+
+    [Fact]
+    public void DSL301_near_miss_small_positive_b() => Clean(Valid.Replace("SquarePlus(B = 1)", "SquarePlus(B = 1e-3)"));
+
+    // ---- DSL109 ---------------------------------------------------------------------------------
+
+    internal const string NoLoss = """
+        [Model(Batch = 8, Input = 20)]
+        public partial class M
+        {
+            [Dense(Out = 4)] public partial Tensor A(Tensor x);
+            public Tensor Forward(Tensor x) => A(x);
+        }
+
+        public static class Training
+        {
+            public static float Step(M model, float[] x, int[] y, Dsl.Optimizers.Optimizer optimizer) => MARK;
+        }
+        """;
+
+    [Fact]
+    public void DSL109_fires_on_the_call()
+    {
+        var d = Fires("DSL109", NoLoss.Replace("MARK", "[|model.TrainStep(x, y, optimizer)|]"));
+        Assert.StartsWith("'M' declares no [Loss] method", Message(d));
+        Assert.Single(d.AdditionalLocations);
+    }
+
+    [Fact]
+    public void DSL109_fires_on_a_conditional_call() =>
+        Fires("DSL109", NoLoss.Replace("MARK", "[|model?.TrainStep(x, y, optimizer)|] ?? 0"));
+
+    [Fact]
+    public void DSL109_fires_when_the_model_is_invalid_and_has_stubs() =>
+        Fires("DSL109", NoLoss.Replace("MARK", "[|model.TrainStep(x, y, optimizer)|]").Replace("Batch = 8", "Batch = 0"));
+
+    [Fact]
+    public void DSL109_near_miss_model_with_a_loss() => Clean(Valid + """
+
+        public static class Training
+        {
+            public static float Step(M model, float[] x, int[] y, Dsl.Optimizers.Optimizer optimizer) => model.TrainStep(x, y, optimizer);
+        }
+        """);
+
+    [Fact]
+    public void DSL109_near_miss_a_hand_written_train_step() => Clean(NoLoss
+        .Replace("public Tensor Forward(Tensor x) => A(x);", "public Tensor Forward(Tensor x) => A(x);\n    public float TrainStep(float[] x, int[] y, Dsl.Optimizers.Optimizer o) => 0;")
+        .Replace("MARK", "model.TrainStep(x, y, optimizer)"));
+}
