@@ -1,5 +1,6 @@
 using System;
 using System.Numerics;
+using System.Runtime.Intrinsics;
 using System.Threading;
 using Dsl.Runtime;
 
@@ -109,11 +110,24 @@ public static unsafe class LinearAttention
     private static long MultiplyAdds(in AttentionOptions o, int batch)
         => (long)batch * o.Heads * o.Sequence * o.KeySize * o.ValueSize * 2;
 
-    /// <summary>φ(x) = elu(x) + 1 elementwise.</summary>
+    /// <summary>φ(x) = elu(x) + 1 elementwise: x + 1 for x &gt; 0, eˣ otherwise.</summary>
     private static void Phi<T>(T* x, T* y, int n)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int i = 0; i < n; i++)
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
+        {
+            int w = Vector256<T>.Count;
+            for (; i + w <= n; i += w)
+            {
+                Vector256<T> xv = Vector256.Load(x + i);
+                Vector256<T> positive = Vector256.GreaterThan(xv, Vector256<T>.Zero);
+                Vector256<T> e = SimdMath.Exp(Vector256.Min(xv, Vector256<T>.Zero));
+                Vector256.ConditionalSelect(positive, xv + Vector256<T>.One, e).Store(y + i);
+            }
+        }
+
+        for (; i < n; i++)
         {
             T xi = x[i];
             y[i] = xi > T.Zero ? xi + T.One : T.Exp(xi);
@@ -129,9 +143,9 @@ public static unsafe class LinearAttention
     private static void AddOuter<T>(T* phiK, T* v, int dk, int dv, T* state, T* z)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        AttentionMath.AddScaledRows(phiK, dk, v, dv, state, dv);
         for (int c = 0; c < dk; c++)
         {
-            AttentionMath.Axpy(phiK[c], v, state + (c * dv), dv);
             z[c] += phiK[c];
         }
     }
@@ -293,10 +307,10 @@ public static unsafe class LinearAttention
     private static void AddQueryTerm<T>(T* phiQ, T* dnum, T dden, int dk, int dv, T* g, T* gamma)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        AttentionMath.AddScaledRows(phiQ, dk, dnum, dv, g, dv);
         for (int c = 0; c < dk; c++)
         {
-            AttentionMath.Axpy(phiQ[c], dnum, g + (c * dv), dv);
-            gamma[c] += phiQ[c] * dden;
+            gamma[c] = T.FusedMultiplyAdd(phiQ[c], dden, gamma[c]);
         }
     }
 
