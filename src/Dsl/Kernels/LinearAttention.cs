@@ -134,10 +134,29 @@ public static unsafe class LinearAttention
         }
     }
 
-    /// <summary>φ'(x) = 1 for x &gt; 0, eˣ otherwise.</summary>
-    private static T PhiDerivative<T>(T x)
+    /// <summary>y[i] *= φ'(x[i]), with φ'(x) = 1 for x &gt; 0 and eˣ otherwise.</summary>
+    private static void ScaleByPhiDerivative<T>(T* x, T* y, int n)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => x > T.Zero ? T.One : T.Exp(x);
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
+        {
+            int w = Vector256<T>.Count;
+            for (; i + w <= n; i += w)
+            {
+                Vector256<T> xv = Vector256.Load(x + i);
+                Vector256<T> derivative = Vector256.ConditionalSelect(
+                    Vector256.GreaterThan(xv, Vector256<T>.Zero), Vector256<T>.One, SimdMath.Exp(Vector256.Min(xv, Vector256<T>.Zero)));
+                (Vector256.Load(y + i) * derivative).Store(y + i);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            T xi = x[i];
+            y[i] *= xi > T.Zero ? T.One : T.Exp(xi);
+        }
+    }
 
     /// <summary>S += φ(k) vᵀ and z += φ(k), with φ(k) already in <paramref name="phiK"/>.</summary>
     private static void AddOuter<T>(T* phiK, T* v, int dk, int dv, T* state, T* z)
@@ -250,10 +269,8 @@ public static unsafe class LinearAttention
                 T* qi = q + (i * stride);
                 T* dqi = dq + (i * gradStride);
                 AttentionMath.RowTimesMatrix(dnum, dv, state, dk, dqi, dk, false);
-                for (int c = 0; c < dk; c++)
-                {
-                    dqi[c] = T.FusedMultiplyAdd(z[c], dden, dqi[c]) * PhiDerivative(qi[c]);
-                }
+                AttentionMath.Axpy(dden, z, dqi, dk);
+                ScaleByPhiDerivative(qi, dqi, dk);
             }
 
             // Pass 2, keys, from the last row back: G and γ sum φ(q_i) dnum_iᵀ and φ(q_i) dden_i over
@@ -275,10 +292,8 @@ public static unsafe class LinearAttention
                 T* dkj = dkp + (j * gradStride);
                 Phi(kj, phiK, dk);
                 AttentionMath.RowTimesMatrix(v + (j * stride), dv, transposed, dk, dkj, dk, false);
-                for (int c = 0; c < dk; c++)
-                {
-                    dkj[c] = (dkj[c] + z[c]) * PhiDerivative(kj[c]);
-                }
+                AttentionMath.Axpy(T.One, z, dkj, dk);
+                ScaleByPhiDerivative(kj, dkj, dk);
 
                 AttentionMath.RowTimesMatrix(phiK, dk, state, dv, dvp + (j * gradStride), dv, false);
             }
