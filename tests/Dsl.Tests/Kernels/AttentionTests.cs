@@ -339,7 +339,7 @@ public sealed class AttentionSharedStateTests
         // created by the warm-up calls; after that no thread may allocate. Helper threads'
         // allocations only show in the process-wide count, which other test infrastructure may
         // bump now and then, so the process-wide check passes if one of a few windows is clean
-        // (a real per-call allocation dirties every window).
+        // (a real per-call allocation dirties every window). Run alone, all windows are clean.
         const int batch = 12, seq = 64, heads = 4, size = 32;
         var o = AttentionProblem.Make(heads, size, size, seq, true, 0, AttentionScaleMode.Fixed);
         var p = new AttentionProblem(o, batch, 1);
@@ -374,7 +374,9 @@ public sealed class AttentionSharedStateTests
         try
         {
             pool.Threads = Math.Min(2, pool.MaxThreads);
-            for (int i = 0; i < 5; i++)
+
+            // Enough warm-up for tiered compilation to settle too (30 calls, then a background re-JIT).
+            for (int i = 0; i < 40; i++)
             {
                 Step();
             }
@@ -389,10 +391,10 @@ public sealed class AttentionSharedStateTests
             Assert.True(callerBytes == 0, $"the calling thread allocated {callerBytes} bytes in 5 warm steps");
 
             long cleanest = long.MaxValue;
-            for (int window = 0; window < 5 && cleanest != 0; window++)
+            for (int window = 0; window < 10 && cleanest != 0; window++)
             {
                 long total = GC.GetTotalAllocatedBytes(precise: true);
-                for (int i = 0; i < 3; i++)
+                for (int i = 0; i < 2; i++)
                 {
                     Step();
                 }
@@ -400,7 +402,7 @@ public sealed class AttentionSharedStateTests
                 cleanest = Math.Min(cleanest, GC.GetTotalAllocatedBytes(precise: true) - total);
             }
 
-            Assert.True(cleanest == 0, $"every window of 3 warm steps allocated, at least {cleanest} bytes process-wide");
+            Assert.True(cleanest == 0, $"every window of 2 warm steps allocated, at least {cleanest} bytes process-wide");
         }
         finally
         {
