@@ -30,6 +30,17 @@ internal static unsafe class AttentionMath
 
     private static bool Use256<T>() => Vector256.IsHardwareAccelerated && Vectorised<T>();
 
+    /// <summary>Score rows are computed over a multiple of this many keys (the widest vector of
+    /// floats), so the vector loops have no scalar tail; the extra entries are masked to −∞.</summary>
+    internal const int KeyPad = 16;
+
+    /// <summary><paramref name="n"/> rounded up to a multiple of <see cref="KeyPad"/>.</summary>
+    public static int Padded(int n) => (n + KeyPad - 1) & ~(KeyPad - 1);
+
+    /// <summary>Row stride of a transposed [width, T] copy of K or V: room for a padded row of
+    /// scores starting at any key, with zeros after the last key.</summary>
+    public static int TransposedStride(int sequence) => Padded(sequence) + KeyPad;
+
     /// <summary>Runs <c>work.Run(i, parts)</c> for every part, on <see cref="WorkerPool.Shared"/> when
     /// there is enough work (<paramref name="multiplyAdds"/>) and more than one part, else inline.</summary>
     public static void Dispatch(IParallelWork work, int parts, long multiplyAdds)
@@ -171,6 +182,107 @@ internal static unsafe class AttentionMath
             y[x] = s;
         }
     }
+
+    /// <summary>rows[j·stride + c] += coef[j] · x[c] for j &lt; n, c &lt; width: n rank-1 row updates
+    /// with x held in registers (a chunk of up to four vectors at a time).</summary>
+    public static void AddScaledRows<T>(T* coef, int n, T* x, int width, T* rows, nint stride)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int c = 0;
+        if (Use512<T>())
+        {
+            int w = Vector512<T>.Count;
+            for (; c + (2 * w) <= width; c += 2 * w)
+            {
+                Vector512<T> x0 = Vector512.Load(x + c);
+                Vector512<T> x1 = Vector512.Load(x + c + w);
+                T* row = rows + c;
+                for (int j = 0; j < n; j++, row += stride)
+                {
+                    Vector512<T> a = Vector512.Create(coef[j]);
+                    Fma(a, x0, Vector512.Load(row)).Store(row);
+                    Fma(a, x1, Vector512.Load(row + w)).Store(row + w);
+                }
+            }
+
+            for (; c + w <= width; c += w)
+            {
+                Vector512<T> x0 = Vector512.Load(x + c);
+                T* row = rows + c;
+                for (int j = 0; j < n; j++, row += stride)
+                {
+                    Fma(Vector512.Create(coef[j]), x0, Vector512.Load(row)).Store(row);
+                }
+            }
+        }
+
+        if (Use256<T>())
+        {
+            int w = Vector256<T>.Count;
+            for (; c + (2 * w) <= width; c += 2 * w)
+            {
+                Vector256<T> x0 = Vector256.Load(x + c);
+                Vector256<T> x1 = Vector256.Load(x + c + w);
+                T* row = rows + c;
+                for (int j = 0; j < n; j++, row += stride)
+                {
+                    Vector256<T> a = Vector256.Create(coef[j]);
+                    Fma(a, x0, Vector256.Load(row)).Store(row);
+                    Fma(a, x1, Vector256.Load(row + w)).Store(row + w);
+                }
+            }
+
+            for (; c + w <= width; c += w)
+            {
+                Vector256<T> x0 = Vector256.Load(x + c);
+                T* row = rows + c;
+                for (int j = 0; j < n; j++, row += stride)
+                {
+                    Fma(Vector256.Create(coef[j]), x0, Vector256.Load(row)).Store(row);
+                }
+            }
+        }
+
+        if (c < width)
+        {
+            T* row = rows;
+            for (int j = 0; j < n; j++, row += stride)
+            {
+                T a = coef[j];
+                for (int t = c; t < width; t++)
+                {
+                    row[t] = T.FusedMultiplyAdd(a, x[t], row[t]);
+                }
+            }
+        }
+    }
+
+    /// <summary>dp[j] = scale · p[j] · (dp[j] − d): the softmax backward dS = P ⊙ (dP − D), scaled.</summary>
+    public static void SoftmaxBackward<T>(T* p, T* dp, T d, T scale, int n)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int j = 0;
+        if (Use256<T>())
+        {
+            int w = Vector256<T>.Count;
+            Vector256<T> dv = Vector256.Create(d);
+            Vector256<T> sv = Vector256.Create(scale);
+            for (; j + w <= n; j += w)
+            {
+                (sv * Vector256.Load(p + j) * (Vector256.Load(dp + j) - dv)).Store(dp + j);
+            }
+        }
+
+        for (; j < n; j++)
+        {
+            dp[j] = scale * p[j] * (dp[j] - d);
+        }
+    }
+
+    /// <summary>x[i] = value for i &lt; n.</summary>
+    public static void Fill<T>(T* x, int n, T value)
+        where T : unmanaged
+        => new Span<T>(x, n).Fill(value);
 
     /// <summary>Σ_i x[i] · y[i].</summary>
     public static T Dot<T>(T* x, T* y, int n)
@@ -317,7 +429,8 @@ internal static unsafe class AttentionMath
         return sum;
     }
 
-    /// <summary>dst[c·dstStride + r] = src[r·srcStride + c] for r &lt; rows, c &lt; cols.</summary>
+    /// <summary>dst[c·dstStride + r] = src[r·srcStride + c] for r &lt; rows, c &lt; cols; then zeros in
+    /// dst[c·dstStride + r] for rows ≤ r &lt; dstStride (the padding of transposed K and V).</summary>
     public static void Transpose<T>(T* src, nint srcStride, int rows, int cols, T* dst, nint dstStride)
         where T : unmanaged
     {
@@ -328,6 +441,11 @@ internal static unsafe class AttentionMath
             {
                 dst[(c * dstStride) + r] = row[c];
             }
+        }
+
+        for (int c = 0; c < cols; c++)
+        {
+            new Span<T>(dst + (c * dstStride) + rows, (int)(dstStride - rows)).Clear();
         }
     }
 

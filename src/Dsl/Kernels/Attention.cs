@@ -176,16 +176,18 @@ public static unsafe class Attention
         T* output = job.Output + (rowBase * outStride) + (h * dv);
         T* lse = job.LogSumExp + ((nint)index * seq);
         int block = Math.Min(seq, AttentionMath.KeyBlock);
+        int ld = AttentionMath.TransposedStride(seq);
 
-        // Scratch: K of this head transposed [dk, T], one block of scores, λ·q_i, the row accumulator.
-        T[] scratch = AttentionScratch<T>.Rent((dk * seq) + block + dk + dv);
+        // Scratch: K of this head transposed [dk, ld] (zero-padded), one padded block of scores,
+        // λ·q_i, the row accumulator.
+        T[] scratch = AttentionScratch<T>.Rent((dk * ld) + AttentionMath.Padded(block) + dk + dv);
         fixed (T* sp = scratch)
         {
             T* kt = sp;
-            T* s = kt + (dk * seq);
-            T* qs = s + block;
+            T* s = kt + (dk * ld);
+            T* qs = s + AttentionMath.Padded(block);
             T* acc = qs + dk;
-            AttentionMath.Transpose(k, stride, seq, dk, kt, seq);
+            AttentionMath.Transpose(k, stride, seq, dk, kt, ld);
             for (int i = 0; i < seq; i++)
             {
                 AttentionMath.KeyRange(o, i, out int lo, out int hi);
@@ -205,13 +207,17 @@ public static unsafe class Attention
                 T sum = T.Zero;
                 for (int j0 = lo; j0 <= hi; j0 += block)
                 {
+                    // Scores over a padded width (no scalar tails), the padding masked to −∞ so it
+                    // adds nothing to the max or the sum; only the nb real keys meet V.
                     int nb = Math.Min(block, hi + 1 - j0);
-                    AttentionMath.RowTimesMatrix(qs, dk, kt + j0, seq, s, nb, false);
-                    T blockMax = AttentionMath.Max(s, nb);
+                    int padded = AttentionMath.Padded(nb);
+                    AttentionMath.RowTimesMatrix(qs, dk, kt + j0, ld, s, padded, false);
+                    AttentionMath.Fill(s + nb, padded - nb, T.NegativeInfinity);
+                    T blockMax = AttentionMath.Max(s, padded);
                     if (j0 == lo)
                     {
                         max = blockMax;
-                        sum = AttentionMath.ExpShifted(s, nb, max);
+                        sum = AttentionMath.ExpShifted(s, padded, max);
                         AttentionMath.RowTimesMatrix(s, nb, v + (j0 * stride), stride, acc, dv, false);
                     }
                     else
@@ -219,7 +225,7 @@ public static unsafe class Attention
                         // Online softmax: rescale what was summed under the old max.
                         T newMax = T.Max(max, blockMax);
                         T correction = T.Exp(max - newMax);
-                        sum = (sum * correction) + AttentionMath.ExpShifted(s, nb, newMax);
+                        sum = (sum * correction) + AttentionMath.ExpShifted(s, padded, newMax);
                         AttentionMath.Scale(acc, correction, acc, dv);
                         AttentionMath.RowTimesMatrix(s, nb, v + (j0 * stride), stride, acc, dv, true);
                         max = newMax;
@@ -251,17 +257,18 @@ public static unsafe class Attention
         T* dkp = job.DK + (rowBase * gradStride) + (h * dk);
         T* dvp = job.DV + (rowBase * gradStride) + (h * dv);
 
-        // Scratch: Kᵀ [dk, T], Vᵀ [dv, T], one row of P, one row of dP then dS, λ·q_i.
-        T[] scratch = AttentionScratch<T>.Rent((dk * seq) + (dv * seq) + (2 * seq) + dk);
+        // Scratch: Kᵀ [dk, ld], Vᵀ [dv, ld] (zero-padded), one padded row of P, one of dP then dS, λ·q_i.
+        int ld = AttentionMath.TransposedStride(seq);
+        T[] scratch = AttentionScratch<T>.Rent(((dk + dv + 2) * ld) + dk);
         fixed (T* sp = scratch)
         {
             T* kt = sp;
-            T* vt = kt + (dk * seq);
-            T* p = vt + (dv * seq);
-            T* dp = p + seq;
-            T* qs = dp + seq;
-            AttentionMath.Transpose(k, stride, seq, dk, kt, seq);
-            AttentionMath.Transpose(v, stride, seq, dv, vt, seq);
+            T* vt = kt + (dk * ld);
+            T* p = vt + (dv * ld);
+            T* dp = p + ld;
+            T* qs = dp + ld;
+            AttentionMath.Transpose(k, stride, seq, dk, kt, ld);
+            AttentionMath.Transpose(v, stride, seq, dv, vt, ld);
             AttentionMath.ClearRows(dkp, seq, gradStride, dk);
             AttentionMath.ClearRows(dvp, seq, gradStride, dv);
             for (int i = 0; i < seq; i++)
@@ -276,30 +283,27 @@ public static unsafe class Attention
                 }
 
                 int n = hi - lo + 1;
+                int padded = AttentionMath.Padded(n);
                 T lambda = T.CreateTruncating(AttentionMath.Lambda(o, n));
                 T* qi = q + (i * stride);
                 T* doi = dOutput + (i * outStride);
                 T d = AttentionMath.Dot(doi, output + (i * outStride), dv);
 
-                // P_ij = exp(λ q_i·k_j − L_i), recomputed exactly as the forward computed the scores.
+                // P_ij = exp(λ q_i·k_j − L_i), recomputed exactly as the forward computed the scores;
+                // the padding is masked to −∞, so its P is 0 and it drops out of everything below.
                 AttentionMath.Scale(qi, lambda, qs, dk);
-                AttentionMath.RowTimesMatrix(qs, dk, kt + lo, seq, p, n, false);
-                AttentionMath.ExpShifted(p, n, rowLse);
+                AttentionMath.RowTimesMatrix(qs, dk, kt + lo, ld, p, padded, false);
+                AttentionMath.Fill(p + n, padded - n, T.NegativeInfinity);
+                AttentionMath.ExpShifted(p, padded, rowLse);
 
                 // dP_ij = dO_i·v_j, then g_j = λ dS_ij = λ P_ij (dP_ij − D_i).
-                AttentionMath.RowTimesMatrix(doi, dv, vt + lo, seq, dp, n, false);
-                for (int j = 0; j < n; j++)
-                {
-                    dp[j] = lambda * p[j] * (dp[j] - d);
-                }
+                AttentionMath.RowTimesMatrix(doi, dv, vt + lo, ld, dp, padded, false);
+                AttentionMath.SoftmaxBackward(p, dp, d, lambda, padded);
 
+                // dq_i = Σ_j g_j k_j; dk_j += g_j q_i; dv_j += P_ij dO_i.
                 AttentionMath.RowTimesMatrix(dp, n, k + (lo * stride), stride, dqi, dk, false);
-                for (int j = 0; j < n; j++)
-                {
-                    nint row = (lo + j) * gradStride;
-                    AttentionMath.Axpy(dp[j], qi, dkp + row, dk);
-                    AttentionMath.Axpy(p[j], doi, dvp + row, dv);
-                }
+                AttentionMath.AddScaledRows(dp, n, qi, dk, dkp + (lo * gradStride), gradStride);
+                AttentionMath.AddScaledRows(p, n, doi, dv, dvp + (lo * gradStride), gradStride);
             }
         }
     }

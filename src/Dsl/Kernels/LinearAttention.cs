@@ -1,5 +1,6 @@
 using System;
 using System.Numerics;
+using System.Runtime.Intrinsics;
 using System.Threading;
 using Dsl.Runtime;
 
@@ -109,29 +110,61 @@ public static unsafe class LinearAttention
     private static long MultiplyAdds(in AttentionOptions o, int batch)
         => (long)batch * o.Heads * o.Sequence * o.KeySize * o.ValueSize * 2;
 
-    /// <summary>φ(x) = elu(x) + 1 elementwise.</summary>
+    /// <summary>φ(x) = elu(x) + 1 elementwise: x + 1 for x &gt; 0, eˣ otherwise.</summary>
     private static void Phi<T>(T* x, T* y, int n)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int i = 0; i < n; i++)
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
+        {
+            int w = Vector256<T>.Count;
+            for (; i + w <= n; i += w)
+            {
+                Vector256<T> xv = Vector256.Load(x + i);
+                Vector256<T> positive = Vector256.GreaterThan(xv, Vector256<T>.Zero);
+                Vector256<T> e = SimdMath.Exp(Vector256.Min(xv, Vector256<T>.Zero));
+                Vector256.ConditionalSelect(positive, xv + Vector256<T>.One, e).Store(y + i);
+            }
+        }
+
+        for (; i < n; i++)
         {
             T xi = x[i];
             y[i] = xi > T.Zero ? xi + T.One : T.Exp(xi);
         }
     }
 
-    /// <summary>φ'(x) = 1 for x &gt; 0, eˣ otherwise.</summary>
-    private static T PhiDerivative<T>(T x)
+    /// <summary>y[i] *= φ'(x[i]), with φ'(x) = 1 for x &gt; 0 and eˣ otherwise.</summary>
+    private static void ScaleByPhiDerivative<T>(T* x, T* y, int n)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => x > T.Zero ? T.One : T.Exp(x);
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
+        {
+            int w = Vector256<T>.Count;
+            for (; i + w <= n; i += w)
+            {
+                Vector256<T> xv = Vector256.Load(x + i);
+                Vector256<T> derivative = Vector256.ConditionalSelect(
+                    Vector256.GreaterThan(xv, Vector256<T>.Zero), Vector256<T>.One, SimdMath.Exp(Vector256.Min(xv, Vector256<T>.Zero)));
+                (Vector256.Load(y + i) * derivative).Store(y + i);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            T xi = x[i];
+            y[i] *= xi > T.Zero ? T.One : T.Exp(xi);
+        }
+    }
 
     /// <summary>S += φ(k) vᵀ and z += φ(k), with φ(k) already in <paramref name="phiK"/>.</summary>
     private static void AddOuter<T>(T* phiK, T* v, int dk, int dv, T* state, T* z)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        AttentionMath.AddScaledRows(phiK, dk, v, dv, state, dv);
         for (int c = 0; c < dk; c++)
         {
-            AttentionMath.Axpy(phiK[c], v, state + (c * dv), dv);
             z[c] += phiK[c];
         }
     }
@@ -204,79 +237,92 @@ public static unsafe class LinearAttention
         T* dkp = job.DK + (rowBase * gradStride) + (h * dk);
         T* dvp = job.DV + (rowBase * gradStride) + (h * dv);
 
-        // Scratch: S or G [dk, dv], z or γ [dk], φ(q_i), φ(k_j) [dk], dnum_i [dv].
-        T[] scratch = AttentionScratch<T>.Rent((dk * dv) + (3 * dk) + dv);
+        // Scratch: Sᵀ [dv, dk] then G [dk, dv]; z then γ [dk]; Gᵀ [dv, dk]; φ(q_i), φ(k_j) [dk]; dnum_i [dv].
+        // The transposes make every matrix-vector product a row-times-matrix (no horizontal sums).
+        int stateSize = dk * dv;
+        T[] scratch = AttentionScratch<T>.Rent((2 * stateSize) + (3 * dk) + dv);
         fixed (T* sp = scratch)
         {
             T* state = sp;
-            T* z = state + (dk * dv);
-            T* phiQ = z + dk;
+            T* z = state + stateSize;
+            T* transposed = z + dk;
+            T* phiQ = transposed + stateSize;
             T* phiK = phiQ + dk;
             T* dnum = phiK + dk;
 
-            // Pass 1, queries: dφ(q_i) = S_i dnum_i + z_i dden_i with the same (prefix or total) S, z as the forward.
-            new Span<T>(state, (dk * dv) + dk).Clear();
-            if (!o.Causal)
+            // Pass 1, queries: dφ(q_i) = S_i dnum_i + z_i dden_i with the same (prefix or total) S, z
+            // as the forward, kept as Sᵀ (Sᵀ += v_j φ(k_j)ᵀ).
+            new Span<T>(state, stateSize + dk).Clear();
+            for (int j = 0; j < (o.Causal ? 0 : seq); j++)
             {
-                for (int j = 0; j < seq; j++)
-                {
-                    Phi(k + (j * stride), phiK, dk);
-                    AddOuter(phiK, v + (j * stride), dk, dv, state, z);
-                }
+                AddKeyTransposed(k + (j * stride), v + (j * stride), dk, dv, phiK, state, z);
             }
 
             for (int i = 0; i < seq; i++)
             {
                 if (o.Causal)
                 {
-                    Phi(k + (i * stride), phiK, dk);
-                    AddOuter(phiK, v + (i * stride), dk, dv, state, z);
+                    AddKeyTransposed(k + (i * stride), v + (i * stride), dk, dv, phiK, state, z);
                 }
 
                 T dden = QueryGradients(dOutput + (i * outStride), output + (i * outStride), stats[i], dnum, dv);
                 T* qi = q + (i * stride);
                 T* dqi = dq + (i * gradStride);
-                for (int c = 0; c < dk; c++)
-                {
-                    T dPhi = AttentionMath.Dot(state + (c * dv), dnum, dv) + (z[c] * dden);
-                    dqi[c] = dPhi * PhiDerivative(qi[c]);
-                }
+                AttentionMath.RowTimesMatrix(dnum, dv, state, dk, dqi, dk, false);
+                AttentionMath.Axpy(dden, z, dqi, dk);
+                ScaleByPhiDerivative(qi, dqi, dk);
             }
 
             // Pass 2, keys, from the last row back: G and γ sum φ(q_i) dnum_iᵀ and φ(q_i) dden_i over
-            // the queries that see key j (i ≥ j when causal, all i otherwise).
-            new Span<T>(state, (dk * dv) + dk).Clear();
-            if (!o.Causal)
+            // the queries that see key j (i ≥ j when causal, all i otherwise); G is kept both ways.
+            new Span<T>(state, (2 * stateSize) + dk).Clear();
+            for (int i = 0; i < (o.Causal ? 0 : seq); i++)
             {
-                for (int i = 0; i < seq; i++)
-                {
-                    T dden = QueryGradients(dOutput + (i * outStride), output + (i * outStride), stats[i], dnum, dv);
-                    Phi(q + (i * stride), phiQ, dk);
-                    AddQueryTerm(phiQ, dnum, dden, dk, dv, state, z);
-                }
+                AddQuery(q + (i * stride), dOutput + (i * outStride), output + (i * outStride), stats[i], dk, dv, phiQ, dnum, state, transposed, z);
             }
 
             for (int j = seq - 1; j >= 0; j--)
             {
                 if (o.Causal)
                 {
-                    T dden = QueryGradients(dOutput + (j * outStride), output + (j * outStride), stats[j], dnum, dv);
-                    Phi(q + (j * stride), phiQ, dk);
-                    AddQueryTerm(phiQ, dnum, dden, dk, dv, state, z);
+                    AddQuery(q + (j * stride), dOutput + (j * outStride), output + (j * outStride), stats[j], dk, dv, phiQ, dnum, state, transposed, z);
                 }
 
                 T* kj = k + (j * stride);
-                T* vj = v + (j * stride);
                 T* dkj = dkp + (j * gradStride);
                 Phi(kj, phiK, dk);
-                for (int c = 0; c < dk; c++)
-                {
-                    T dPhi = AttentionMath.Dot(state + (c * dv), vj, dv) + z[c];
-                    dkj[c] = dPhi * PhiDerivative(kj[c]);
-                }
+                AttentionMath.RowTimesMatrix(v + (j * stride), dv, transposed, dk, dkj, dk, false);
+                AttentionMath.Axpy(T.One, z, dkj, dk);
+                ScaleByPhiDerivative(kj, dkj, dk);
 
                 AttentionMath.RowTimesMatrix(phiK, dk, state, dv, dvp + (j * gradStride), dv, false);
             }
+        }
+    }
+
+    /// <summary>Sᵀ += v φ(k)ᵀ and z += φ(k).</summary>
+    private static void AddKeyTransposed<T>(T* k, T* v, int dk, int dv, T* phiK, T* stateT, T* z)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Phi(k, phiK, dk);
+        AttentionMath.AddScaledRows(v, dv, phiK, dk, stateT, dk);
+        for (int c = 0; c < dk; c++)
+        {
+            z[c] += phiK[c];
+        }
+    }
+
+    /// <summary>G += φ(q) dnumᵀ, Gᵀ += dnum φ(q)ᵀ and γ += φ(q) dden for one query row.</summary>
+    private static void AddQuery<T>(T* q, T* dOutput, T* output, T denominator, int dk, int dv, T* phiQ, T* dnum, T* g, T* gT, T* gamma)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T dden = QueryGradients(dOutput, output, denominator, dnum, dv);
+        Phi(q, phiQ, dk);
+        AttentionMath.AddScaledRows(phiQ, dk, dnum, dv, g, dv);
+        AttentionMath.AddScaledRows(dnum, dv, phiQ, dk, gT, dk);
+        for (int c = 0; c < dk; c++)
+        {
+            gamma[c] = T.FusedMultiplyAdd(phiQ[c], dden, gamma[c]);
         }
     }
 
@@ -287,17 +333,6 @@ public static unsafe class LinearAttention
         T inverse = T.One / denominator;
         AttentionMath.Scale(dOutput, inverse, dnum, dv);
         return -AttentionMath.Dot(dOutput, output, dv) * inverse;
-    }
-
-    /// <summary>G += φ(q) dnumᵀ and γ += φ(q) dden.</summary>
-    private static void AddQueryTerm<T>(T* phiQ, T* dnum, T dden, int dk, int dv, T* g, T* gamma)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int c = 0; c < dk; c++)
-        {
-            AttentionMath.Axpy(phiQ[c], dnum, g + (c * dv), dv);
-            gamma[c] += phiQ[c] * dden;
-        }
     }
 
     /// <summary>The pinned arguments of one call (forward when DOutput is null); one cached per element type.</summary>

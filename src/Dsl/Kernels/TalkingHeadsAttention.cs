@@ -180,22 +180,26 @@ public static unsafe class TalkingHeadsAttention
     private static long MultiplyAdds(in AttentionOptions o, int batch)
         => (long)batch * o.Sequence * o.Sequence * ((o.Heads * (o.KeySize + o.ValueSize)) + (2 * o.Heads * o.Heads)) / (o.Causal ? 2 : 1);
 
-    /// <summary>Ĵ_h[j − lo] = λ q_{i,h}·k_{j,h} for every head, then J = pre · Ĵ (rows of <paramref name="mixed"/>).</summary>
+    /// <summary>
+    /// Ĵ_h[j − lo] = λ q_{i,h}·k_{j,h} for every head, then J = pre · Ĵ (rows of <paramref name="mixed"/>),
+    /// over a padded width whose extra entries of J are masked to −∞. Rows are <paramref name="ld"/> apart.
+    /// </summary>
     private static void MixedLogits<T>(
-        Job<T> job, T* q, nint stride, int i, int lo, int n, T lambda, T* kt, T* raw, T* mixed, T* qs)
+        Job<T> job, T* q, nint stride, int i, int lo, int n, int padded, int ld, T lambda, T* kt, T* raw, T* mixed, T* qs)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         AttentionOptions o = job.Options;
-        int heads = o.Heads, dk = o.KeySize, seq = o.Sequence;
+        int heads = o.Heads, dk = o.KeySize;
         for (int h = 0; h < heads; h++)
         {
             AttentionMath.Scale(q + (i * stride) + (h * dk), lambda, qs, dk);
-            AttentionMath.RowTimesMatrix(qs, dk, kt + ((nint)h * dk * seq) + lo, seq, raw + (h * seq), n, false);
+            AttentionMath.RowTimesMatrix(qs, dk, kt + ((nint)h * dk * ld) + lo, ld, raw + (h * ld), padded, false);
         }
 
         for (int h = 0; h < heads; h++)
         {
-            AttentionMath.RowTimesMatrix(job.PreMix + (h * heads), heads, raw, seq, mixed + (h * seq), n, false);
+            AttentionMath.RowTimesMatrix(job.PreMix + (h * heads), heads, raw, ld, mixed + (h * ld), padded, false);
+            AttentionMath.Fill(mixed + (h * ld) + n, padded - n, T.NegativeInfinity);
         }
     }
 
@@ -212,40 +216,43 @@ public static unsafe class TalkingHeadsAttention
         T* output = job.Output + (rowBase * outStride);
         T* stats = job.Stats + ((nint)b * heads * seq);
 
-        // Scratch: Kᵀ per head [H, dk, T]; raw logits Ĵ, probabilities P, mixed P' [H, T] each; λ·q.
-        int rowsLength = heads * seq;
-        T[] scratch = AttentionScratch<T>.Rent((heads * dk * seq) + (3 * rowsLength) + dk);
+        // Scratch: Kᵀ per head [H, dk, ld] (zero-padded); raw logits Ĵ, probabilities P, mixed P'
+        // [H, ld] each; λ·q.
+        int ld = AttentionMath.TransposedStride(seq);
+        int rowsLength = heads * ld;
+        T[] scratch = AttentionScratch<T>.Rent((heads * dk * ld) + (3 * rowsLength) + dk);
         fixed (T* sp = scratch)
         {
             T* kt = sp;
-            T* raw = kt + (heads * dk * seq);
+            T* raw = kt + (heads * dk * ld);
             T* p = raw + rowsLength;
             T* mixedP = p + rowsLength;
             T* qs = mixedP + rowsLength;
             for (int h = 0; h < heads; h++)
             {
-                AttentionMath.Transpose(k + (h * dk), stride, seq, dk, kt + ((nint)h * dk * seq), seq);
+                AttentionMath.Transpose(k + (h * dk), stride, seq, dk, kt + ((nint)h * dk * ld), ld);
             }
 
             for (int i = 0; i < seq; i++)
             {
                 AttentionMath.KeyRange(o, i, out int lo, out int hi);
                 int n = hi - lo + 1;
+                int padded = AttentionMath.Padded(n);
                 T lambda = T.CreateTruncating(AttentionMath.Lambda(o, n));
-                MixedLogits(job, q, stride, i, lo, n, lambda, kt, raw, p, qs);
+                MixedLogits(job, q, stride, i, lo, n, padded, ld, lambda, kt, raw, p, qs);
                 for (int h = 0; h < heads; h++)
                 {
-                    T* ph = p + (h * seq);
-                    T max = AttentionMath.Max(ph, n);
-                    T sum = AttentionMath.ExpShifted(ph, n, max);
-                    AttentionMath.Scale(ph, T.One / sum, ph, n);
+                    T* ph = p + (h * ld);
+                    T max = AttentionMath.Max(ph, padded);
+                    T sum = AttentionMath.ExpShifted(ph, padded, max);
+                    AttentionMath.Scale(ph, T.One / sum, ph, padded);
                     stats[(h * seq) + i] = max + T.Log(sum);
                 }
 
                 for (int h = 0; h < heads; h++)
                 {
-                    T* mixed = mixedP + (h * seq);
-                    AttentionMath.RowTimesMatrix(job.PostMix + (h * heads), heads, p, seq, mixed, n, false);
+                    T* mixed = mixedP + (h * ld);
+                    AttentionMath.RowTimesMatrix(job.PostMix + (h * heads), heads, p, ld, mixed, padded, false);
                     AttentionMath.RowTimesMatrix(mixed, n, v + (lo * stride) + (h * dv), stride, output + (i * outStride) + (h * dv), dv, false);
                 }
             }
@@ -271,14 +278,16 @@ public static unsafe class TalkingHeadsAttention
         T* dPre = job.MixPartials + ((nint)b * 2 * mixSize);
         T* dPost = dPre + mixSize;
 
-        // Scratch: Kᵀ and Vᵀ per head; Ĵ, P, P', dP' (later dĴ), dP (later dJ) [H, T] each; λ·q; preᵀ, postᵀ.
-        int rowsLength = heads * seq;
-        T[] scratch = AttentionScratch<T>.Rent((heads * (dk + dv) * seq) + (5 * rowsLength) + dk + (2 * mixSize));
+        // Scratch: Kᵀ and Vᵀ per head [H, dk or dv, ld]; Ĵ, P, P', dP' (later dĴ), dP (later dJ)
+        // [H, ld] each; λ·q; preᵀ, postᵀ. Padded entries have P = 0, so they drop out of every sum.
+        int ld = AttentionMath.TransposedStride(seq);
+        int rowsLength = heads * ld;
+        T[] scratch = AttentionScratch<T>.Rent((heads * (dk + dv) * ld) + (5 * rowsLength) + dk + (2 * mixSize));
         fixed (T* sp = scratch)
         {
             T* kt = sp;
-            T* vt = kt + (heads * dk * seq);
-            T* raw = vt + (heads * dv * seq);
+            T* vt = kt + (heads * dk * ld);
+            T* raw = vt + (heads * dv * ld);
             T* p = raw + rowsLength;
             T* mixedP = p + rowsLength;
             T* dMixedP = mixedP + rowsLength;
@@ -288,8 +297,8 @@ public static unsafe class TalkingHeadsAttention
             T* postT = preT + mixSize;
             for (int h = 0; h < heads; h++)
             {
-                AttentionMath.Transpose(k + (h * dk), stride, seq, dk, kt + ((nint)h * dk * seq), seq);
-                AttentionMath.Transpose(v + (h * dv), stride, seq, dv, vt + ((nint)h * dv * seq), seq);
+                AttentionMath.Transpose(k + (h * dk), stride, seq, dk, kt + ((nint)h * dk * ld), ld);
+                AttentionMath.Transpose(v + (h * dv), stride, seq, dv, vt + ((nint)h * dv * ld), ld);
             }
 
             AttentionMath.Transpose(job.PreMix, heads, heads, heads, preT, heads);
@@ -301,24 +310,22 @@ public static unsafe class TalkingHeadsAttention
             {
                 AttentionMath.KeyRange(o, i, out int lo, out int hi);
                 int n = hi - lo + 1;
+                int padded = AttentionMath.Padded(n);
                 T lambda = T.CreateTruncating(AttentionMath.Lambda(o, n));
-                MixedLogits(job, q, stride, i, lo, n, lambda, kt, raw, p, qs);
+                MixedLogits(job, q, stride, i, lo, n, padded, ld, lambda, kt, raw, p, qs);
                 for (int h = 0; h < heads; h++)
                 {
-                    AttentionMath.ExpShifted(p + (h * seq), n, stats[(h * seq) + i]);
+                    AttentionMath.ExpShifted(p + (h * ld), padded, stats[(h * seq) + i]);
                 }
 
                 // P' = post · P; dP'_h = dO_h Vᵀ; dV_h += P'_hᵀ dO_h.
                 for (int h = 0; h < heads; h++)
                 {
-                    T* mixed = mixedP + (h * seq);
+                    T* mixed = mixedP + (h * ld);
                     T* doh = dOutput + (i * outStride) + (h * dv);
-                    AttentionMath.RowTimesMatrix(job.PostMix + (h * heads), heads, p, seq, mixed, n, false);
-                    AttentionMath.RowTimesMatrix(doh, dv, vt + ((nint)h * dv * seq) + lo, seq, dMixedP + (h * seq), n, false);
-                    for (int j = 0; j < n; j++)
-                    {
-                        AttentionMath.Axpy(mixed[j], doh, dvp + ((lo + j) * gradStride) + (h * dv), dv);
-                    }
+                    AttentionMath.RowTimesMatrix(job.PostMix + (h * heads), heads, p, ld, mixed, padded, false);
+                    AttentionMath.RowTimesMatrix(doh, dv, vt + ((nint)h * dv * ld) + lo, ld, dMixedP + (h * ld), padded, false);
+                    AttentionMath.AddScaledRows(mixed, n, doh, dv, dvp + (lo * gradStride) + (h * dv), gradStride);
                 }
 
                 // dpost[h, g] += ⟨dP'_h, P_g⟩; dP_g = Σ_h post[h, g] dP'_h; dJ_g = P_g ⊙ (dP_g − ⟨dP_g, P_g⟩).
@@ -326,20 +333,16 @@ public static unsafe class TalkingHeadsAttention
                 {
                     for (int g = 0; g < heads; g++)
                     {
-                        dPost[(h * heads) + g] += AttentionMath.Dot(dMixedP + (h * seq), p + (g * seq), n);
+                        dPost[(h * heads) + g] += AttentionMath.Dot(dMixedP + (h * ld), p + (g * ld), padded);
                     }
                 }
 
                 for (int g = 0; g < heads; g++)
                 {
-                    T* dPg = dP + (g * seq);
-                    T* pg = p + (g * seq);
-                    AttentionMath.RowTimesMatrix(postT + (g * heads), heads, dMixedP, seq, dPg, n, false);
-                    T d = AttentionMath.Dot(dPg, pg, n);
-                    for (int j = 0; j < n; j++)
-                    {
-                        dPg[j] = pg[j] * (dPg[j] - d);
-                    }
+                    T* dPg = dP + (g * ld);
+                    T* pg = p + (g * ld);
+                    AttentionMath.RowTimesMatrix(postT + (g * heads), heads, dMixedP, ld, dPg, padded, false);
+                    AttentionMath.SoftmaxBackward(pg, dPg, AttentionMath.Dot(dPg, pg, padded), T.One, padded);
                 }
 
                 // dpre[h, g] += ⟨dJ_h, Ĵ_g⟩; dĴ_g = Σ_h pre[h, g] dJ_h (into dMixedP, free now).
@@ -347,21 +350,18 @@ public static unsafe class TalkingHeadsAttention
                 {
                     for (int g = 0; g < heads; g++)
                     {
-                        dPre[(h * heads) + g] += AttentionMath.Dot(dP + (h * seq), raw + (g * seq), n);
+                        dPre[(h * heads) + g] += AttentionMath.Dot(dP + (h * ld), raw + (g * ld), padded);
                     }
                 }
 
+                // dq_g = λ Σ_j dĴ_g[j] k_j; dk_j += λ dĴ_g[j] q_g.
                 for (int g = 0; g < heads; g++)
                 {
-                    T* dRaw = dMixedP + (g * seq);
-                    T* qg = q + (i * stride) + (g * dk);
-                    AttentionMath.RowTimesMatrix(preT + (g * heads), heads, dP, seq, dRaw, n, false);
-                    AttentionMath.Scale(dRaw, lambda, dRaw, n);
+                    T* dRaw = dMixedP + (g * ld);
+                    AttentionMath.RowTimesMatrix(preT + (g * heads), heads, dP, ld, dRaw, padded, false);
+                    AttentionMath.Scale(dRaw, lambda, dRaw, padded);
                     AttentionMath.RowTimesMatrix(dRaw, n, k + (lo * stride) + (g * dk), stride, dq + (i * gradStride) + (g * dk), dk, false);
-                    for (int j = 0; j < n; j++)
-                    {
-                        AttentionMath.Axpy(dRaw[j], qg, dkp + ((lo + j) * gradStride) + (g * dk), dk);
-                    }
+                    AttentionMath.AddScaledRows(dRaw, n, q + (i * stride) + (g * dk), dk, dkp + (lo * gradStride) + (g * dk), gradStride);
                 }
             }
         }

@@ -331,4 +331,82 @@ public sealed class AttentionSharedStateTests
             pool.Threads = saved;
         }
     }
+
+    [Fact]
+    public void Warm_calls_of_every_kernel_allocate_nothing_on_any_thread()
+    {
+        // The CharGpt shape, float, on two pool threads: per-thread scratch and cached jobs are
+        // created by the warm-up calls; after that no thread may allocate. Helper threads'
+        // allocations only show in the process-wide count, which other test infrastructure may
+        // bump now and then, so the process-wide check passes if one of a few windows is clean
+        // (a real per-call allocation dirties every window). Run alone, all windows are clean.
+        const int batch = 12, seq = 64, heads = 4, size = 32;
+        var o = AttentionProblem.Make(heads, size, size, seq, true, 0, AttentionScaleMode.Fixed);
+        var p = new AttentionProblem(o, batch, 1);
+        float[] packed = AttentionProblem.ToFloat(p.Packed);
+        float[] dOutput = AttentionProblem.ToFloat(p.DOutput);
+        float[] output = new float[p.OutputLength];
+        float[] stats = new float[p.StatsLength];
+        float[] grad = new float[packed.Length];
+        float[] mix = new float[heads * heads];
+        float[] dPre = new float[heads * heads], dPost = new float[heads * heads];
+        float[] table = new float[Rope.TableLength(seq, size)];
+        Rope.BuildTable<float>(table, seq, size);
+        for (int h = 0; h < heads; h++)
+        {
+            mix[(h * heads) + h] = 1;
+        }
+
+        void Step()
+        {
+            Rope.Forward<float>(packed, p.Rows, p.Stride, heads, size, size, seq, table);
+            Attention.Forward<float>(o, batch, p.Q(packed), p.K(packed), p.V(packed), p.Stride, output, p.OutStride, stats);
+            Attention.Backward<float>(o, batch, p.Q(packed), p.K(packed), p.V(packed), p.Stride, output, dOutput, p.OutStride, stats, p.DQ(grad), p.DK(grad), p.DV(grad), p.Stride);
+            TalkingHeadsAttention.Forward<float>(o, batch, p.Q(packed), p.K(packed), p.V(packed), p.Stride, mix, mix, output, p.OutStride, stats);
+            TalkingHeadsAttention.Backward<float>(o, batch, p.Q(packed), p.K(packed), p.V(packed), p.Stride, mix, mix, output, dOutput, p.OutStride, stats, p.DQ(grad), p.DK(grad), p.DV(grad), p.Stride, dPre, dPost, false);
+            LinearAttention.Forward<float>(o with { Causal = false }, batch, p.Q(packed), p.K(packed), p.V(packed), p.Stride, output, p.OutStride, stats);
+            LinearAttention.Backward<float>(o with { Causal = false }, batch, p.Q(packed), p.K(packed), p.V(packed), p.Stride, output, dOutput, p.OutStride, stats, p.DQ(grad), p.DK(grad), p.DV(grad), p.Stride);
+            Rope.Backward<float>(packed, p.Rows, p.Stride, heads, size, size, seq, table);
+        }
+
+        WorkerPool pool = WorkerPool.Shared;
+        int saved = pool.Threads;
+        try
+        {
+            pool.Threads = Math.Min(2, pool.MaxThreads);
+
+            // Enough warm-up for tiered compilation to settle too (30 calls, then a background re-JIT).
+            for (int i = 0; i < 40; i++)
+            {
+                Step();
+            }
+
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 5; i++)
+            {
+                Step();
+            }
+
+            long callerBytes = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.True(callerBytes == 0, $"the calling thread allocated {callerBytes} bytes in 5 warm steps");
+
+            long cleanest = long.MaxValue;
+            for (int window = 0; window < 10 && cleanest != 0; window++)
+            {
+                long total = GC.GetTotalAllocatedBytes(precise: true);
+                for (int i = 0; i < 2; i++)
+                {
+                    Step();
+                }
+
+                cleanest = Math.Min(cleanest, GC.GetTotalAllocatedBytes(precise: true) - total);
+            }
+
+            Assert.True(cleanest == 0, $"every window of 2 warm steps allocated, at least {cleanest} bytes process-wide");
+        }
+        finally
+        {
+            pool.Threads = saved;
+        }
+    }
 }
