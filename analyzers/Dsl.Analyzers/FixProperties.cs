@@ -25,6 +25,10 @@ internal static class FixProperties
         [DiagnosticCatalog.LayerArgumentId] = d => Text(d.Arguments, 1) == "In" ? Remove("In") : null,
         // "SquarePlus '{0}' has b = {1}": the default b = 4 (JAX, Keras; SEEDS NNS041).
         [DiagnosticCatalog.SquarePlusBId] = _ => SetArgument("B", "4"),
+        // "Attention '{0}' rotates {1} dimensions per head; ... no larger than the key size {2}": round down to even, within the key.
+        [DiagnosticCatalog.RotaryDimId] = d => d.Arguments.Length > 2 && d.Arguments[1] is int rotary && d.Arguments[2] is int key && (Math.Min(rotary, key) & ~1) >= 2
+            ? SetArgument("RotaryDim", (Math.Min(rotary, key) & ~1).ToString(CultureInfo.InvariantCulture))
+            : null,
     };
 
     /// <summary>The diagnostic for <paramref name="info"/>, with fix properties where a rule has them.</summary>

@@ -75,6 +75,17 @@ public sealed class FixTests
     }
 
     [Fact]
+    public void DSL205_rotary_dimension_rounded_down_to_even() =>
+        Fix("DSL205", "Dsl.SetArgument.DSL205.RotaryDim",
+            RuleTests.Attention.Replace("Heads = 4", "Heads = 3").Replace("Rope = true", "Rope = true, RotaryDim = 3"),
+            RuleTests.Attention.Replace("Heads = 4", "Heads = 3").Replace("Rope = true", "Rope = true, RotaryDim = 2"));
+
+    [Fact]
+    public void DSL205_rotary_dimension_inserted_when_the_key_is_odd() =>
+        Fix("DSL205", "Dsl.SetArgument.DSL205.RotaryDim", RuleTests.Attention,
+            RuleTests.Attention.Replace("Rope = true", "Rope = true, RotaryDim = 2"));
+
+    [Fact]
     public void DSL301_attribute_b_set_to_4() =>
         Fix("DSL301", SetB, RuleTests.Valid.Replace("SquarePlus(B = 1)", "SquarePlus(B = -0.5)"), RuleTests.Valid.Replace("SquarePlus(B = 1)", "SquarePlus(B = 4)"));
 

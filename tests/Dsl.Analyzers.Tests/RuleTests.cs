@@ -109,11 +109,11 @@ public sealed class RuleTests
 
     [Fact]
     public void DSL104_fires_on_batch_zero() =>
-        Assert.Contains("Batch > 0, but it is 0", Message(Fires("DSL104", Valid.Replace("Batch = 8", "[|Batch = 0|]"))));
+        Assert.Contains("Batch must be > 0, but it is 0", Message(Fires("DSL104", Valid.Replace("Batch = 8", "[|Batch = 0|]"))));
 
     [Fact]
     public void DSL104_fires_on_a_missing_input_on_the_attribute() =>
-        Assert.Contains("Input > 0, but it is 0", Message(Fires("DSL104", Valid.Replace("[Model(Batch = 8, Input = 20)]", "[[|Model(Batch = 8)|]]"))));
+        Assert.Contains("Input must be > 0, but it is 0", Message(Fires("DSL104", Valid.Replace("[Model(Batch = 8, Input = 20)]", "[[|Model(Batch = 8)|]]"))));
 
     [Fact]
     public void DSL104_near_miss_batch_one() => Clean(Valid.Replace("Batch = 8", "Batch = 1"));
@@ -241,6 +241,92 @@ public sealed class RuleTests
 
     [Fact]
     public void DSL203_near_miss_reused_at_the_same_width() => Clean(Shared.Replace("Dense(Out = 10)", "Dense(Out = 20)"));
+
+    // ---- DSL204–DSL207: sequence models -------------------------------------------------------
+
+    internal const string Attention = """
+        [Model(Batch = 2, Input = 6, Sequence = 8)]
+        public partial class M
+        {
+            [Dense(Out = 12)] public partial Tensor In(Tensor x);
+            [Attention(Heads = 4, Causal = true, Rope = true)] public partial Tensor Attend(Tensor x);
+            [Dense(Out = 3)] public partial Tensor Head(Tensor x);
+            public Tensor Forward(Tensor x) => Head(Attend(In(x)));
+            [Loss] public Scalar Loss(Tensor x, Labels y) => Ops.SoftmaxCrossEntropy(Forward(x), y);
+        }
+        """;
+
+    [Fact]
+    public void DSL204_fires_on_heads_that_do_not_divide_the_width() =>
+        Assert.Equal("Attention 'Attend' has 5 heads, which do not divide its input width 12; change Heads or set ValueSize (and KeySize) explicitly",
+            Message(Fires("DSL204", Attention.Replace("Heads = 4", "[|Heads = 5|]"))));
+
+    [Fact]
+    public void DSL204_near_miss_explicit_value_size() => Clean(Attention.Replace("Heads = 4", "Heads = 5, ValueSize = 2"));
+
+    [Fact]
+    public void DSL205_fires_on_an_odd_rotary_dimension()
+    {
+        var d = Fires("DSL205", Attention.Replace("Rope = true", "Rope = true, [|RotaryDim = 3|]"));
+        Assert.Equal("Attention 'Attend' rotates 3 dimensions per head; RoPE needs an even number no larger than the key size 3", Message(d));
+        Assert.Equal("2", d.Properties[DiagnosticCatalog.ValueProperty]);
+    }
+
+    [Fact]
+    public void DSL205_fires_on_an_odd_key_size_rotated_whole() =>
+        Assert.Contains("rotates 3 dimensions", Message(Fires("DSL205", Attention.Replace("[Attention(Heads = 4, Causal = true, Rope = true)]", "[[|Attention(Heads = 4, Causal = true, Rope = true)|]]"))));
+
+    [Fact]
+    public void DSL205_near_miss_even_partial_rotation() => Clean(Attention.Replace("Heads = 4", "Heads = 3").Replace("Rope = true", "Rope = true, RotaryDim = 2"));
+
+    internal const string Tied = """
+        [Model(Batch = 2, Sequence = 4)]
+        public partial class M
+        {
+            [Embedding(Vocabulary = 10, Dim = 6)] public partial Tensor Tokens(Tensor ids);
+            [Dense(Out = 10, Bias = false, Tied = nameof(Tokens))] public partial Tensor Head(Tensor x);
+            public Tensor Forward(Tensor ids) => Head(Tokens(ids));
+            [Loss] public Scalar Loss(Tensor ids, Labels y) => Ops.SoftmaxCrossEntropy(Forward(ids), y);
+        }
+        """;
+
+    [Fact]
+    public void DSL206_fires_on_a_tied_head_with_another_vocabulary() =>
+        Assert.Equal("Layer 'Head' is tied to embedding 'Tokens': its Out (the vocabulary) is 9, but the embedding table's is 10",
+            Message(Fires("DSL206", Tied.Replace("Out = 10,", "[|Out = 9|],"))));
+
+    [Fact]
+    public void DSL206_near_miss_matching_shapes() => Clean(Tied);
+
+    internal const string Stack = """
+        [Module]
+        public partial class Shrink
+        {
+            [Dense(Out = 6)] public partial Tensor Down(Tensor x);
+            public Tensor Forward(Tensor x) => Down(x);
+        }
+
+        [Model(Batch = 2, Input = 6)]
+        public partial class M
+        {
+            [Repeat(3)] public partial Shrink[] Blocks { get; }
+            [Dense(Out = 3)] public partial Tensor Head(Tensor x);
+            public Tensor Forward(Tensor x)
+            {
+                foreach (var block in Blocks) x = block.Forward(x);
+                return Head(x);
+            }
+            [Loss] public Scalar Loss(Tensor x, Labels y) => Ops.SoftmaxCrossEntropy(Forward(x), y);
+        }
+        """;
+
+    [Fact]
+    public void DSL207_fires_on_a_block_that_changes_the_width() =>
+        Assert.Equal("Block 'Blocks.0' of a [Repeat] stack maps 6 features to 4; every block of a stack must keep its input's shape",
+            Message(Fires("DSL207", Stack.Replace("Dense(Out = 6)", "Dense(Out = 4)").Replace("in Blocks)", "in [|Blocks|])"))));
+
+    [Fact]
+    public void DSL207_near_miss_width_kept() => Clean(Stack);
 
     // ---- DSL301 ---------------------------------------------------------------------------------
 

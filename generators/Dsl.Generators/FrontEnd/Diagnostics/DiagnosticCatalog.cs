@@ -152,5 +152,5 @@ internal static class DiagnosticCatalog
 
     /// <summary>The ids whose diagnostics may carry <see cref="ArgumentProperty"/>/<see cref="ValueProperty"/>
     /// or <see cref="RemoveProperty"/> (the fixer's FixableDiagnosticIds).</summary>
-    public static readonly string[] SetArgumentFixableIds = { DenseInMismatchId, LayerArgumentId, SquarePlusBId };
+    public static readonly string[] SetArgumentFixableIds = { DenseInMismatchId, LayerArgumentId, SquarePlusBId, RotaryDimId };
 }
