@@ -8,6 +8,7 @@ return args.Length == 0 ? Usage() : args[0] switch
     "gemm" => GemmBench.Run(args.AsSpan(1)),
     "pool" => PoolBench.Run(args.AsSpan(1)),
     "mlp" => MlpBench.Run(args.AsSpan(1)),
+    "chargpt" => CharGptBench.Run(args.AsSpan(1)),
     _ => Usage(),
 };
 
@@ -19,6 +20,7 @@ static int Usage()
     Console.Error.WriteLine("      --cpu times one thread by its CPU time (steadier on a shared machine)");
     Console.Error.WriteLine("  pool                                        WorkerPool.Run round trip, back to back and after serial work");
     Console.Error.WriteLine("  mlp [--steps N] [--python PATH]             whole TrainStep of the MLP vs PyTorch 1.13, batch 128/16, 1 and 2 threads");
+    Console.Error.WriteLine("  chargpt [--steps N] [--python PATH] [--data PATH]  CharGpt training iteration vs PyTorch 1.13, 1 and 2 threads");
     Console.Error.WriteLine($"  (Vector512 accelerated: {Vector512.IsHardwareAccelerated}; DOTNET_PreferredVectorBitWidth=256 measures the AVX2 kernels)");
     return 2;
 }
