@@ -214,7 +214,7 @@ internal sealed class ModelParser
         foreach (var node in _nodes.Where(n => n.Kind == NodeKind.Embedding && !(n.Inputs.Count == 1 && n.Inputs[0] == inputNode)))
             Report(DiagnosticCatalog.UnsupportedConstruct, _nodeLocations[node.Id], $"the Embedding '{node.Layer}' applied to something other than the model's input ids");
 
-        var inferred = ShapeInference.Infer(_nodes, _layers, input, _sequence, tokens);
+        var inferred = ShapeInference.Infer(_nodes, _layers, input);
         foreach (var error in inferred.Errors) ReportShapeError(error);
         foreach (var (blockInput, blockOutput, block, location) in _repeatChecks)
         {

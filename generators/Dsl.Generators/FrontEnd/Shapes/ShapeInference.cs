@@ -20,7 +20,7 @@ internal sealed record ShapeResult(List<LayerSpec> Layers, int[] Widths, List<Sh
 /// </summary>
 internal static class ShapeInference
 {
-    public static ShapeResult Infer(IReadOnlyList<NodeSpec> nodes, IReadOnlyList<LayerSpec> layers, int inputWidth, int sequence, bool tokens)
+    public static ShapeResult Infer(IReadOnlyList<NodeSpec> nodes, IReadOnlyList<LayerSpec> layers, int inputWidth)
     {
         var widths = new int[nodes.Count];
         var errors = new List<ShapeError>();
