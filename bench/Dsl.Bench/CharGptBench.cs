@@ -76,31 +76,9 @@ internal static class CharGptBench
         return times[times.Count / 2];
     }
 
-    private static double? TimeTorch(string python, string script, string data, int threads, int steps)
-    {
-        var info = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { script, "--data", data, "--threads", threads.ToString(CultureInfo.InvariantCulture), "--iters", (steps + 10).ToString(CultureInfo.InvariantCulture),
-                     "--eval-interval", "1000000", "--eval-iters", "1", "--timing-warmup", "10", "--log-interval", "1000000" })
-            info.ArgumentList.Add(a);
-        try
-        {
-            using var process = Process.Start(info)!;
-            string output = process.StandardOutput.ReadToEnd();
-            string error = process.StandardError.ReadToEnd();
-            process.WaitForExit();
-            if (process.ExitCode != 0)
-            {
-                Console.Error.WriteLine($"PyTorch run failed ({python} {script}): {error.Trim()}");
-                return null;
-            }
-
-            using var json = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
-            return json.RootElement.GetProperty("median_iter_ms").GetDouble();
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            Console.Error.WriteLine($"PyTorch not available ({python}: {e.Message}); install it with: sudo apt-get install -y python3-torch libopenblas0-pthread");
-            return null;
-        }
-    }
+    private static double? TimeTorch(string python, string script, string data, int threads, int steps) =>
+        TorchProcess.RunForNumber(python, script, threads,
+            new[] { "--data", data, "--threads", threads.ToString(CultureInfo.InvariantCulture), "--iters", (steps + 10).ToString(CultureInfo.InvariantCulture),
+                "--eval-interval", "1000000", "--eval-iters", "1", "--timing-warmup", "10", "--log-interval", "1000000" },
+            "median_iter_ms");
 }

@@ -86,43 +86,10 @@ internal static class MlpBench
         return times[times.Count / 2];
     }
 
-    private static double? TimeTorch(string python, string script, int batch, int threads, int steps)
-    {
-        var info = new ProcessStartInfo(python)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        // One thread count for every pool PyTorch may use (OpenMP, and OpenBLAS's own pthreads),
-        // or the 1-thread run is not single-threaded and the 2-thread run oversubscribes.
-        string n = threads.ToString(CultureInfo.InvariantCulture);
-        info.Environment["OMP_NUM_THREADS"] = n;
-        info.Environment["OPENBLAS_NUM_THREADS"] = n;
-        info.Environment["MKL_NUM_THREADS"] = n;
-        foreach (var a in new[] { script, "--batch", batch.ToString(CultureInfo.InvariantCulture), "--threads", threads.ToString(CultureInfo.InvariantCulture), "--steps", steps.ToString(CultureInfo.InvariantCulture) })
-            info.ArgumentList.Add(a);
-        try
-        {
-            using var process = Process.Start(info)!;
-            string output = process.StandardOutput.ReadToEnd();
-            string error = process.StandardError.ReadToEnd();
-            process.WaitForExit();
-            if (process.ExitCode != 0)
-            {
-                Console.Error.WriteLine($"PyTorch run failed ({python} {script}): {error.Trim()}");
-                return null;
-            }
-
-            using var json = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
-            return json.RootElement.GetProperty("median_ms").GetDouble();
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            Console.Error.WriteLine($"PyTorch not available ({python}: {e.Message}); install it with: sudo apt-get install -y python3-torch");
-            return null;
-        }
-    }
+    private static double? TimeTorch(string python, string script, int batch, int threads, int steps) =>
+        TorchProcess.RunForNumber(python, script, threads,
+            new[] { "--batch", batch.ToString(CultureInfo.InvariantCulture), "--threads", threads.ToString(CultureInfo.InvariantCulture), "--steps", steps.ToString(CultureInfo.InvariantCulture) },
+            "median_ms");
 
     internal static string RepoRoot()
     {
