@@ -312,6 +312,9 @@ public static unsafe class Attention
     private sealed class ForwardJob<T> : IParallelWork
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        // One per calling thread: two threads running this kernel at once (two models trained side by side)
+        // each keep their own, so neither allocates after its first call.
+        [ThreadStatic]
         internal static ForwardJob<T>? s_cached;
 
         internal AttentionOptions Options;
@@ -336,6 +339,9 @@ public static unsafe class Attention
     private sealed class BackwardJob<T> : IParallelWork
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        // One per calling thread: two threads running this kernel at once (two models trained side by side)
+        // each keep their own, so neither allocates after its first call.
+        [ThreadStatic]
         internal static BackwardJob<T>? s_cached;
 
         internal AttentionOptions Options;

@@ -304,6 +304,9 @@ public static partial class Gemm
     private sealed class Workspace<T>
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        // One per calling thread: two threads running this kernel at once (two models trained side by side)
+        // each keep their own, so neither allocates after its first call.
+        [ThreadStatic]
         internal static Workspace<T>? s_cached;
 
         private PackBuffers<T>[] _parts = [];

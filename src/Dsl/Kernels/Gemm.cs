@@ -413,6 +413,9 @@ public static partial class Gemm
         where T : unmanaged, IFloatingPointIeee754<T>
         where TEpilogue : struct, IGemmEpilogue<T>
     {
+        // One per calling thread: two threads running this kernel at once (two models trained side by side)
+        // each keep their own, so neither allocates after its first call.
+        [ThreadStatic]
         internal static Job<T, TEpilogue>? s_cached;
 
         internal T[] A = null!;

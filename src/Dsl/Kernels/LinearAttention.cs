@@ -339,6 +339,9 @@ public static unsafe class LinearAttention
     private sealed class Job<T> : IParallelWork
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        // One per calling thread: two threads running this kernel at once (two models trained side by side)
+        // each keep their own, so neither allocates after its first call.
+        [ThreadStatic]
         internal static Job<T>? s_cached;
 
         internal AttentionOptions Options;

@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using System.Threading;
 using Dsl.Optimizers;
 using Dsl.Runtime;
 using Xunit;
@@ -77,6 +78,37 @@ public sealed class ModelTests
         long after = GC.GetAllocatedBytesForCurrentThread();
         Assert.Equal(0, after - before);
         Assert.Equal(0, Dsl.Runtime.WorkerPool.Shared.HelperAllocatedBytes - helpers); // the pool's threads too
+    }
+
+    [Fact]
+    public void Two_models_training_at_once_on_two_threads_allocate_nothing()
+    {
+        // The kernels cache their jobs and packing buffers; a cache shared by all threads made the
+        // second of two concurrent callers allocate fresh ones (137 KB a step, seen in CI).
+        long[] allocated = new long[2];
+        using var start = new Barrier(2);
+        var threads = new Thread[2];
+        for (int t = 0; t < 2; t++)
+        {
+            int index = t;
+            threads[t] = new Thread(() =>
+            {
+                var model = new WideMlp(seed: 1 + (ulong)index);
+                var optimizer = new AdamW(1e-3);
+                float[] x = RandomInputs(WideMlp.MaxBatch, WideMlp.InputFeatures, 4 + (ulong)index);
+                var labels = new int[WideMlp.MaxBatch];
+                for (int i = 0; i < labels.Length; i++) labels[i] = i % 10;
+                for (int i = 0; i < 10; i++) model.TrainStep(x, labels, optimizer);
+                start.SignalAndWait();
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 60; i++) model.TrainStep(x, labels, optimizer);
+                allocated[index] = GC.GetAllocatedBytesForCurrentThread() - before;
+            });
+            threads[t].Start();
+        }
+
+        foreach (var thread in threads) thread.Join();
+        Assert.Equal(new long[2], allocated);
     }
 
     [Fact]
