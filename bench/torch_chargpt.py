@@ -59,6 +59,10 @@ def parse_args():
     parser.add_argument("--target", type=float, default=1.88, help="report when the estimated val loss first reaches <= this")
     parser.add_argument("--timing-warmup", type=int, default=10, help="iterations left out of the per-iteration median")
     parser.add_argument("--json", default=None, help="also write the summary line to this file")
+    parser.add_argument("--export", default=None, metavar="DIR",
+                        help="parity trace for `Dsl.Bench chargpt-parity`: write DIR/init.safetensors (the initial "
+                             "weights under the DSL model's tensor names), DIR/batches.bin (every step's inputs then "
+                             "targets, int32) and DIR/losses.txt (every step's loss and gradient norm)")
     return parser.parse_args()
 
 
@@ -223,6 +227,45 @@ def full_validation(model, val, chunk=64):
     return total / count, windows
 
 
+# ---------------------------------------------------------------------------- parity export
+
+def dsl_tensors(model):
+    """The model's weights under the names and [out, in] layouts of samples/CharGpt's CharGpt."""
+    c = N_EMBD
+    out = {"Tokens.weight": model.tokens.weight, "Positions.weight": model.positions.weight,
+           "Final.weight": model.final_norm.weight}
+    for i, block in enumerate(model.blocks):
+        qkv = block.attention.qkv.weight
+        prefix = f"Blocks.{i}."
+        out[prefix + "Norm1.weight"] = block.norm1.weight
+        out[prefix + "Attend.query.weight"] = qkv[0:c]
+        out[prefix + "Attend.key.weight"] = qkv[c:2 * c]
+        out[prefix + "Attend.value.weight"] = qkv[2 * c:3 * c]
+        out[prefix + "Attend.output.weight"] = block.attention.out.weight
+        out[prefix + "Norm2.weight"] = block.norm2.weight
+        out[prefix + "Up.weight"] = block.mlp.up.weight
+        out[prefix + "Down.weight"] = block.mlp.out.weight
+    return out
+
+
+def write_safetensors(path, tensors):
+    """The safetensors format: an 8-byte little-endian header length, a JSON header naming each
+    tensor's dtype, shape and byte range, then the raw little-endian data."""
+    header, blobs, offset = {}, [], 0
+    for name, tensor in tensors.items():
+        data = tensor.detach().contiguous().to(torch.float32).numpy().tobytes()
+        header[name] = {"dtype": "F32", "shape": list(tensor.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little"))
+        f.write(text)
+        for blob in blobs:
+            f.write(blob)
+
+
 # ---------------------------------------------------------------------------- main
 
 def blas_library():
@@ -249,6 +292,12 @@ def main():
           f"{len(decayed)} decayed tensors, {len(undecayed)} not")
 
     splits = {"train": train, "val": val}
+    trace = None
+    if ARGS.export:
+        os.makedirs(ARGS.export, exist_ok=True)
+        write_safetensors(os.path.join(ARGS.export, "init.safetensors"), dsl_tensors(model))
+        trace = {"batches": open(os.path.join(ARGS.export, "batches.bin"), "wb"),
+                 "losses": open(os.path.join(ARGS.export, "losses.txt"), "w")}
     step_seconds, evals = [], []
     reached = None
     eval_seconds = 0.0
@@ -279,11 +328,17 @@ def main():
         norm = torch.nn.utils.clip_grad_norm_(parameters, GRAD_CLIP)
         optimizer.step()
         step_seconds.append(time.perf_counter() - t0)
+        if trace:
+            trace["batches"].write(x.to(torch.int32).numpy().tobytes() + y.to(torch.int32).numpy().tobytes())
+            trace["losses"].write(f"{loss.item():.9g} {norm.item():.9g}\n")
         if it % ARGS.log_interval == 0:
             print(f"iter {it}: loss {loss.item():.4f}, grad norm {norm.item():.3f}, lr {lr:.2e}, "
                   f"{1000 * step_seconds[-1]:.1f} ms", flush=True)
     evaluate(ARGS.iters)
     wall = time.perf_counter() - start
+    if trace:
+        for f in trace.values():
+            f.close()
 
     timed = step_seconds[ARGS.timing_warmup:] or step_seconds
     median_ms = 1000 * statistics.median(timed)

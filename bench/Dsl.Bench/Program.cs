@@ -9,6 +9,7 @@ return args.Length == 0 ? Usage() : args[0] switch
     "pool" => PoolBench.Run(args.AsSpan(1)),
     "mlp" => MlpBench.Run(args.AsSpan(1)),
     "chargpt" => CharGptBench.Run(args.AsSpan(1)),
+    "chargpt-parity" => CharGptParity.Run(args.AsSpan(1)),
     _ => Usage(),
 };
 
@@ -21,6 +22,8 @@ static int Usage()
     Console.Error.WriteLine("  pool                                        WorkerPool.Run round trip, back to back and after serial work");
     Console.Error.WriteLine("  mlp [--steps N] [--python PATH]             whole TrainStep of the MLP vs PyTorch 1.13, batch 128/16, 1 and 2 threads");
     Console.Error.WriteLine("  chargpt [--steps N] [--python PATH] [--data PATH]  CharGpt training iteration vs PyTorch 1.13, 1 and 2 threads");
+    Console.Error.WriteLine("  chargpt-parity [--steps N] [--python PATH] [--data PATH] [--dir DIR]");
+    Console.Error.WriteLine("      reference check: CharGpt from PyTorch's initial weights on PyTorch's batches, loss per step side by side");
     Console.Error.WriteLine($"  (Vector512 accelerated: {Vector512.IsHardwareAccelerated}; DOTNET_PreferredVectorBitWidth=256 measures the AVX2 kernels)");
     return 2;
 }
