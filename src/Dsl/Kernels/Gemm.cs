@@ -76,10 +76,10 @@ public static partial class Gemm
     /// may overlap each other. <paramref name="ldc"/> must be at least n.
     /// </para>
     /// <para>
-    /// Not reentrant by design: the training loop calls it from one thread at a time, and it
-    /// reuses one cached job and one set of packing buffers per element type. Concurrent calls
-    /// (as from tests running in parallel) still compute correct results, but those that overlap
-    /// allocate their own buffers and run on their calling thread.
+    /// Each calling thread keeps one cached job and one set of packing buffers per element type,
+    /// so calls from several threads at once (two models trained side by side, tests running in
+    /// parallel) are correct and, after each thread's first call, allocate nothing. Only one of
+    /// them uses the worker pool at a time; the others run their parts on their own thread.
     /// </para>
     /// </remarks>
     /// <exception cref="ArgumentNullException">An array is null.</exception>
