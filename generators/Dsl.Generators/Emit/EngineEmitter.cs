@@ -447,15 +447,18 @@ internal static class EngineEmitter
         w.Line($"// {s.Layer}: {Int(o.Heads)} heads ({kind}{(o.Causal ? ", causal" : "")}{(o.Window > 0 ? $", window {Int(o.Window)}" : "")}{(o.TalkingHeads ? ", talking heads" : "")}), key size {Int(o.KeySize)}, value size {Int(o.ValueSize)}");
         w.Line($"//   q|k|v[rows, {Int(width)}] = x[rows, {Int(s.In)}] · W_qkvᵀ{(ap.Bqkv >= 0 ? " + b_qkv" : "")}");
         string qkvEpilogue = ap.Bqkv >= 0 ? $"new {Kernels}.BiasEpilogue<T>(a, {Int(ap.Bqkv)})" : $"new {Kernels}.NoEpilogue<T>()";
-        w.Line($"{Kernels}.Gemm.Multiply(a, {Int(s.X)}, {Int(s.In)}, false, a, {Int(ap.Wqkv)}, {Int(s.In)}, true, a, {Int(ap.Qkv)}, {Int(width)},");
-        w.Line($"    rows, {Int(width)}, {Int(s.In)}, false, {qkvEpilogue});");
+        string columnGroup = "";
         if (ap.RopeTable >= 0)
         {
-            w.Line($"//   RoPE on q and k: rotate pairs (j, j + {Int(o.RotaryDim / 2)}) of each head by position·θ_j, θ_j = {Double(o.RopeBase)}^(−2j/{Int(o.RotaryDim)})");
-            string table = $"global::System.MemoryExtensions.AsSpan(a, {Int(ap.RopeTable)}, Sequence * {Int(o.RotaryDim)})";
-            w.Line($"{Kernels}.Rope.Forward<T>({Span(ap.Qkv, all)}, rows, {Int(width)}, {Int(o.Heads)}, {Int(o.KeySize)}, {Int(o.RotaryDim)}, Sequence, {table});");
-            w.Line($"{Kernels}.Rope.Forward<T>({Span(ap.Qkv + hk, $"{all} - {Int(hk)}")}, rows, {Int(width)}, {Int(o.Heads)}, {Int(o.KeySize)}, {Int(o.RotaryDim)}, Sequence, {table});");
+            // RoPE runs in the product's epilogue, on each row's q and k heads while the row is in cache;
+            // columnGroup keeps every epilogue segment to whole heads.
+            w.Line($"//   epilogue: RoPE on q and k, pairs (j, j + {Int(o.RotaryDim / 2)}) of each head rotated by position·θ_j, θ_j = {Double(o.RopeBase)}^(−2j/{Int(o.RotaryDim)})");
+            qkvEpilogue = $"new {Kernels}.RopeEpilogue<T>(a, {Int(ap.Bqkv)}, {Int(ap.RopeTable)}, Sequence, {Int(o.KeySize)}, {Int(o.RotaryDim)}, {Int(2 * hk)})";
+            columnGroup = $", columnGroup: {Int(o.KeySize)}";
         }
+
+        w.Line($"{Kernels}.Gemm.Multiply(a, {Int(s.X)}, {Int(s.In)}, false, a, {Int(ap.Wqkv)}, {Int(s.In)}, true, a, {Int(ap.Qkv)}, {Int(width)},");
+        w.Line($"    rows, {Int(width)}, {Int(s.In)}, false, {qkvEpilogue}{columnGroup});");
 
         w.Line($"//   heads[rows, {Int(hv)}] per (example, head) tile{(o.Linear ? "" : ", online softmax: no attention matrix is stored")}");
         string mixes = o.TalkingHeads ? $"{Span(ap.PreMix, Int(o.Heads * o.Heads))}, {Span(ap.PostMix, Int(o.Heads * o.Heads))}, " : "";

@@ -83,16 +83,22 @@ public static partial class Gemm
     /// </para>
     /// </remarks>
     /// <exception cref="ArgumentNullException">An array is null.</exception>
+    /// <param name="columnGroup">When &gt; 1, every epilogue segment starts at a multiple of this many
+    /// columns and spans whole groups (the last may end at n): an epilogue that works on groups of
+    /// columns, such as RoPE on the heads of a q|k projection (<see cref="RopeEpilogue{T}"/>), sees each
+    /// group whole. Column blocks and the split between threads are rounded to it.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size, offset or leading dimension is negative,
-    /// <paramref name="ldc"/> &lt; n, or an operand reaches past the end of its array.</exception>
+    /// <paramref name="ldc"/> &lt; n, an operand reaches past the end of its array, or
+    /// <paramref name="columnGroup"/> is below 1 or wider than a column block allows.</exception>
     public static void Multiply<T, TEpilogue>(
         T[] a, int aOffset, int lda, bool transA,
         T[] b, int bOffset, int ldb, bool transB,
         T[] c, int cOffset, int ldc,
-        int m, int n, int k, bool accumulate, TEpilogue epilogue)
+        int m, int n, int k, bool accumulate, TEpilogue epilogue, int columnGroup = 1)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TEpilogue : struct, IGemmEpilogue<T>
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(columnGroup, 1);
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
         ArgumentNullException.ThrowIfNull(c);
@@ -128,6 +134,11 @@ public static partial class Gemm
         }
 
         Blocking blocking = Blocking.For<T>(kernel);
+        int columnUnit = Lcm(blocking.Nr, columnGroup);
+        if (columnUnit > blocking.Nc)
+        {
+            throw new ArgumentOutOfRangeException(nameof(columnGroup), columnGroup, $"Column groups of {columnGroup} need column blocks of {columnUnit}, more than this kernel's {blocking.Nc}.");
+        }
 
         // Split over the dimension whose packed operand is the cheaper one to pack twice: splitting
         // the columns of C makes every part pack all of A (m·k), splitting the rows all of B (k·n).
@@ -137,7 +148,7 @@ public static partial class Gemm
         int threads = pool.Threads;
         if (threads > 1 && (long)m * n * k >= ParallelThreshold)
         {
-            int columnPanels = DivUp(n, blocking.Nr);
+            int columnPanels = DivUp(n, columnUnit);
             int rowPanels = DivUp(m, blocking.Mr);
             splitColumns = m <= n ? columnPanels > 1 : rowPanels == 1;
             parts = Math.Min(threads, splitColumns ? columnPanels : rowPanels);
@@ -166,6 +177,7 @@ public static partial class Gemm
             job.Epilogue = epilogue;
             job.Kernel = kernel;
             job.Blocking = blocking;
+            job.ColumnUnit = columnUnit;
             job.SplitColumns = splitColumns;
             job.Workspace = workspace;
             if (parts == 1)
@@ -201,6 +213,17 @@ public static partial class Gemm
     }
 
     private static int DivUp(int x, int y) => (x + y - 1) / y;
+
+    private static int Lcm(int x, int y)
+    {
+        int a = x, b = y;
+        while (b != 0)
+        {
+            (a, b) = (b, a % b);
+        }
+
+        return x / a * y;
+    }
 
     private static int RoundUp(int x, int multiple) => DivUp(x, multiple) * multiple;
 
@@ -260,9 +283,10 @@ public static partial class Gemm
             // Whole micro-panels per part, so only the last part has edge tiles.
             if (job.SplitColumns)
             {
-                int panels = DivUp(cols, blk.Nr);
-                col0 = (int)((long)index * panels / count) * blk.Nr;
-                cols = Math.Min(job.N, (int)((long)(index + 1) * panels / count) * blk.Nr) - col0;
+                int unit = job.ColumnUnit;
+                int panels = DivUp(cols, unit);
+                col0 = (int)((long)index * panels / count) * unit;
+                cols = Math.Min(job.N, (int)((long)(index + 1) * panels / count) * unit) - col0;
             }
             else
             {
@@ -285,7 +309,7 @@ public static partial class Gemm
         // Balanced block sizes: 784 = 4 × 196 rather than 3 × 256 + 16.
         int kcStep = DivUp(k, DivUp(k, blk.Kc));
         int mcStep = RoundUp(DivUp(rows, DivUp(rows, blk.Mc)), blk.Mr);
-        int ncStep = RoundUp(DivUp(cols, DivUp(cols, blk.Nc)), blk.Nr);
+        int ncStep = Math.Min(RoundUp(DivUp(cols, DivUp(cols, blk.Nc)), job.ColumnUnit), blk.Nc / job.ColumnUnit * job.ColumnUnit);
 
         fixed (T* pa = job.A, pb = job.B, pc = job.C)
         {
@@ -437,6 +461,7 @@ public static partial class Gemm
         internal GemmKernel Kernel;
         internal Blocking Blocking;
         internal bool SplitColumns;
+        internal int ColumnUnit;
         internal Workspace<T> Workspace = null!;
 
         public void Run(int index, int count) => RunPart(this, index, count);

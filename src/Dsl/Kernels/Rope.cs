@@ -170,6 +170,38 @@ public static class Rope
         }
     }
 
+    /// <summary>
+    /// Forward RoPE on one row segment <paramref name="segment"/> = columns
+    /// [<paramref name="col0"/>, col0 + length) of a row at position <paramref name="position"/>:
+    /// every head of <paramref name="headSize"/> columns below <paramref name="rotatedColumns"/> is
+    /// rotated. The segment must hold whole heads (it starts at a multiple of headSize, or at or after
+    /// rotatedColumns, and its part below rotatedColumns is a whole number of heads).
+    /// </summary>
+    internal static unsafe void ForwardSegment<T>(Span<T> segment, int col0, int position, int headSize, int rotaryDim, int rotatedColumns, ReadOnlySpan<T> table)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int end = Math.Min(col0 + segment.Length, rotatedColumns);
+        if (end <= col0 || rotaryDim == 0)
+        {
+            return;
+        }
+
+        if (col0 % headSize != 0 || (end - col0) % headSize != 0)
+        {
+            throw new InvalidOperationException($"RoPE epilogue segment [{col0}, {col0 + segment.Length}) cuts a head of {headSize} columns; call Gemm.Multiply with columnGroup = {headSize}.");
+        }
+
+        int half = rotaryDim / 2;
+        ReadOnlySpan<T> angles = table.Slice(position * rotaryDim, rotaryDim);
+        fixed (T* px = segment, pt = angles)
+        {
+            for (int h = 0; h < end - col0; h += headSize)
+            {
+                RotatePairs<T, Direct>(px + h, px + h + half, pt, pt + half, half);
+            }
+        }
+    }
+
     /// <summary>(a, b) ← (a cos − b sin, a sin + b cos), or by −angle when <typeparamref name="TDirection"/> is <see cref="Inverse"/>.</summary>
     private static unsafe void RotatePairs<T, TDirection>(T* a, T* b, T* cos, T* sin, int n)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -218,4 +250,34 @@ public static class Rope
     private struct Direct;
 
     private struct Inverse;
+}
+
+/// <summary>
+/// The epilogue of a q|k|v projection with RoPE: adds the bias (when <paramref name="biasOffset"/> ≥ 0),
+/// then rotates the q and k heads, columns below <paramref name="rotatedColumns"/> (2 · heads · key size),
+/// of row r by position r % <paramref name="sequence"/>, as <see cref="Rope.Forward"/> does, while the
+/// row is still in cache. Pass <c>columnGroup</c> = <paramref name="headSize"/> to
+/// <see cref="Gemm.Multiply"/> so that every segment holds whole heads.
+/// </summary>
+/// <param name="arena">Holds the bias and the table from <see cref="Rope.BuildTable"/>.</param>
+/// <param name="biasOffset">Offset of the bias, or −1 for none.</param>
+/// <param name="tableOffset">Offset of the cos/sin table (sequence · rotaryDim values).</param>
+/// <param name="sequence">Positions per example.</param>
+/// <param name="headSize">Width of one q or k head.</param>
+/// <param name="rotaryDim">Rotary dimension, even and at most headSize.</param>
+/// <param name="rotatedColumns">Columns holding q and k heads; the rest (v) is left alone.</param>
+public readonly struct RopeEpilogue<T>(T[] arena, int biasOffset, int tableOffset, int sequence, int headSize, int rotaryDim, int rotatedColumns) : IGemmEpilogue<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>c[offset + j] += bias[col0 + j]; then RoPE on the whole q and k heads of the segment.</summary>
+    public void Apply(T[] c, int offset, int row, int col0, int length)
+    {
+        Span<T> segment = c.AsSpan(offset, length);
+        if (biasOffset >= 0)
+        {
+            Elementwise.AddInPlace<T>(segment, arena.AsSpan(biasOffset + col0, length));
+        }
+
+        Rope.ForwardSegment<T>(segment, col0, row % sequence, headSize, rotaryDim, rotatedColumns, arena.AsSpan(tableOffset, sequence * rotaryDim));
+    }
 }

@@ -190,6 +190,56 @@ public sealed class GemmTests
         }
     }
 
+    [Fact]
+    public void RopeEpilogue_with_column_groups_matches_the_product_then_the_separate_rope_pass()
+    {
+        // Heads of 24 columns are not a multiple of any kernel's NR (4, 16, 32), so without
+        // columnGroup the split between threads and the NC blocks would cut heads; 40 heads make the
+        // q|k|v row (2·960 + 800 columns) span several NC blocks.
+        const int sequence = 5, keySize = 24, rotary = 16, valueSize = 20;
+        foreach (int heads in new[] { 3, 40 })
+        {
+            int n = (2 * heads * keySize) + (heads * valueSize), m = 3 * sequence * 4, k = 50;
+            var random = new Random(heads);
+            double[] x = RandomArray<double>(random, m * k);
+            double[] w = RandomArray<double>(random, n * k);
+            int tableOffset = n;
+            double[] arena = new double[n + (sequence * rotary)];
+            RandomArray<double>(random, n).CopyTo(arena, 0); // the bias
+            Rope.BuildTable<double>(arena.AsSpan(tableOffset), sequence, rotary, 10000);
+
+            double[] expected = new double[m * n];
+            Gemm.Multiply(x, 0, k, false, w, 0, k, true, expected, 0, n, m, n, k, false, new BiasEpilogue<double>(arena, 0));
+            ReadOnlySpan<double> table = arena.AsSpan(tableOffset);
+            Rope.Forward<double>(expected, m, n, heads, keySize, rotary, sequence, table);
+            Rope.Forward<double>(expected.AsSpan(heads * keySize), m, n, heads, keySize, rotary, sequence, table);
+
+            foreach (int kernel in SupportedKernels())
+            {
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    WithSettings(kernel, threads, () =>
+                    {
+                        double[] actual = new double[m * n];
+                        var epilogue = new RopeEpilogue<double>(arena, 0, tableOffset, sequence, keySize, rotary, 2 * heads * keySize);
+                        Gemm.Multiply(x, 0, k, false, w, 0, k, true, actual, 0, n, m, n, k, false, epilogue, columnGroup: keySize);
+                        for (int i = 0; i < actual.Length; i++)
+                        {
+                            Assert.True(Math.Abs(actual[i] - expected[i]) <= 1e-12 * Math.Max(1, Math.Abs(expected[i])), $"heads {heads}, kernel {kernel}, {threads} threads: C[{i / n}, {i % n}] = {actual[i]}, expected {expected[i]}");
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void A_column_group_wider_than_a_column_block_is_refused_with_its_value()
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Multiply(new float[4], 0, 2, false, new float[4], 0, 2, true, new float[4], 0, 2, 2, 2, 2, false, default(NoEpilogue<float>), columnGroup: 100_003));
+        Assert.Contains("100003", e.Message);
+    }
+
     private static IEnumerable<int> SupportedKernels()
     {
         yield return 0; // scalar
