@@ -36,6 +36,8 @@ internal static class FixProperties
         [DiagnosticCatalog.DeepNormConstantsId] = d => Text(d.Arguments, 7) is { } beta ? SetArgument("Alpha", Text(d.Arguments, 6))?.And("Beta", beta) : null,
         // "Attention '{0}' has Window = {1}, larger than ... Sequence = {2}": the window of the training length.
         [DiagnosticCatalog.WindowBeyondSequenceId] = d => SetArgument("Window", Text(d.Arguments, 2)),
+        // "DeepNorm '{0}' weights the skip by α = {1} ... Pre-LN uses α = 1".
+        [DiagnosticCatalog.DeepNormPreNormId] = _ => SetArgument("Alpha", "1"),
     };
 
     /// <summary>The diagnostic for <paramref name="info"/>, with fix properties where a rule has them.</summary>

@@ -135,6 +135,14 @@ public sealed class FixTests
             RuleTests.Deep);
 
     [Fact]
+    public void DSL310_alpha_set_to_one_in_a_pre_ln_block()
+    {
+        string before = RuleTests.Deep.Replace("Alpha = 2.2134, Beta = 0.3195", "Alpha = 2.2134")
+            .Replace("=> Norm(Skip(x) + Down(Ops.Relu(Up(x))));", "=> Skip(x) + Down(Ops.Relu(Up(Norm(x))));");
+        Fix("DSL310", "Dsl.SetArgument.DSL310.Alpha", before, before.Replace("Alpha = 2.2134", "Alpha = 1"));
+    }
+
+    [Fact]
     public void DSL309_window_set_to_the_training_length() =>
         Fix("DSL309", "Dsl.SetArgument.DSL309.Window", RuleTests.Gpt.Replace("Causal = true", "Causal = true, Window = 100"),
             RuleTests.Gpt.Replace("Causal = true", "Causal = true, Window = 64"));

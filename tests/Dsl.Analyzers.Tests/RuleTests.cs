@@ -544,6 +544,37 @@ public sealed class RuleTests
     [Fact]
     public void DSL309_near_miss_window_of_the_training_length() => Clean(Gpt.Replace("Causal = true", "Causal = true, Window = 64"));
 
+    /// <summary>DeepNorm's skip in a Pre-LN block: the sum goes on to the next block un-normalised.</summary>
+    private static string PreLn(string deepNorm) => Deep
+        .Replace("[DeepNorm(Alpha = 2.2134, Beta = 0.3195)]", deepNorm)
+        .Replace("public Tensor Forward(Tensor x) => Norm(Skip(x) + Down(Ops.Relu(Up(x))));", "public Tensor Forward(Tensor x) => Skip(x) + Down(Ops.Relu(Up(Norm(x))));");
+
+    [Fact]
+    public void DSL310_fires_on_the_derived_alpha_in_a_pre_ln_block()
+    {
+        var d = Fires("DSL310", PreLn("[[|DeepNorm|]]"));
+        Assert.StartsWith("DeepNorm 'Blocks.0.Skip' weights the skip by α = 2.213, but the sum it feeds is used without a LayerNorm after it (Pre-LN)", Message(d));
+        Assert.Equal("1", d.Properties[DiagnosticCatalog.ValueProperty]);
+    }
+
+    [Fact]
+    public void DSL310_fires_on_the_alpha_argument() =>
+        Fires("DSL310", PreLn("[DeepNorm([|Alpha = 2.2134|], Beta = 0.3195)]"));
+
+    [Fact]
+    public void DSL310_near_miss_alpha_one_in_a_pre_ln_block() => Clean(PreLn("[DeepNorm(Alpha = 1)]"));
+
+    [Fact]
+    public void DSL311_fires_on_another_rope_base()
+    {
+        var d = Fires("DSL311", Gpt.Replace("Causal = true", "Causal = true, Rope = true, [|RopeBase = 500000|]"));
+        Assert.Equal(DiagnosticSeverity.Info, d.Severity);
+        Assert.StartsWith("Attention 'Attend' uses RoPE base 500000, not RoFormer's 10000", Message(d));
+    }
+
+    [Fact]
+    public void DSL311_near_miss_explicit_default_base() => Clean(Gpt.Replace("Causal = true", "Causal = true, Rope = true, RopeBase = 10000"));
+
     [Fact]
     public void Scaling_rules_report_once_per_declaration_of_a_repeated_block() =>
         Assert.Single(Analyze(Compile(Header + Deep.Replace("Repeat(12)", "Repeat(6)"))).Diagnostics, d => d.Id == "DSL304");

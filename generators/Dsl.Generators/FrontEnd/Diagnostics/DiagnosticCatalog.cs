@@ -41,6 +41,8 @@ internal static class DiagnosticCatalog
     public const string KeySizeBottleneckId = "DSL307";
     public const string UnargmaxableClassesId = "DSL308";
     public const string WindowBeyondSequenceId = "DSL309";
+    public const string DeepNormPreNormId = "DSL310";
+    public const string RopeBaseId = "DSL311";
     public const string InternalErrorId = "DSL901";
 
     public static readonly DiagnosticDescriptor ModelNotPartial = Error(ModelNotPartialId, DeclarationCategory,
@@ -143,6 +145,14 @@ internal static class DiagnosticCatalog
         "Local attention window larger than the training length",
         "Attention '{0}' has Window = {1}, larger than the training length Sequence = {2}, so it restricts nothing; the local-attention baseline uses Window = {2}");
 
+    public static readonly DiagnosticDescriptor DeepNormPreNorm = Warning(DeepNormPreNormId, ScalingCategory,
+        "DeepNorm skip weight in a Pre-LN arrangement",
+        "DeepNorm '{0}' weights the skip by α = {1}, but the sum it feeds is used without a LayerNorm after it (Pre-LN), so α compounds along the residual stream; DeepNorm's α belongs to Post-LN x = LN(α·x + F(x)), and Pre-LN uses α = 1");
+
+    public static readonly DiagnosticDescriptor RopeBase = Info(RopeBaseId, ScalingCategory,
+        "RoPE base differs from 10000",
+        "Attention '{0}' uses RoPE base {1}, not RoFormer's 10000 (θ_i = 10000^(−2i/d)); a checkpoint trained with one base does not transfer to the other");
+
     public static readonly DiagnosticDescriptor InternalError = new(InternalErrorId,
         "Internal error in the DSL generator",
         "The DSL generator failed on '{0}': {1}. Please report this; the model was emitted as stubs.",
@@ -155,6 +165,7 @@ internal static class DiagnosticCatalog
         LayerArgument, LossForm, NestedModule, DenseInMismatch, AddShapeMismatch, SharedLayerWidth,
         HeadsWidth, RotaryDim, TiedShape, RepeatShape, SquarePlusB, AttentionScaleDimension, AttentionLogitsLarge,
         DeepNormConstants, InitVariance, EmbeddingDimension, KeySizeBottleneck, UnargmaxableClasses, WindowBeyondSequence,
+        DeepNormPreNorm, RopeBase,
     };
 
     /// <summary>
@@ -214,6 +225,6 @@ internal static class DiagnosticCatalog
     public static readonly string[] SetArgumentFixableIds =
     {
         DenseInMismatchId, LayerArgumentId, SquarePlusBId, RotaryDimId, AttentionScaleDimensionId, AttentionLogitsLargeId,
-        DeepNormConstantsId, WindowBeyondSequenceId,
+        DeepNormConstantsId, WindowBeyondSequenceId, DeepNormPreNormId,
     };
 }

@@ -53,9 +53,10 @@ internal static class ScalingRules
                     AttentionScale(model, layer, locations, Report);
                     KeySize(model, layer, locations, Report);
                     Window(model, layer, locations, Report);
+                    Rope(layer, locations, Report);
                     break;
                 case LayerKind.DeepNorm:
-                    DeepNorm(model, layer, locations, Report);
+                    DeepNorm(model, layer, consumers, locations, Report);
                     break;
                 case LayerKind.Embedding:
                     Embedding(layer, locations, Report);
@@ -139,13 +140,21 @@ internal static class ScalingRules
 
     // ---- NNS012: DeepNorm constants ([K-8978]; DeepNet) ------------------------------------------------
 
-    private static void DeepNorm(ModelSpec model, LayerSpec layer, IRuleLocations locations, Action<DiagnosticDescriptor, Location?, object?[]> report)
+    private static void DeepNorm(ModelSpec model, LayerSpec layer, List<int>[] consumers, IRuleLocations locations, Action<DiagnosticDescriptor, Location?, object?[]> report)
     {
         int n = Math.Max(1, layer.Depth);
         double alpha = layer.Parameter;
         // β is not kept on the DeepNorm layer: it is the init gain of its block's projections.
         double beta = model.Layers.FirstOrDefault(l => l.Block == layer.Block && l.InitGain > 0)?.InitGain ?? double.NaN;
         if (!(alpha > 0)) return; // DSL106 reported it
+
+        // Pre-LN (Su, [K-8978]: α = 1 for Pre-Norm): the sum α·x + F(x) flows on un-normalised.
+        if (PreNorm(model, layer, consumers))
+        {
+            if (!Near(alpha, 1))
+                report(DiagnosticCatalog.DeepNormPreNorm, locations.LayerArgument(layer.Path, "Alpha"), new object?[] { layer.Path, Show(alpha) });
+            return; // β for Pre-LN is "recomputed" (SEEDS §1.3) with no formula to compare against
+        }
         double expectedAlpha = Math.Pow(2.0 * n, 0.25), expectedBeta = Math.Pow(8.0 * n, -0.25);
         bool alphaOff = !Near(alpha, expectedAlpha);
         bool betaOff = !double.IsNaN(beta) && !Near(beta, expectedBeta);
@@ -156,6 +165,34 @@ internal static class ScalingRules
         double fixAlpha = Round4(expectedAlpha), fixBeta = Round4(expectedBeta);
         report(DiagnosticCatalog.DeepNormConstants, locations.LayerArgument(layer.Path, argument),
             new object?[] { layer.Path, Show(alpha), double.IsNaN(beta) ? "(unused)" : Show(beta), n, Show(expectedAlpha), Show(expectedBeta), fixAlpha, fixBeta });
+    }
+
+    /// <summary>Whether a sum that the DeepNorm skip feeds is read by anything but a LayerNorm or
+    /// RMSNorm (or is the model's output): the residual stream stays un-normalised, as in Pre-LN.</summary>
+    private static bool PreNorm(ModelSpec model, LayerSpec layer, List<int>[] consumers)
+    {
+        var nodes = model.Nodes;
+        foreach (var skip in nodes.Where(x => x.Layer == layer.Path))
+        {
+            foreach (int sum in consumers[skip.Id].Where(c => nodes[c].Kind == NodeKind.Add))
+            {
+                if (sum == model.OutputNode) return true;
+                if (consumers[sum].Any(c => nodes[c].Kind is not (NodeKind.LayerNorm or NodeKind.RmsNorm))) return true;
+            }
+        }
+
+        return false;
+    }
+
+    // ---- NNS003: the RoPE base ([K-8265], [K-9403]) -------------------------------------------------------
+
+    private static void Rope(LayerSpec layer, IRuleLocations locations, Action<DiagnosticDescriptor, Location?, object?[]> report)
+    {
+        // Odd or oversized rotary dimensions are DSL205 (an error, in shape inference); SEEDS' layout
+        // warning needs a checkpoint-loading declaration the DSL does not have.
+        var a = layer.Attention!;
+        if (!a.Rope || a.Linear || !(a.RopeBase > 1) || a.RopeBase == 10000) return;
+        report(DiagnosticCatalog.RopeBase, locations.LayerArgument(layer.Path, "RopeBase"), new object?[] { layer.Path, Show(a.RopeBase) });
     }
 
     // ---- NNS015: initialisation variance versus the activation ([K-8620], [K-8994]) ----------------------
@@ -250,6 +287,7 @@ internal static class ScalingRules
 
     private static double Round4(double value) => Math.Round(value, 4, MidpointRounding.AwayFromZero);
 
-    /// <summary>A value for a message: four significant digits, invariant culture.</summary>
-    internal static string Show(double value) => value.ToString("G4", CultureInfo.InvariantCulture);
+    /// <summary>A value for a message: whole numbers in full, others to four significant digits, invariant culture.</summary>
+    internal static string Show(double value) =>
+        value == Math.Round(value) && Math.Abs(value) < 1e15 ? value.ToString("0", CultureInfo.InvariantCulture) : value.ToString("G4", CultureInfo.InvariantCulture);
 }
