@@ -575,6 +575,41 @@ public sealed class RuleTests
     [Fact]
     public void DSL311_near_miss_explicit_default_base() => Clean(Gpt.Replace("Causal = true", "Causal = true, Rope = true, RopeBase = 10000"));
 
+    internal const string Plain = """
+        [Module]
+        public partial class Plain
+        {
+            [Dense(Out = 8)] public partial Tensor Up(Tensor x);
+            public Tensor Forward(Tensor x) => x + Ops.Relu(Up(x));
+        }
+
+        [Model(Batch = 2, Input = 8)]
+        public partial class M
+        {
+            [Repeat(4)] public partial Plain[] Blocks { get; }
+            [Dense(Out = 3)] public partial Tensor Head(Tensor x);
+            public Tensor Forward(Tensor x)
+            {
+                foreach (var block in Blocks) x = block.Forward(x);
+                return Head(x);
+            }
+            [Loss] public Scalar Loss(Tensor x, Labels y) => Ops.SoftmaxCrossEntropy(Forward(x), y);
+        }
+        """;
+
+    [Fact]
+    public void DSL312_fires_once_on_the_residual_add_of_an_unnormalised_stack() =>
+        Assert.Equal("This residual add gives its branch weight ε = 1 in a stack of 4 residual adds with no normalisation: each multiplies the stream's second moment by about 1 + ε², about 16 over the stack; without a norm the branches need ε ≤ 1/√4 = 0.5",
+            Message(Fires("DSL312", Plain.Replace("x + Ops.Relu(Up(x));", "[|x + Ops.Relu(Up(x))|];"))));
+
+    [Fact]
+    public void DSL312_near_miss_branch_scaled_by_one_over_root_n() => Clean(Plain.Replace("x + Ops.Relu(Up(x));", "x + Ops.Relu(Up(x)) * 0.5;"));
+
+    [Fact]
+    public void DSL312_near_miss_normalised_stack() => Clean(Plain
+        .Replace("[Dense(Out = 8)] public partial Tensor Up(Tensor x);", "[Dense(Out = 8)] public partial Tensor Up(Tensor x);\n    [LayerNorm] public partial Tensor Norm(Tensor x);")
+        .Replace("x + Ops.Relu(Up(x));", "x + Ops.Relu(Up(Norm(x)));"));
+
     [Fact]
     public void Scaling_rules_report_once_per_declaration_of_a_repeated_block() =>
         Assert.Single(Analyze(Compile(Header + Deep.Replace("Repeat(12)", "Repeat(6)"))).Diagnostics, d => d.Id == "DSL304");

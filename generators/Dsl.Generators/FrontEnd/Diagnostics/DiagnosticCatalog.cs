@@ -43,6 +43,7 @@ internal static class DiagnosticCatalog
     public const string WindowBeyondSequenceId = "DSL309";
     public const string DeepNormPreNormId = "DSL310";
     public const string RopeBaseId = "DSL311";
+    public const string ResidualBranchScaleId = "DSL312";
     public const string InternalErrorId = "DSL901";
 
     public static readonly DiagnosticDescriptor ModelNotPartial = Error(ModelNotPartialId, DeclarationCategory,
@@ -153,6 +154,10 @@ internal static class DiagnosticCatalog
         "RoPE base differs from 10000",
         "Attention '{0}' uses RoPE base {1}, not RoFormer's 10000 (θ_i = 10000^(−2i/d)); a checkpoint trained with one base does not transfer to the other");
 
+    public static readonly DiagnosticDescriptor ResidualBranchScale = Warning(ResidualBranchScaleId, ScalingCategory,
+        "Residual branches without normalisation need a 1/√N scale",
+        "This residual add gives its branch weight ε = {0} in a stack of {1} residual adds with no normalisation: each multiplies the stream's second moment by about 1 + ε², about {2} over the stack; without a norm the branches need ε ≤ 1/√{1} = {3}");
+
     public static readonly DiagnosticDescriptor InternalError = new(InternalErrorId,
         "Internal error in the DSL generator",
         "The DSL generator failed on '{0}': {1}. Please report this; the model was emitted as stubs.",
@@ -165,7 +170,7 @@ internal static class DiagnosticCatalog
         LayerArgument, LossForm, NestedModule, DenseInMismatch, AddShapeMismatch, SharedLayerWidth,
         HeadsWidth, RotaryDim, TiedShape, RepeatShape, SquarePlusB, AttentionScaleDimension, AttentionLogitsLarge,
         DeepNormConstants, InitVariance, EmbeddingDimension, KeySizeBottleneck, UnargmaxableClasses, WindowBeyondSequence,
-        DeepNormPreNorm, RopeBase,
+        DeepNormPreNorm, RopeBase, ResidualBranchScale,
     };
 
     /// <summary>

@@ -254,6 +254,8 @@ internal sealed class ModelParser
             : info.Location;
 
         public Location? ModelArgument(string argument) => _parser.NamedArgumentLocation(_model, argument) ?? _modelLocation;
+
+        public Location? Node(int node) => node >= 0 && node < _parser._nodeLocations.Count ? _parser._nodeLocations[node] : null;
     }
 
     private (int LossNode, TargetKind Targets) ParseLoss(INamedTypeSymbol type, IMethodSymbol loss, int inputNode)

@@ -17,6 +17,9 @@ internal interface IRuleLocations
 
     /// <summary>The named argument <paramref name="argument"/> of the [Model] attribute, or the attribute.</summary>
     Location? ModelArgument(string argument);
+
+    /// <summary>The forward-pass expression of graph node <paramref name="node"/>.</summary>
+    Location? Node(int node);
 }
 
 /// <summary>
@@ -65,6 +68,7 @@ internal static class ScalingRules
         }
 
         InitVariance(model, consumers, locations, Report);
+        ResidualScale(model, locations, Report);
         Unargmaxable(model, locations, Report);
     }
 
@@ -243,6 +247,55 @@ internal static class ScalingRules
                 new object?[] { layer.Path, Show(variance), Show(ratio), layer.In, feeds, Show(target), Show(target / layer.In), Show(Math.Sqrt(target / layer.In)) });
             return; // InitStd is one argument: one diagnostic, naming the first layer it misfits
         }
+    }
+
+    // ---- NNS014: residual branch scale without normalisation ([K-8994]) ----------------------------------
+
+    private static void ResidualScale(ModelSpec model, IRuleLocations locations, Action<DiagnosticDescriptor, Location?, object?[]> report)
+    {
+        // Only unnormalised stacks with the default initialisation: a norm re-scales the stream, and an
+        // explicit InitStd is a choice of branch size.
+        var nodes = model.Nodes;
+        if (model.InitStd > 0 || model.Layers.Any(l => l.Kind is LayerKind.LayerNorm or LayerKind.RmsNorm or LayerKind.DeepNorm)) return;
+        var residual = new List<(int Add, double Epsilon)>();
+        foreach (var node in nodes)
+        {
+            if (node.Kind != NodeKind.Add || node.Inputs.Count != 2 || node.Inputs[0] < 0 || node.Inputs[1] < 0) continue;
+            int a = node.Inputs[0], b = node.Inputs[1];
+            // x + F(x): the branch is the input computed from the other one.
+            int branch = Reaches(nodes, a, b) ? b : Reaches(nodes, b, a) ? a : -1;
+            if (branch < 0) continue;
+            double epsilon = nodes[branch].Kind == NodeKind.Scale && nodes[branch].Layer.Length == 0 ? Math.Abs(nodes[branch].Scalar) : 1;
+            residual.Add((node.Id, epsilon));
+        }
+
+        int n = residual.Count;
+        if (n < 2) return;
+        foreach (var (add, epsilon) in residual)
+        {
+            if (epsilon * epsilon <= (1 + Tolerance) / n) continue;
+            report(DiagnosticCatalog.ResidualBranchScale, locations.Node(add),
+                new object?[] { Show(epsilon), n, Show(Math.Pow(1 + (epsilon * epsilon), n)), Show(1 / Math.Sqrt(n)) });
+        }
+    }
+
+    /// <summary>Whether node <paramref name="to"/> is computed from node <paramref name="from"/> (ids are topological).</summary>
+    private static bool Reaches(EquatableArray<NodeSpec> nodes, int from, int to)
+    {
+        if (from >= to) return false;
+        var stack = new Stack<int>();
+        var seen = new HashSet<int>();
+        stack.Push(to);
+        while (stack.Count > 0)
+        {
+            int id = stack.Pop();
+            if (id == from) return true;
+            if (id < from || !seen.Add(id)) continue;
+            foreach (int input in nodes[id].Inputs)
+                if (input >= 0) stack.Push(input);
+        }
+
+        return false;
     }
 
     // ---- NNS036: word-embedding dimension ([K-7695]) ---------------------------------------------------
