@@ -29,6 +29,15 @@ internal static class FixProperties
         [DiagnosticCatalog.RotaryDimId] = d => d.Arguments.Length > 2 && d.Arguments[1] is int rotary && d.Arguments[2] is int key && (Math.Min(rotary, key) & ~1) >= 2
             ? SetArgument("RotaryDim", (Math.Min(rotary, key) & ~1).ToString(CultureInfo.InvariantCulture))
             : null,
+        // "Attention '{0}' scales logits by {1} = 1/√{2} ...": the exact 1/√d_k rides as argument 6; or drop Scale (default 1/√KeySize).
+        [DiagnosticCatalog.AttentionScaleDimensionId] = d => SetArgument("Scale", Text(d.Arguments, 6))?.Add(DiagnosticCatalog.RemoveProperty, "Scale"),
+        [DiagnosticCatalog.AttentionLogitsLargeId] = d => SetArgument("Scale", Text(d.Arguments, 6))?.Add(DiagnosticCatalog.RemoveProperty, "Scale"),
+        // DeepNorm: α = (2N)^¼ and β = (8N)^−¼ for the declared depth, rounded to 4 decimals (arguments 6 and 7).
+        [DiagnosticCatalog.DeepNormConstantsId] = d => Text(d.Arguments, 7) is { } beta ? SetArgument("Alpha", Text(d.Arguments, 6))?.And("Beta", beta) : null,
+        // "Attention '{0}' has Window = {1}, larger than ... Sequence = {2}": the window of the training length.
+        [DiagnosticCatalog.WindowBeyondSequenceId] = d => SetArgument("Window", Text(d.Arguments, 2)),
+        // "DeepNorm '{0}' weights the skip by α = {1} ... Pre-LN uses α = 1".
+        [DiagnosticCatalog.DeepNormPreNormId] = _ => SetArgument("Alpha", "1"),
     };
 
     /// <summary>The diagnostic for <paramref name="info"/>, with fix properties where a rule has them.</summary>

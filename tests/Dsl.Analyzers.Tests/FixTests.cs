@@ -104,6 +104,50 @@ public sealed class FixTests
     }
 
     [Fact]
+    public void DSL302_scale_set_to_one_over_root_key_size()
+    {
+        string wrong = RuleTests.Gpt.Replace("Causal = true", "Causal = true, Scale = 0.08838834764831845");
+        Fix("DSL302", "Dsl.SetArgument.DSL302.Scale", wrong,
+            RuleTests.Gpt.Replace("Causal = true", "Causal = true, Scale = " + (1 / System.Math.Sqrt(32)).ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    [Fact]
+    public void DSL302_scale_removed_so_the_default_applies() =>
+        Fix("DSL302", "Dsl.RemoveArgument.DSL302.Scale", RuleTests.Gpt.Replace("Causal = true", "Causal = true, Scale = 0.08838834764831845"), RuleTests.Gpt);
+
+    [Fact]
+    public void DSL303_unscaled_softmax_gets_one_over_root_key_size() =>
+        Fix("DSL303", "Dsl.SetArgument.DSL303.Scale", RuleTests.Gpt.Replace("Causal = true", "Causal = true, Scale = 1"),
+            RuleTests.Gpt.Replace("Causal = true", "Causal = true, Scale = " + (1 / System.Math.Sqrt(32)).ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
+
+    [Fact]
+    public void DSL304_alpha_and_beta_set_for_the_declared_depth()
+    {
+        static string F(double x) => System.Math.Round(x, 4).ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        string six = RuleTests.Deep.Replace("Repeat(12)", "Repeat(6)");
+        Fix("DSL304", "Dsl.SetArgument.DSL304.Alpha,Beta", six,
+            six.Replace("Alpha = 2.2134, Beta = 0.3195", $"Alpha = {F(System.Math.Pow(12, 0.25))}, Beta = {F(System.Math.Pow(48, -0.25))}"));
+    }
+
+    [Fact]
+    public void DSL304_beta_inserted_when_only_alpha_was_given() =>
+        Fix("DSL304", "Dsl.SetArgument.DSL304.Alpha,Beta", RuleTests.Deep.Replace("Alpha = 2.2134, Beta = 0.3195", "Alpha = 3"),
+            RuleTests.Deep);
+
+    [Fact]
+    public void DSL310_alpha_set_to_one_in_a_pre_ln_block()
+    {
+        string before = RuleTests.Deep.Replace("Alpha = 2.2134, Beta = 0.3195", "Alpha = 2.2134")
+            .Replace("=> Norm(Skip(x) + Down(Ops.Relu(Up(x))));", "=> Skip(x) + Down(Ops.Relu(Up(Norm(x))));");
+        Fix("DSL310", "Dsl.SetArgument.DSL310.Alpha", before, before.Replace("Alpha = 2.2134", "Alpha = 1"));
+    }
+
+    [Fact]
+    public void DSL309_window_set_to_the_training_length() =>
+        Fix("DSL309", "Dsl.SetArgument.DSL309.Window", RuleTests.Gpt.Replace("Causal = true", "Causal = true, Window = 100"),
+            RuleTests.Gpt.Replace("Causal = true", "Causal = true, Window = 64"));
+
+    [Fact]
     public void DSL101_model_and_its_containing_type_made_partial() =>
         Fix("DSL101", "Dsl.MakeTypePartial",
             "public static class Outer\n{\n" + RuleTests.Valid.Replace("public partial class M", "public class M") + "\n}\n",

@@ -283,7 +283,7 @@ public sealed class RuleTests
         [Model(Batch = 2, Sequence = 4)]
         public partial class M
         {
-            [Embedding(Vocabulary = 10, Dim = 6)] public partial Tensor Tokens(Tensor ids);
+            [Embedding(Vocabulary = 10, Dim = 24)] public partial Tensor Tokens(Tensor ids);
             [Dense(Out = 10, Bias = false, Tied = nameof(Tokens))] public partial Tensor Head(Tensor x);
             public Tensor Forward(Tensor ids) => Head(Tokens(ids));
             [Loss] public Scalar Loss(Tensor ids, Labels y) => Ops.SoftmaxCrossEntropy(Forward(ids), y);
@@ -344,6 +344,275 @@ public sealed class RuleTests
 
     [Fact]
     public void DSL301_near_miss_small_positive_b() => Clean(Valid.Replace("SquarePlus(B = 1)", "SquarePlus(B = 1e-3)"));
+
+    // ---- DSL302–DSL309: scaling rules (SEEDS §2) ------------------------------------------------
+
+    /// <summary>The nanoGPT "baby" shape: width 128, 4 heads of 32, sequence 64, a tied head.</summary>
+    internal const string Gpt = """
+        [Model(Batch = 2, Sequence = 64)]
+        public partial class M
+        {
+            [Embedding(Vocabulary = 65, Dim = 128)] public partial Tensor Tokens(Tensor ids);
+            [Attention(Heads = 4, Causal = true)] public partial Tensor Attend(Tensor x);
+            [Dense(Out = 65, Bias = false, Tied = nameof(Tokens))] public partial Tensor Head(Tensor x);
+            public Tensor Forward(Tensor ids) => Head(Attend(Tokens(ids)));
+            [Loss] public Scalar Loss(Tensor ids, Labels next) => Ops.SoftmaxCrossEntropy(Forward(ids), next);
+        }
+        """;
+
+    private static string Literal(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    [Fact]
+    public void Gpt_base_is_clean() => Clean(Gpt);
+
+    [Fact]
+    public void DSL302_fires_on_a_scale_from_the_model_width()
+    {
+        var d = Fires("DSL302", Gpt.Replace("Causal = true", "Causal = true, [|Scale = " + Literal(1 / System.Math.Sqrt(128)) + "|]"));
+        Assert.Equal("Attention 'Attend' scales logits by 0.08839 = 1/√128 (the model width d_model); its key size per head is 32, so 1/√32 = 0.1768", Message(d));
+        Assert.Equal(1 / System.Math.Sqrt(32), double.Parse(d.Properties[DiagnosticCatalog.ValueProperty]!, CultureInfo.InvariantCulture));
+        Assert.Equal("Scale", d.Properties[DiagnosticCatalog.RemoveProperty]);
+    }
+
+    [Fact]
+    public void DSL302_fires_on_a_scale_from_the_head_split_when_the_key_size_differs() =>
+        Assert.Contains("1/√32 (d_model / heads); its key size per head is 64, so 1/√64 = 0.125",
+            Message(Fires("DSL302", Gpt.Replace("Causal = true", "Causal = true, KeySize = 64, [|Scale = 0.1767767|]"))));
+
+    [Fact]
+    public void DSL302_near_miss_scale_from_the_key_size() =>
+        Clean(Gpt.Replace("Causal = true", "Causal = true, Scale = " + Literal(1 / System.Math.Sqrt(32))));
+
+    [Fact]
+    public void DSL303_fires_on_an_unscaled_softmax_with_default_init()
+    {
+        var d = Fires("DSL303", Gpt.Replace("Causal = true", "Causal = true, [|Scale = 1|]"));
+        Assert.Equal("Attention 'Attend' scales logits by 1: with key size 32 and initial query/key entries of std 1, its initial logits have std λ·√d·s_q·s_k ≈ 5.657 > 1, so the softmax starts close to one-hot; 1/√32 = 0.1768", Message(d));
+    }
+
+    [Fact]
+    public void DSL303_near_miss_unscaled_softmax_with_reduced_init() =>
+        // T5-style: no scale, but N(0, 0.02²) projections keep the initial logits small ([K-8620]).
+        Clean(Gpt.Replace("Causal = true", "Causal = true, Scale = 1").Replace("Sequence = 64", "Sequence = 64, InitStd = 0.02"));
+
+    internal const string Deep = """
+        [Module]
+        public partial class Deep
+        {
+            [DeepNorm(Alpha = 2.2134, Beta = 0.3195)] public partial Tensor Skip(Tensor x);
+            [Dense(Out = 16)] public partial Tensor Up(Tensor x);
+            [Dense(Out = 8)] public partial Tensor Down(Tensor x);
+            [LayerNorm] public partial Tensor Norm(Tensor x);
+            public Tensor Forward(Tensor x) => Norm(Skip(x) + Down(Ops.Relu(Up(x))));
+        }
+
+        [Model(Batch = 2, Input = 8)]
+        public partial class M
+        {
+            [Repeat(12)] public partial Deep[] Blocks { get; }
+            [Dense(Out = 3)] public partial Tensor Head(Tensor x);
+            public Tensor Forward(Tensor x)
+            {
+                foreach (var block in Blocks) x = block.Forward(x);
+                return Head(x);
+            }
+            [Loss] public Scalar Loss(Tensor x, Labels y) => Ops.SoftmaxCrossEntropy(Forward(x), y);
+        }
+        """;
+
+    [Fact]
+    public void DSL304_fires_on_constants_for_another_depth()
+    {
+        var d = Fires("DSL304", Deep.Replace("Repeat(12)", "Repeat(6)").Replace("[DeepNorm(Alpha = 2.2134, Beta = 0.3195)]", "[[|DeepNorm(Alpha = 2.2134, Beta = 0.3195)|]]"));
+        Assert.Equal("DeepNorm 'Blocks.0.Skip' uses α = 2.213 and β = 0.3195, but for N = 6 stacked blocks DeepNet gives α = (2N)^¼ = 1.861 and β = (8N)^−¼ = 0.3799", Message(d));
+        Assert.Equal("Alpha", d.Properties[DiagnosticCatalog.ArgumentProperty]);
+        Assert.Equal("Beta", d.Properties[DiagnosticCatalog.ArgumentProperty + "2"]);
+    }
+
+    [Fact]
+    public void DSL304_fires_on_the_one_argument_that_is_off() =>
+        Assert.Contains("uses α = 3 and β = 0.3195", Message(Fires("DSL304", Deep.Replace("Alpha = 2.2134", "[|Alpha = 3|]"))));
+
+    [Fact]
+    public void DSL304_near_miss_constants_of_the_declared_depth() => Clean(Deep);
+
+    [Fact]
+    public void DSL304_near_miss_su_adam_constants() =>
+        // α = (2N)^½, β = (2N)^−½: Su's Adam-specific table in [K-8978].
+        Clean(Deep.Replace("Alpha = 2.2134, Beta = 0.3195", "Alpha = 4.899, Beta = 0.2041"));
+
+    internal const string Mlp = """
+        [Model(Batch = 8, Input = 100, InitStd = 0.1)]
+        public partial class M
+        {
+            [Dense(Out = 50)] public partial Tensor Hidden(Tensor x);
+            [Relu] public partial Tensor Act(Tensor x);
+            [Dense(Out = 3)] public partial Tensor Head(Tensor x);
+            public Tensor Forward(Tensor x) => Head(Act(Hidden(x)));
+            [Loss] public Scalar Loss(Tensor x, Labels y) => Ops.SoftmaxCrossEntropy(Forward(x), y);
+        }
+        """;
+
+    [Fact]
+    public void DSL305_fires_on_lecun_variance_before_a_relu() =>
+        Assert.Equal("Dense 'Hidden' is initialised with variance InitStd² = 0.01 = 1/fan_in (fan_in = 100) and feeds a ReLU-family activation (Relu), which needs 2/fan_in = 0.02 (std 0.1414)",
+            Message(Fires("DSL305", Mlp.Replace("InitStd = 0.1", "[|InitStd = 0.1|]"))));
+
+    [Fact]
+    public void DSL305_fires_on_he_variance_before_a_linear_output() =>
+        Assert.Contains("Dense 'Head' is initialised with variance InitStd² = 0.04 = 2/fan_in (fan_in = 50) and feeds no activation (a linear output), which needs 1/fan_in",
+            Message(Fires("DSL305", Mlp.Replace("InitStd = 0.1", "[|InitStd = 0.2|]"))));
+
+    [Fact]
+    public void DSL305_near_miss_he_variance_before_a_relu() => Clean(Mlp.Replace("InitStd = 0.1", "InitStd = 0.1414"));
+
+    internal const string Words = """
+        [Model(Batch = 2, Sequence = 4)]
+        public partial class M
+        {
+            [Embedding(Vocabulary = 30000, Dim = 64)] public partial Tensor Tokens(Tensor ids);
+            [Dense(Out = 3)] public partial Tensor Head(Tensor x);
+            public Tensor Forward(Tensor ids) => Head(Tokens(ids));
+            [Loss] public Scalar Loss(Tensor ids, Labels y) => Ops.SoftmaxCrossEntropy(Forward(ids), y);
+        }
+        """;
+
+    [Fact]
+    public void DSL306_fires_below_the_word_vector_floor()
+    {
+        var d = Fires("DSL306", Words.Replace("Dim = 64", "[|Dim = 64|]"));
+        Assert.Equal(DiagnosticSeverity.Info, d.Severity);
+        Assert.Equal("Embedding 'Tokens' has Dim = 64 for a vocabulary of 30000; the word-vector estimate asks for Dim > 8.31·ln 30000 = 85.69", Message(d));
+    }
+
+    [Fact]
+    public void DSL306_near_miss_just_above_the_floor() => Clean(Words.Replace("Dim = 64", "Dim = 86"));
+
+    [Fact]
+    public void DSL307_fires_on_a_key_size_below_the_head_width_and_the_sequence() =>
+        Assert.StartsWith("Attention 'Attend' has key size 8, below its value size 32 and the 64 keys a query attends",
+            Message(Fires("DSL307", Gpt.Replace("Causal = true", "Causal = true, [|KeySize = 8|]"))));
+
+    [Fact]
+    public void DSL307_near_miss_the_usual_head_width_below_the_sequence() =>
+        // SEEDS' literal trigger (key size < sequence) holds here, as in BERT and GPT-2; see docs/diagnostics/DSL307.md.
+        Clean(Gpt.Replace("Causal = true", "Causal = true, KeySize = 32"));
+
+    [Fact]
+    public void DSL308_fires_on_more_classes_than_width_plus_one() =>
+        Assert.Equal("Dense 'Head' scores 10 classes from 8 features (more than 8 + 1): a class whose weight vector lies inside the convex hull of the others can never be the argmax; its bias can rescue such classes",
+            Message(Fires("DSL308", """
+                [Model(Batch = 8, Input = 8)]
+                public partial class M
+                {
+                    [Dense([|Out = 10|])] public partial Tensor Head(Tensor x);
+                    public Tensor Forward(Tensor x) => Head(x);
+                    [Loss] public Scalar Loss(Tensor x, Labels y) => Ops.SoftmaxCrossEntropy(Forward(x), y);
+                }
+                """)));
+
+    [Fact]
+    public void DSL308_near_miss_width_plus_one_classes() => Clean("""
+        [Model(Batch = 8, Input = 8)]
+        public partial class M
+        {
+            [Dense(Out = 9)] public partial Tensor Head(Tensor x);
+            public Tensor Forward(Tensor x) => Head(x);
+            [Loss] public Scalar Loss(Tensor x, Labels y) => Ops.SoftmaxCrossEntropy(Forward(x), y);
+        }
+        """);
+
+    [Fact]
+    public void DSL308_near_miss_regression_output() => Clean("""
+        [Model(Batch = 8, Input = 8)]
+        public partial class M
+        {
+            [Dense(Out = 10)] public partial Tensor Head(Tensor x);
+            public Tensor Forward(Tensor x) => Head(x);
+            [Loss] public Scalar Loss(Tensor x, Tensor y) => Ops.MeanSquaredError(Forward(x), y);
+        }
+        """);
+
+    [Fact]
+    public void DSL309_fires_on_a_window_beyond_the_sequence()
+    {
+        var d = Fires("DSL309", Gpt.Replace("Causal = true", "Causal = true, [|Window = 100|]"));
+        Assert.Equal("Attention 'Attend' has Window = 100, larger than the training length Sequence = 64, so it restricts nothing; the local-attention baseline uses Window = 64", Message(d));
+        Assert.Equal("64", d.Properties[DiagnosticCatalog.ValueProperty]);
+    }
+
+    [Fact]
+    public void DSL309_near_miss_window_of_the_training_length() => Clean(Gpt.Replace("Causal = true", "Causal = true, Window = 64"));
+
+    /// <summary>DeepNorm's skip in a Pre-LN block: the sum goes on to the next block un-normalised.</summary>
+    private static string PreLn(string deepNorm) => Deep
+        .Replace("[DeepNorm(Alpha = 2.2134, Beta = 0.3195)]", deepNorm)
+        .Replace("public Tensor Forward(Tensor x) => Norm(Skip(x) + Down(Ops.Relu(Up(x))));", "public Tensor Forward(Tensor x) => Skip(x) + Down(Ops.Relu(Up(Norm(x))));");
+
+    [Fact]
+    public void DSL310_fires_on_the_derived_alpha_in_a_pre_ln_block()
+    {
+        var d = Fires("DSL310", PreLn("[[|DeepNorm|]]"));
+        Assert.StartsWith("DeepNorm 'Blocks.0.Skip' weights the skip by α = 2.213, but the sum it feeds is used without a LayerNorm after it (Pre-LN)", Message(d));
+        Assert.Equal("1", d.Properties[DiagnosticCatalog.ValueProperty]);
+    }
+
+    [Fact]
+    public void DSL310_fires_on_the_alpha_argument() =>
+        Fires("DSL310", PreLn("[DeepNorm([|Alpha = 2.2134|], Beta = 0.3195)]"));
+
+    [Fact]
+    public void DSL310_near_miss_alpha_one_in_a_pre_ln_block() => Clean(PreLn("[DeepNorm(Alpha = 1)]"));
+
+    [Fact]
+    public void DSL311_fires_on_another_rope_base()
+    {
+        var d = Fires("DSL311", Gpt.Replace("Causal = true", "Causal = true, Rope = true, [|RopeBase = 500000|]"));
+        Assert.Equal(DiagnosticSeverity.Info, d.Severity);
+        Assert.StartsWith("Attention 'Attend' uses RoPE base 500000, not RoFormer's 10000", Message(d));
+    }
+
+    [Fact]
+    public void DSL311_near_miss_explicit_default_base() => Clean(Gpt.Replace("Causal = true", "Causal = true, Rope = true, RopeBase = 10000"));
+
+    internal const string Plain = """
+        [Module]
+        public partial class Plain
+        {
+            [Dense(Out = 8)] public partial Tensor Up(Tensor x);
+            public Tensor Forward(Tensor x) => x + Ops.Relu(Up(x));
+        }
+
+        [Model(Batch = 2, Input = 8)]
+        public partial class M
+        {
+            [Repeat(4)] public partial Plain[] Blocks { get; }
+            [Dense(Out = 3)] public partial Tensor Head(Tensor x);
+            public Tensor Forward(Tensor x)
+            {
+                foreach (var block in Blocks) x = block.Forward(x);
+                return Head(x);
+            }
+            [Loss] public Scalar Loss(Tensor x, Labels y) => Ops.SoftmaxCrossEntropy(Forward(x), y);
+        }
+        """;
+
+    [Fact]
+    public void DSL312_fires_once_on_the_residual_add_of_an_unnormalised_stack() =>
+        Assert.Equal("This residual add gives its branch weight ε = 1 in a stack of 4 residual adds with no normalisation: each multiplies the stream's second moment by about 1 + ε², about 16 over the stack; without a norm the branches need ε ≤ 1/√4 = 0.5",
+            Message(Fires("DSL312", Plain.Replace("x + Ops.Relu(Up(x));", "[|x + Ops.Relu(Up(x))|];"))));
+
+    [Fact]
+    public void DSL312_near_miss_branch_scaled_by_one_over_root_n() => Clean(Plain.Replace("x + Ops.Relu(Up(x));", "x + Ops.Relu(Up(x)) * 0.5;"));
+
+    [Fact]
+    public void DSL312_near_miss_normalised_stack() => Clean(Plain
+        .Replace("[Dense(Out = 8)] public partial Tensor Up(Tensor x);", "[Dense(Out = 8)] public partial Tensor Up(Tensor x);\n    [LayerNorm] public partial Tensor Norm(Tensor x);")
+        .Replace("x + Ops.Relu(Up(x));", "x + Ops.Relu(Up(Norm(x)));"));
+
+    [Fact]
+    public void Scaling_rules_report_once_per_declaration_of_a_repeated_block() =>
+        Assert.Single(Analyze(Compile(Header + Deep.Replace("Repeat(12)", "Repeat(6)"))).Diagnostics, d => d.Id == "DSL304");
 
     // ---- DSL109 ---------------------------------------------------------------------------------
 

@@ -32,6 +32,27 @@ public sealed class SampleCaseTests
         Assert.Equal(expected.OrderBy(i => i), run.Diagnostics.Select(d => d.Id).Distinct().OrderBy(i => i));
     }
 
+    /// <summary>Only rules that are errors by definition make a model invalid: a case raising only
+    /// warnings and infos (the scaling rules) is generated in full, not as throwing stubs.</summary>
+    [Theory]
+    [MemberData(nameof(NonBlockingCases))]
+    public void Warnings_and_infos_never_block_generation(string file)
+    {
+        string text = File.ReadAllText(Path.Combine(CasesDirectory, file));
+        var run = Analyze(Compile(text));
+        Assert.NotEmpty(run.Diagnostics);
+        Assert.DoesNotContain(run.Diagnostics, d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error);
+        var generated = run.Output.SyntaxTrees.Where(t => t.FilePath.EndsWith(".g.cs", System.StringComparison.Ordinal)).Select(t => t.ToString()).ToList();
+        Assert.NotEmpty(generated);
+        Assert.DoesNotContain(generated, g => g.Contains("has errors in its declaration", System.StringComparison.Ordinal));
+        Assert.Contains(generated, g => g.Contains("TrainStep", System.StringComparison.Ordinal));
+    }
+
+    /// <summary>The cases whose expected ids are all warnings or infos by default.</summary>
+    public static IEnumerable<object[]> NonBlockingCases() =>
+        Cases().Where(c => Expected(File.ReadAllText(Path.Combine(CasesDirectory, (string)c[0])))
+            .All(id => Dsl.Generators.Diagnostics.DiagnosticCatalog.AnalyzerDescriptors.Any(d => d.Id == id && !Dsl.Generators.Diagnostics.DiagnosticCatalog.BlocksGeneration(d))));
+
     [Fact]
     public void Every_rule_has_a_case()
     {

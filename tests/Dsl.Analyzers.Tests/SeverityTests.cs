@@ -72,6 +72,34 @@ public sealed class SeverityTests
     }
 
     [Fact]
+    public void A_warning_raised_to_error_does_not_block_generation()
+    {
+        // Validity depends on the default severity only (DiagnosticCatalog.BlocksGeneration): a user who
+        // escalates a scaling heuristic still gets a generated model, and the build reports the error.
+        string source = Header + RuleTests.Gpt.Replace("Causal = true", "Causal = true, Window = 100");
+        var set = AnalyzerConfigSet.Create(new[] { AnalyzerConfig.Parse("root = true\n[*.cs]\ndotnet_diagnostic.DSL309.severity = error\n", "/src/.editorconfig") });
+        var compilation = Compile(source);
+        compilation = compilation.WithOptions(compilation.Options.WithSyntaxTreeOptionsProvider(new TreeOptions(set)));
+        var run = Analyze(compilation, new AnalyzerOptions(ImmutableArray<AdditionalText>.Empty, new ConfigOptions(set)));
+        Assert.Equal(DiagnosticSeverity.Error, Assert.Single(run.Diagnostics, d => d.Id == "DSL309").Severity);
+        var generated = string.Concat(run.Output.SyntaxTrees.Where(t => t.FilePath.EndsWith(".g.cs", System.StringComparison.Ordinal)).Select(t => t.ToString()));
+        Assert.Contains("TrainStep", generated, System.StringComparison.Ordinal);
+        Assert.DoesNotContain("has errors in its declaration", generated, System.StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_error_silenced_in_editorconfig_still_blocks_generation()
+    {
+        var set = AnalyzerConfigSet.Create(new[] { AnalyzerConfig.Parse("root = true\n[*.cs]\ndotnet_diagnostic.DSL301.severity = none\n", "/src/.editorconfig") });
+        var compilation = Compile(Header + RuleTests.Valid.Replace("B = 1", "B = 0"));
+        compilation = compilation.WithOptions(compilation.Options.WithSyntaxTreeOptionsProvider(new TreeOptions(set)));
+        var run = Analyze(compilation, new AnalyzerOptions(ImmutableArray<AdditionalText>.Empty, new ConfigOptions(set)));
+        Assert.DoesNotContain(run.Diagnostics, d => d.Id == "DSL301");
+        var generated = string.Concat(run.Output.SyntaxTrees.Where(t => t.FilePath.EndsWith(".g.cs", System.StringComparison.Ordinal)).Select(t => t.ToString()));
+        Assert.Contains("has errors in its declaration", generated, System.StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Every_descriptor_is_enabled_and_configurable()
     {
         foreach (var descriptor in AnalyzerHarness.Analyzers.SelectMany(a => a.SupportedDiagnostics))

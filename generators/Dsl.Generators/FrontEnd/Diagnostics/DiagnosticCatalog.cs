@@ -33,6 +33,17 @@ internal static class DiagnosticCatalog
     public const string TiedShapeId = "DSL206";
     public const string RepeatShapeId = "DSL207";
     public const string SquarePlusBId = "DSL301";
+    public const string AttentionScaleDimensionId = "DSL302";
+    public const string AttentionLogitsLargeId = "DSL303";
+    public const string DeepNormConstantsId = "DSL304";
+    public const string InitVarianceId = "DSL305";
+    public const string EmbeddingDimensionId = "DSL306";
+    public const string KeySizeBottleneckId = "DSL307";
+    public const string UnargmaxableClassesId = "DSL308";
+    public const string WindowBeyondSequenceId = "DSL309";
+    public const string DeepNormPreNormId = "DSL310";
+    public const string RopeBaseId = "DSL311";
+    public const string ResidualBranchScaleId = "DSL312";
     public const string InternalErrorId = "DSL901";
 
     public static readonly DiagnosticDescriptor ModelNotPartial = Error(ModelNotPartialId, DeclarationCategory,
@@ -99,6 +110,54 @@ internal static class DiagnosticCatalog
         "SquarePlus b must be positive",
         "SquarePlus '{0}' has b = {1}; b must be > 0 (b = 0 is ReLU and loses smoothness, b < 0 gives NaN for small |x|)");
 
+    // ---- scaling rules (SEEDS.md §2; logic in FrontEnd/Rules/ScalingRules.cs) ------------------------
+    // Severities follow SEEDS' scheme: Error only for a mathematically invalid model (those block
+    // generation), Warning for a departure from a sourced recommendation, Info for a heuristic.
+
+    public static readonly DiagnosticDescriptor AttentionScaleDimension = Warning(AttentionScaleDimensionId, ScalingCategory,
+        "Attention scale built from the wrong dimension",
+        "Attention '{0}' scales logits by {1} = 1/√{2} ({3}); its key size per head is {4}, so 1/√{4} = {5}");
+
+    public static readonly DiagnosticDescriptor AttentionLogitsLarge = Warning(AttentionLogitsLargeId, ScalingCategory,
+        "Attention logits start too large",
+        "Attention '{0}' scales logits by {1}: with key size {2} and initial query/key entries of std {3}, its initial logits have std λ·√d·s_q·s_k ≈ {4} > 1, so the softmax starts close to one-hot; 1/√{2} = {5}");
+
+    public static readonly DiagnosticDescriptor DeepNormConstants = Warning(DeepNormConstantsId, ScalingCategory,
+        "DeepNorm constants do not match the depth",
+        "DeepNorm '{0}' uses α = {1} and β = {2}, but for N = {3} stacked blocks DeepNet gives α = (2N)^¼ = {4} and β = (8N)^−¼ = {5}");
+
+    public static readonly DiagnosticDescriptor InitVariance = Warning(InitVarianceId, ScalingCategory,
+        "Initialisation variance does not suit the activation",
+        "Dense '{0}' is initialised with variance InitStd² = {1} = {2}/fan_in (fan_in = {3}) and feeds {4}, which needs {5}/fan_in = {6} (std {7})");
+
+    public static readonly DiagnosticDescriptor EmbeddingDimension = Info(EmbeddingDimensionId, ScalingCategory,
+        "Embedding dimension below the vocabulary's capacity floor",
+        "Embedding '{0}' has Dim = {1} for a vocabulary of {2}; the word-vector estimate asks for Dim > 8.31·ln {2} = {3}");
+
+    public static readonly DiagnosticDescriptor KeySizeBottleneck = Info(KeySizeBottleneckId, ScalingCategory,
+        "Attention key size narrows the low-rank bottleneck",
+        "Attention '{0}' has key size {1}, below its value size {2} and the {3} keys a query attends: each head's logits QKᵀ have rank ≤ {1}; raising KeySize (towards {3}) costs only the query and key projections");
+
+    public static readonly DiagnosticDescriptor UnargmaxableClasses = Info(UnargmaxableClassesId, ScalingCategory,
+        "Output classes may be unargmaxable",
+        "Dense '{0}' scores {1} classes from {2} features (more than {2} + 1): a class whose weight vector lies inside the convex hull of the others can never be the argmax{3}");
+
+    public static readonly DiagnosticDescriptor WindowBeyondSequence = Warning(WindowBeyondSequenceId, ScalingCategory,
+        "Local attention window larger than the training length",
+        "Attention '{0}' has Window = {1}, larger than the training length Sequence = {2}, so it restricts nothing; the local-attention baseline uses Window = {2}");
+
+    public static readonly DiagnosticDescriptor DeepNormPreNorm = Warning(DeepNormPreNormId, ScalingCategory,
+        "DeepNorm skip weight in a Pre-LN arrangement",
+        "DeepNorm '{0}' weights the skip by α = {1}, but the sum it feeds is used without a LayerNorm after it (Pre-LN), so α compounds along the residual stream; DeepNorm's α belongs to Post-LN x = LN(α·x + F(x)), and Pre-LN uses α = 1");
+
+    public static readonly DiagnosticDescriptor RopeBase = Info(RopeBaseId, ScalingCategory,
+        "RoPE base differs from 10000",
+        "Attention '{0}' uses RoPE base {1}, not RoFormer's 10000 (θ_i = 10000^(−2i/d)); a checkpoint trained with one base does not transfer to the other");
+
+    public static readonly DiagnosticDescriptor ResidualBranchScale = Warning(ResidualBranchScaleId, ScalingCategory,
+        "Residual branches without normalisation need a 1/√N scale",
+        "This residual add gives its branch weight ε = {0} in a stack of {1} residual adds with no normalisation: each multiplies the stream's second moment by about 1 + ε², about {2} over the stack; without a norm the branches need ε ≤ 1/√{1} = {3}");
+
     public static readonly DiagnosticDescriptor InternalError = new(InternalErrorId,
         "Internal error in the DSL generator",
         "The DSL generator failed on '{0}': {1}. Please report this; the model was emitted as stubs.",
@@ -109,11 +168,27 @@ internal static class DiagnosticCatalog
     {
         ModelNotPartial, UnsupportedConstruct, LayerSignature, ModelShapeArguments, MissingForward,
         LayerArgument, LossForm, NestedModule, DenseInMismatch, AddShapeMismatch, SharedLayerWidth,
-        HeadsWidth, RotaryDim, TiedShape, RepeatShape, SquarePlusB,
+        HeadsWidth, RotaryDim, TiedShape, RepeatShape, SquarePlusB, AttentionScaleDimension, AttentionLogitsLarge,
+        DeepNormConstants, InitVariance, EmbeddingDimension, KeySizeBottleneck, UnargmaxableClasses, WindowBeyondSequence,
+        DeepNormPreNorm, RopeBase, ResidualBranchScale,
     };
+
+    /// <summary>
+    /// Whether a diagnostic makes the model invalid, so the generator emits stubs: only rules that are
+    /// errors by definition (an invalid or unbuildable model). Decided by the descriptor's default
+    /// severity, never by the configured one: silencing an error in .editorconfig does not make the
+    /// model buildable, and no Warning or Info rule (the scaling heuristics) ever blocks generation.
+    /// </summary>
+    public static bool BlocksGeneration(DiagnosticDescriptor descriptor) => descriptor.DefaultSeverity == DiagnosticSeverity.Error;
 
     private static DiagnosticDescriptor Error(string id, string category, string title, string message) =>
         new(id, title, message, category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpBase + id + ".md");
+
+    private static DiagnosticDescriptor Warning(string id, string category, string title, string message) =>
+        new(id, title, message, category, DiagnosticSeverity.Warning, isEnabledByDefault: true, helpLinkUri: HelpBase + id + ".md");
+
+    private static DiagnosticDescriptor Info(string id, string category, string title, string message) =>
+        new(id, title, message, category, DiagnosticSeverity.Info, isEnabledByDefault: true, helpLinkUri: HelpBase + id + ".md");
 
     // ---- rules outside the front end (own analyzers in analyzers/Dsl.Analyzers) ------------------
 
@@ -152,5 +227,9 @@ internal static class DiagnosticCatalog
 
     /// <summary>The ids whose diagnostics may carry <see cref="ArgumentProperty"/>/<see cref="ValueProperty"/>
     /// or <see cref="RemoveProperty"/> (the fixer's FixableDiagnosticIds).</summary>
-    public static readonly string[] SetArgumentFixableIds = { DenseInMismatchId, LayerArgumentId, SquarePlusBId, RotaryDimId };
+    public static readonly string[] SetArgumentFixableIds =
+    {
+        DenseInMismatchId, LayerArgumentId, SquarePlusBId, RotaryDimId, AttentionScaleDimensionId, AttentionLogitsLargeId,
+        DeepNormConstantsId, WindowBeyondSequenceId, DeepNormPreNormId,
+    };
 }

@@ -5,6 +5,7 @@ using System.Linq;
 using System.Threading;
 using Dsl.Generators.Diagnostics;
 using Dsl.Generators.Model;
+using Dsl.Generators.Rules;
 using Dsl.Generators.Shapes;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
@@ -223,12 +224,38 @@ internal sealed class ModelParser
         }
 
         bool hasUserConstructor = type.InstanceConstructors.Any(c => !c.IsImplicitlyDeclared);
-        bool valid = !_diagnostics.Any(d => d.Descriptor.DefaultSeverity == DiagnosticSeverity.Error) && _outputNode >= 0;
-        return new ModelSpec(
+        var spec = new ModelSpec(
             TypeSpecOf(type), batch, input, _sequence, tokens, initStd,
             inferred.Layers.ToEquatableArray(), _nodes.ToEquatableArray(), inferred.Widths.ToEquatableArray(),
             _outputNode, lossNode, targets, loss?.Name ?? "",
-            members.ToEquatableArray(), modules.ToEquatableArray(), hasUserConstructor, valid);
+            members.ToEquatableArray(), modules.ToEquatableArray(), hasUserConstructor, IsValid: false);
+        ScalingRules.Check(spec, new RuleLocations(this, attribute, attributeLocation), _diagnostics);
+        bool valid = !_diagnostics.Any(d => DiagnosticCatalog.BlocksGeneration(d.Descriptor)) && _outputNode >= 0;
+        return spec with { IsValid = valid };
+    }
+
+    /// <summary>The argument locations the scaling rules point at, from what this parse recorded.</summary>
+    private sealed class RuleLocations : IRuleLocations
+    {
+        private readonly ModelParser _parser;
+        private readonly AttributeData _model;
+        private readonly Location? _modelLocation;
+
+        public RuleLocations(ModelParser parser, AttributeData model, Location? modelLocation)
+        {
+            _parser = parser;
+            _model = model;
+            _modelLocation = modelLocation;
+        }
+
+        public Location? LayerArgument(string path, string argument) =>
+            !_parser._layersByPath.TryGetValue(path, out var info) ? null
+            : argument.Length > 0 && info.Arguments.TryGetValue(argument, out var at) ? at
+            : info.Location;
+
+        public Location? ModelArgument(string argument) => _parser.NamedArgumentLocation(_model, argument) ?? _modelLocation;
+
+        public Location? Node(int node) => node >= 0 && node < _parser._nodeLocations.Count ? _parser._nodeLocations[node] : null;
     }
 
     private (int LossNode, TargetKind Targets) ParseLoss(INamedTypeSymbol type, IMethodSymbol loss, int inputNode)
