@@ -26,8 +26,9 @@ internal static class Planner
     /// <summary>Every buffer starts on a 64-byte boundary for float (16 elements).</summary>
     public const int Alignment = 16;
 
-    /// <summary>Optimizer state slots reserved per parameter (AdamW's m and v).</summary>
-    public const int StateSlots = 2;
+    /// <summary>Optimizer state slots reserved per parameter: AdamW's m and v plus ChildTuning-D's
+    /// Fisher mask and masked-gradient scratch (Dsl.Optimizers.Optimizer.MaxStateSlots; a test keeps them equal).</summary>
+    public const int StateSlots = 4;
 
     /// <summary>Whether f'(x) needs x (else y = f(x) suffices and no pre-activation is kept).
     /// Must agree with the kernels' <c>IActivation.DerivativeNeedsInput</c>; a test checks it.</summary>
