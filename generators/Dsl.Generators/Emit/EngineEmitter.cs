@@ -10,7 +10,7 @@ namespace Dsl.Generators.Emit;
 /// schedule of the plan, each layer's backward commented with the forward formula it
 /// differentiates. Generic over T so the same code trains in float and is gradient-checked in double.
 /// </summary>
-internal static class EngineEmitter
+internal static partial class EngineEmitter
 {
     private const string Kernels = "global::Dsl.Kernels";
 
@@ -33,6 +33,7 @@ internal static class EngineEmitter
             {
                 Loss(w, plan);
                 Backward(w, plan);
+                Adversarial(w, plan);
             }
         }
     }

@@ -104,6 +104,7 @@ internal sealed record TypeSpec(string Namespace, string Name, string FullName, 
 /// <param name="Modules">Module properties.</param>
 /// <param name="HasUserConstructor">The user declared an instance constructor.</param>
 /// <param name="IsValid">No errors were found: emit the full implementation; otherwise compile-safe stubs.</param>
+/// <param name="Adversarial">FGM adversarial training on an embedding table, or null.</param>
 internal sealed record ModelSpec(
     TypeSpec Type,
     int MaxBatch,
@@ -121,7 +122,8 @@ internal sealed record ModelSpec(
     EquatableArray<LayerMemberSpec> Members,
     EquatableArray<ModuleUseSpec> Modules,
     bool HasUserConstructor,
-    bool IsValid);
+    bool IsValid,
+    AdversarialSpec? Adversarial = null);
 
 /// <summary>A module type, for emitting its members' eager bodies.</summary>
 /// <param name="Type">Where the type lives.</param>

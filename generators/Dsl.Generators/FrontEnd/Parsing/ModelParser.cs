@@ -34,7 +34,7 @@ internal sealed class ParseResult
 /// <see cref="NodeSpec"/>s (user methods and module forwards are inlined), then shapes are
 /// inferred. Never throws on user code: mistakes become <see cref="DiagnosticInfo"/> values.
 /// </summary>
-internal sealed class ModelParser
+internal sealed partial class ModelParser
 {
     public const string ModelAttributeName = "Dsl.ModelAttribute";
     public const string ModuleAttributeName = "Dsl.ModuleAttribute";
@@ -222,13 +222,17 @@ internal sealed class ModelParser
             if (a >= 0 && b >= 0 && a != b) Report(DiagnosticCatalog.RepeatShape, location, block, a, b);
         }
 
+        var adversarial = ParseAdversarial(type);
         bool hasUserConstructor = type.InstanceConstructors.Any(c => !c.IsImplicitlyDeclared);
         bool valid = !_diagnostics.Any(d => d.Descriptor.DefaultSeverity == DiagnosticSeverity.Error) && _outputNode >= 0;
         return new ModelSpec(
             TypeSpecOf(type), batch, input, _sequence, tokens, initStd,
             inferred.Layers.ToEquatableArray(), _nodes.ToEquatableArray(), inferred.Widths.ToEquatableArray(),
             _outputNode, lossNode, targets, loss?.Name ?? "",
-            members.ToEquatableArray(), modules.ToEquatableArray(), hasUserConstructor, valid);
+            members.ToEquatableArray(), modules.ToEquatableArray(), hasUserConstructor, valid)
+        {
+            Adversarial = adversarial,
+        };
     }
 
     private (int LossNode, TargetKind Targets) ParseLoss(INamedTypeSymbol type, IMethodSymbol loss, int inputNode)

@@ -21,7 +21,7 @@ namespace Dsl.Generators.Planning;
 /// keySize, valueSize, sequence, causal, window, entropyInvariant, rotaryDim, talkingHeads, linear]
 /// doubles [scale, ropeBase]; DeepNorm doubles [α]. −1 marks an absent tensor.
 /// </remarks>
-internal static class Planner
+internal static partial class Planner
 {
     /// <summary>Every buffer starts on a 64-byte boundary for float (16 elements).</summary>
     public const int Alignment = 16;
@@ -307,6 +307,7 @@ internal static class Planner
             }
         }
 
+        var adversarial = PlanAdversarial(model, bindings, parameterRegion, buffers, ref cursor);
         int arenaLength = cursor;
 
         // ---- forward schedule ------------------------------------------------------------------
@@ -495,7 +496,10 @@ internal static class Planner
 
         return new ModelPlan(model, parameters.ToEquatableArray(), parameterCount, parameterRegion, gradientOffset, stateOffset, StateSlots,
             buffers.ToEquatableArray(), inputOffset, rows, targetOffset, value[model.OutputNode], model.Widths[model.OutputNode], arenaLength,
-            forward.ToEquatableArray(), backward.ToEquatableArray(), bindings.ToEquatableArray());
+            forward.ToEquatableArray(), backward.ToEquatableArray(), bindings.ToEquatableArray())
+        {
+            Adversarial = adversarial,
+        };
     }
 
     /// <summary>λ for a fixed-scale attention: the declared value, else 1/√KeySize (linear attention: unused, 1).</summary>
