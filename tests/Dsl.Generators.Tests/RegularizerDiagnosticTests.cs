@@ -55,4 +55,18 @@ public sealed class RegularizerDiagnosticTests
         Assert.Contains("Epsilon must be > 0 and finite", d.GetMessage());
         Assert.Contains(shown, d.GetMessage(System.Globalization.CultureInfo.InvariantCulture).Replace("Infinity", "∞"));
     }
+
+    [Fact]
+    public void SpectralNorm_on_a_plain_dense_is_valid_and_on_a_tied_one_is_reported()
+    {
+        string source = Tagger.Replace("ADV", "").Replace("[Dense(Out = 3)] DENSE", "[Dense(Out = 6, Tied = nameof(Tokens), Bias = false, SpectralNorm = true)]");
+        var (output, _, _) = GeneratorHarness.Run(GeneratorHarness.Compile(source));
+        var d = Assert.Single(GeneratorHarness.Analyze(output));
+        Assert.Equal("DSL106", d.Id);
+        Assert.Contains("SpectralNorm must be false on a layer tied to an embedding", d.GetMessage());
+
+        string plain = Tagger.Replace("ADV", "").Replace("[Dense(Out = 3)] DENSE", "[Dense(Out = 3, SpectralNorm = true)]");
+        var (plainOutput, _, _) = GeneratorHarness.Run(GeneratorHarness.Compile(plain));
+        Assert.Empty(GeneratorHarness.Analyze(plainOutput));
+    }
 }

@@ -35,6 +35,8 @@ internal static partial class EngineEmitter
                 Backward(w, plan);
                 Adversarial(w, plan);
             }
+
+            SpectralNormMembers(w, plan);
         }
     }
 
@@ -184,6 +186,8 @@ internal static partial class EngineEmitter
                 string length = Int(Planner.RopeTableLength(plan.Model.Sequence, ap.Options.RotaryDim));
                 w.Line($"{Kernels}.Rope.BuildTable<T>({SpanA(ap.RopeTable, length)}, Sequence, {Int(ap.Options.RotaryDim)}, {Double(ap.Options.RopeBase)}); // {s.Layer} RoPE");
             }
+
+            SpectralNormInitialization(w, plan);
         }
 
         w.Line();
@@ -200,6 +204,7 @@ internal static partial class EngineEmitter
             w.Line("int rows = batch * Sequence;");
             w.Line("_ = a;");
             w.Line("_ = rows;");
+            SpectralNormForward(w, plan);
             foreach (var s in plan.Forward)
             {
                 if (s.Kind is StepKind.SoftmaxCrossEntropy or StepKind.MeanSquaredError) continue;
@@ -333,6 +338,7 @@ internal static partial class EngineEmitter
             w.Line("var a = Arena;");
             w.Line("int rows = batch * Sequence;");
             foreach (var s in plan.Backward) BackwardStep(w, s);
+            SpectralNormBackward(w, plan);
         }
     }
 

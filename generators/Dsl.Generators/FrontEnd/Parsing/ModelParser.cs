@@ -338,7 +338,7 @@ internal sealed partial class ModelParser
             }
 
             int outFeatures = 0, inFeatures = 0;
-            bool bias = false, gain = true;
+            bool bias = false, gain = true, spectralNorm = false;
             string tied = "";
             AttentionSpec? attention = null;
             switch (kind)
@@ -356,6 +356,7 @@ internal sealed partial class ModelParser
                             tied = prefix + tiedName;
                     }
 
+                    spectralNorm = SpectralNormOption(attribute, path, tied, Argument("SpectralNorm"));
                     break;
                 case LayerKind.Embedding:
                     inFeatures = Positive("Vocabulary");
@@ -408,7 +409,10 @@ internal sealed partial class ModelParser
                 Report(DiagnosticCatalog.LayerArgument, attributeLocation, path, "the model's Sequence", "> 1 for a sequence layer", _sequence);
 
             var spec = new LayerSpec(path, kind, outFeatures, inFeatures, bias, activation, parameter, attention, tied, gain, block, depth,
-                kind is LayerKind.Dense or LayerKind.Attention or LayerKind.LinearAttention ? beta : 0);
+                kind is LayerKind.Dense or LayerKind.Attention or LayerKind.LinearAttention ? beta : 0)
+            {
+                SpectralNorm = spectralNorm,
+            };
             _layers.Add(spec);
             var argumentLocations = new Dictionary<string, Location>(StringComparer.Ordinal);
             foreach (var named in attribute.NamedArguments)

@@ -146,7 +146,8 @@ internal sealed record ModelPlan(
     EquatableArray<PlanStep> Forward,
     EquatableArray<PlanStep> Backward,
     EquatableArray<LayerBinding> Bindings,
-    AdversarialPlan? Adversarial = null);
+    AdversarialPlan? Adversarial = null,
+    EquatableArray<SpectralNormPlan> SpectralNorms = default);
 
 /// <summary>
 /// What a layer's eager member body needs (offsets into the arena and sizes), in a per-kind layout

@@ -308,6 +308,7 @@ internal static partial class Planner
         }
 
         var adversarial = PlanAdversarial(model, bindings, parameterRegion, buffers, ref cursor);
+        var spectralNorms = PlanSpectralNorms(model, bindings, gradientOffset, buffers, ref cursor);
         int arenaLength = cursor;
 
         // ---- forward schedule ------------------------------------------------------------------
@@ -494,11 +495,13 @@ internal static partial class Planner
             }
         }
 
+        UseNormalizedWeights(spectralNorms, forward, backward, bindings);
         return new ModelPlan(model, parameters.ToEquatableArray(), parameterCount, parameterRegion, gradientOffset, stateOffset, StateSlots,
             buffers.ToEquatableArray(), inputOffset, rows, targetOffset, value[model.OutputNode], model.Widths[model.OutputNode], arenaLength,
             forward.ToEquatableArray(), backward.ToEquatableArray(), bindings.ToEquatableArray())
         {
             Adversarial = adversarial,
+            SpectralNorms = spectralNorms.ToEquatableArray(),
         };
     }
 

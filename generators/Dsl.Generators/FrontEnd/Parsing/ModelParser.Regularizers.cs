@@ -47,4 +47,17 @@ internal sealed partial class ModelParser
 
         return result;
     }
+
+    /// <summary>Dense's SpectralNorm option; with Tied it is a DSL106 (the table is not this layer's to normalise).</summary>
+    private bool SpectralNormOption(AttributeData attribute, string path, string tied, Location? location)
+    {
+        bool on = NamedBool(attribute, "SpectralNorm", false);
+        if (on && tied.Length > 0)
+        {
+            Report(DiagnosticCatalog.LayerArgument, location, path, "SpectralNorm", "false on a layer tied to an embedding", "true");
+            return false;
+        }
+
+        return on;
+    }
 }
