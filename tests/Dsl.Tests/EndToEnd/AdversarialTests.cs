@@ -6,6 +6,9 @@ using Xunit;
 namespace Dsl.Tests.EndToEnd;
 
 /// <summary>FGM ([Adversarial] on an embedding) through the generated engine, in double.</summary>
+/// <remarks>In the shared-runtime collection: the allocation tests count the worker pool's helper
+/// threads, which a test running in parallel would also be using.</remarks>
+[Collection(Dsl.Tests.Kernels.SharedRuntimeStateCollection.Name)]
 public sealed class AdversarialTests
 {
     private static readonly int[] s_labels = [0, 2, 1, 1, 2, 0, 0, 1];

@@ -7,6 +7,9 @@ namespace Dsl.Tests.EndToEnd;
 
 /// <summary>The optimizers through the generated engine: closed-form updates from the engine's own
 /// gradients in double, and allocation-free training steps in float.</summary>
+/// <remarks>In the shared-runtime collection: the allocation tests count the worker pool's helper
+/// threads, which a test running in parallel would also be using.</remarks>
+[Collection(Dsl.Tests.Kernels.SharedRuntimeStateCollection.Name)]
 public sealed class OptimizerEndToEndTests
 {
     [Fact]

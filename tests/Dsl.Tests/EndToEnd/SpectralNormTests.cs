@@ -6,6 +6,9 @@ using Xunit;
 namespace Dsl.Tests.EndToEnd;
 
 /// <summary>Spectral normalisation (Dense SpectralNorm = true) through the generated engine.</summary>
+/// <remarks>In the shared-runtime collection: the allocation tests count the worker pool's helper
+/// threads, which a test running in parallel would also be using.</remarks>
+[Collection(Dsl.Tests.Kernels.SharedRuntimeStateCollection.Name)]
 public sealed class SpectralNormTests
 {
     private static readonly int[] s_labels = [0, 2, 1];
