@@ -69,4 +69,33 @@ public sealed class RegularizerDiagnosticTests
         var (plainOutput, _, _) = GeneratorHarness.Run(GeneratorHarness.Compile(plain));
         Assert.Empty(GeneratorHarness.Analyze(plainOutput));
     }
+
+    [Fact]
+    public void Adversarial_inside_a_module_is_reported()
+    {
+        const string source = """
+            using Dsl;
+            namespace T;
+
+            [Module]
+            public partial class Block
+            {
+                [Dense(Out = 5)] [Adversarial] public partial Tensor Up(Tensor x);
+                public Tensor Forward(Tensor x) => Up(x);
+            }
+
+            [Model(Batch = 2, Input = 5)]
+            public partial class M
+            {
+                public partial Block First { get; }
+                [Dense(Out = 3)] public partial Tensor Head(Tensor x);
+                public Tensor Forward(Tensor x) => Head(First.Forward(x));
+                [Loss] public Scalar Loss(Tensor x, Labels y) => Ops.SoftmaxCrossEntropy(Forward(x), y);
+            }
+            """;
+        var (output, _, _) = GeneratorHarness.Run(GeneratorHarness.Compile(source));
+        var d = Assert.Single(GeneratorHarness.Analyze(output));
+        Assert.Equal("DSL106", d.Id);
+        Assert.Contains("in the module 'Block'", d.GetMessage());
+    }
 }

@@ -22,7 +22,11 @@ namespace Dsl.Optimizers;
 /// </remarks>
 public sealed class Lion : Optimizer
 {
-    /// <summary>Creates the optimizer; β defaults are the paper's searched values (0.9, 0.99).</summary>
+    /// <summary>
+    /// Creates the optimizer. The β defaults are the paper's searched values (0.9, 0.99); the
+    /// learning rate 1e-4 is AdamW's default 1e-3 shrunk 10×, and the decay 0.1 is AdamW's 0.01
+    /// grown 10×, keeping lr·λ (paper §5).
+    /// </summary>
     /// <exception cref="ArgumentException">learningRate is not positive and finite, a β is not in
     /// [0, 1), or weightDecay is not non-negative and finite.</exception>
     public Lion(double learningRate = 1e-4, double beta1 = 0.9, double beta2 = 0.99, double weightDecay = 0.1, bool decayAll = false)

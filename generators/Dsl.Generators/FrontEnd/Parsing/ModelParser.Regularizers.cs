@@ -48,6 +48,17 @@ internal sealed partial class ModelParser
         return result;
     }
 
+    /// <summary>[Adversarial] perturbs a model's own embedding table; inside a [Module] it is a DSL106.</summary>
+    private void ReportAdversarialInModule(INamedTypeSymbol module)
+    {
+        foreach (var method in module.GetMembers().OfType<IMethodSymbol>())
+        {
+            var attribute = method.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == AdversarialAttributeName);
+            if (attribute is not null)
+                Report(DiagnosticCatalog.LayerArgument, attribute.ApplicationSyntaxReference?.GetSyntax(_ct).GetLocation(), method.Name, "[Adversarial]", "on an [Embedding] member of the model itself", $"in the module '{module.Name}'");
+        }
+    }
+
     /// <summary>Dense's SpectralNorm option; with Tied it is a DSL106 (the table is not this layer's to normalise).</summary>
     private bool SpectralNormOption(AttributeData attribute, string path, string tied, Location? location)
     {

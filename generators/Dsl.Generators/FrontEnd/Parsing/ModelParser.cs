@@ -121,6 +121,7 @@ internal sealed partial class ModelParser
                 parser.Report(DiagnosticCatalog.NestedModule, property.Locations.FirstOrDefault(), property.Name, type.Name);
         if (FindMethod(type, "Forward") is null)
             parser.Report(DiagnosticCatalog.MissingForward, type.Locations.FirstOrDefault(), type.Name);
+        parser.ReportAdversarialInModule(type);
         return (new ModuleSpec(TypeSpecOf(type), members.ToEquatableArray()), parser._diagnostics);
     }
 
