@@ -239,6 +239,32 @@ public sealed class LionAndL2Tests
     }
 
     [Fact]
+    public void L2_options_match_pytorch_weight_decay()
+    {
+        // torch 1.13, float64, the 13-element weight, 3 steps: Adam(lr=0.01, weight_decay=0.1) and
+        // SGD(lr=0.1, momentum=0.9, weight_decay=0.05); PyTorch's weight_decay is the coupled L2.
+        double[] adam =
+        [
+            0.4702131130374821, 0.4050556617599187, 0.3873476677405931, 0.3189077077914572, 0.2234331871631114,
+            0.12010427049424907, 0.059208239593937714, 0.03891156836762999, -0.03215487631429076, -0.13244763115732083,
+            -0.22975304829779353, -0.284656081963453, -0.3103878416389992,
+        ];
+        double[] sgd =
+        [
+            -0.04097019796159835, 0.08486057286572124, 0.6987268026403578, 0.8016271015133772, 0.14312636547257093,
+            -0.41175620957261233, -0.14980227632284326, 0.4455391142246973, 0.4024055050878541, -0.3156981903900753,
+            -0.7564343010893735, -0.3738093173941572, 0.17194433809361065,
+        ];
+        double[] adamTheta = Run<double>(new AdamW(0.01, weightDecay: 0, l2: 0.1), 3, slots: 2);
+        double[] sgdTheta = Run<double>(new Sgd(0.1, 0.9, l2: 0.05), 3);
+        for (int i = 0; i < 13; i++)
+        {
+            Assert.Equal(adam[i], adamTheta[i], 1e-14);
+            Assert.Equal(sgd[i], sgdTheta[i], 1e-14);
+        }
+    }
+
+    [Fact]
     public void Constructors_reject_bad_values_naming_them()
     {
         Assert.Contains("learningRate must be positive and finite, was 0", Assert.Throws<ArgumentException>(() => new Lion(0)).Message);
