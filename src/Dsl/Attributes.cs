@@ -54,6 +54,13 @@ public sealed class DenseAttribute : LayerAttribute
     /// <summary>Name of an <see cref="EmbeddingAttribute"/> layer whose [Vocabulary, Dim] table this layer
     /// uses as its weight (weight tying: Out must be the vocabulary and In the embedding width).</summary>
     public string? Tied { get; set; }
+    /// <summary>
+    /// Spectral normalisation (Miyato et al. 2018): the forward uses W/σ(W), σ the largest singular
+    /// value estimated by one power iteration per training forward (u and v kept in the arena, not
+    /// trained, as PyTorch's <c>spectral_norm</c> does); the gradient flows through σ = uᵀWv with u and
+    /// v held constant: ∂L/∂W = (G − ⟨G, W/σ⟩·u·vᵀ)/σ, G = ∂L/∂(W/σ). Not allowed with <see cref="Tied"/>.
+    /// </summary>
+    public bool SpectralNorm { get; set; }
 }
 
 /// <summary>ReLU: max(x, 0).</summary>

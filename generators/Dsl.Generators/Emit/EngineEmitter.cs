@@ -10,7 +10,7 @@ namespace Dsl.Generators.Emit;
 /// schedule of the plan, each layer's backward commented with the forward formula it
 /// differentiates. Generic over T so the same code trains in float and is gradient-checked in double.
 /// </summary>
-internal static class EngineEmitter
+internal static partial class EngineEmitter
 {
     private const string Kernels = "global::Dsl.Kernels";
 
@@ -33,7 +33,10 @@ internal static class EngineEmitter
             {
                 Loss(w, plan);
                 Backward(w, plan);
+                Adversarial(w, plan);
             }
+
+            SpectralNormMembers(w, plan);
         }
     }
 
@@ -183,6 +186,8 @@ internal static class EngineEmitter
                 string length = Int(Planner.RopeTableLength(plan.Model.Sequence, ap.Options.RotaryDim));
                 w.Line($"{Kernels}.Rope.BuildTable<T>({SpanA(ap.RopeTable, length)}, Sequence, {Int(ap.Options.RotaryDim)}, {Double(ap.Options.RopeBase)}); // {s.Layer} RoPE");
             }
+
+            SpectralNormInitialization(w, plan);
         }
 
         w.Line();
@@ -199,6 +204,7 @@ internal static class EngineEmitter
             w.Line("int rows = batch * Sequence;");
             w.Line("_ = a;");
             w.Line("_ = rows;");
+            SpectralNormForward(w, plan);
             foreach (var s in plan.Forward)
             {
                 if (s.Kind is StepKind.SoftmaxCrossEntropy or StepKind.MeanSquaredError) continue;
@@ -332,6 +338,7 @@ internal static class EngineEmitter
             w.Line("var a = Arena;");
             w.Line("int rows = batch * Sequence;");
             foreach (var s in plan.Backward) BackwardStep(w, s);
+            SpectralNormBackward(w, plan);
         }
     }
 

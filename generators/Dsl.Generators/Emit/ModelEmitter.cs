@@ -174,7 +174,7 @@ internal static class ModelEmitter
                 {
                     global::System.ArgumentNullException.ThrowIfNull(optimizer);
                     int batch = Stage(inputs, {{targetName}}.Length);
-                    double loss = _engine.TrainingPass(batch, {{targetName}});
+                    double loss = _engine.{{(plan.Adversarial is null ? "TrainingPass" : "AdversarialPass")}}(batch, {{targetName}});
                     _engine.ApplyOptimizer(optimizer);
                     _engine.DropoutStep++;
                     return (float)loss;

@@ -15,14 +15,23 @@ namespace Dsl.Optimizers;
 /// m ← β1·m + (1 − β1)·g; v ← β2·v + (1 − β2)·g²; θ ← θ − (lr/(1 − β1ᵗ))·m/(√v/√(1 − β2ᵗ) + ε),
 /// which is lr·m̂/(√v̂ + ε) grouped as PyTorch groups it. State layout: state[0..P) = m,
 /// state[P..2P) = v, P = parameters.Length.
+/// <para>
+/// <see cref="L2"/> is the other kind of decay: g ← g + λ₂·θ before the moments, as
+/// torch.optim.Adam's <c>weight_decay</c> does (with weightDecay: 0 this is Adam with L2). Under
+/// Adam the L2 term is divided by √v̂ like the gradient, so heavily-updated weights are decayed
+/// less; decoupled decay (<see cref="WeightDecay"/>) decays every weight at the same rate. Both
+/// apply to the same tensors (matrices, or all with <see cref="DecayAll"/>).
+/// </para>
 /// </remarks>
 public sealed class AdamW : Optimizer
 {
     /// <summary>Creates the optimizer; defaults are PyTorch's.</summary>
     /// <exception cref="ArgumentException">learningRate is not positive and finite, a β is not in
-    /// [0, 1), or epsilon or weightDecay is not non-negative and finite.</exception>
-    public AdamW(double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8, double weightDecay = 0.01, bool decayAll = false)
+    /// [0, 1), or epsilon, weightDecay or l2 is not non-negative and finite.</exception>
+    public AdamW(double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8, double weightDecay = 0.01, bool decayAll = false, double l2 = 0)
     {
+        RequireNonNegativeFinite(nameof(l2), l2);
+        L2 = l2;
         RequirePositiveFinite(nameof(learningRate), learningRate);
         RequireUnitInterval(nameof(beta1), beta1);
         RequireUnitInterval(nameof(beta2), beta2);
@@ -46,6 +55,8 @@ public sealed class AdamW : Optimizer
     public double WeightDecay { get; }
     /// <summary>Decay vectors (biases, norms) too.</summary>
     public bool DecayAll { get; }
+    /// <summary>λ₂ of the coupled L2 penalty: g ← g + λ₂·θ before the moments (class remarks).</summary>
+    public double L2 { get; }
     /// <inheritdoc />
     public override int StateSlots => 2;
 
@@ -71,29 +82,30 @@ public sealed class AdamW : Optimizer
             T.CreateTruncating(Math.Sqrt(biasCorrection2)),
             T.CreateTruncating(Epsilon),
             T.CreateTruncating(1.0 - (LearningRate * WeightDecay)),
-            scale);
+            scale,
+            T.CreateTruncating(L2));
 
         int count = parameters.Length;
         Span<T> m = state.Slice(0, count);
         Span<T> v = state.Slice(count, count);
         foreach (ParameterTensor tensor in tensors)
         {
-            bool decays = (tensor.IsMatrix || DecayAll) && WeightDecay > 0;
+            bool covered = tensor.IsMatrix || DecayAll;
             Update(
                 parameters.Slice(tensor.Offset, tensor.Length),
                 gradients.Slice(tensor.Offset, tensor.Length),
                 m.Slice(tensor.Offset, tensor.Length),
                 v.Slice(tensor.Offset, tensor.Length),
-                in h, decays);
+                in h, covered && WeightDecay > 0, covered && L2 > 0);
         }
 
         Steps++;
     }
 
     /// <summary>The step's hyper-parameters in T.</summary>
-    private readonly record struct Hyper<T>(T Beta1, T OneMinusBeta1, T Beta2, T OneMinusBeta2, T StepSize, T SqrtBiasCorrection2, T Epsilon, T Decay, T GradientScale);
+    private readonly record struct Hyper<T>(T Beta1, T OneMinusBeta1, T Beta2, T OneMinusBeta2, T StepSize, T SqrtBiasCorrection2, T Epsilon, T Decay, T GradientScale, T L2);
 
-    private static void Update<T>(Span<T> theta, ReadOnlySpan<T> grad, Span<T> m, Span<T> v, in Hyper<T> h, bool decays)
+    private static void Update<T>(Span<T> theta, ReadOnlySpan<T> grad, Span<T> m, Span<T> v, in Hyper<T> h, bool decays, bool penalized)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ref T pr = ref MemoryMarshal.GetReference(theta);
@@ -109,15 +121,20 @@ public sealed class AdamW : Optimizer
             Vector256<T> b2 = Vector256.Create(h.Beta2), c2 = Vector256.Create(h.OneMinusBeta2);
             Vector256<T> stepSize = Vector256.Create(h.StepSize), sqrtBc2 = Vector256.Create(h.SqrtBiasCorrection2);
             Vector256<T> eps = Vector256.Create(h.Epsilon), decay = Vector256.Create(h.Decay);
-            Vector256<T> scale = Vector256.Create(h.GradientScale);
+            Vector256<T> scale = Vector256.Create(h.GradientScale), l2 = Vector256.Create(h.L2);
             for (; i + width <= n; i += width)
             {
                 Vector256<T> g = Vector256.LoadUnsafe(ref gr, i) * scale;
+                Vector256<T> p = Vector256.LoadUnsafe(ref pr, i);
+                if (penalized)
+                {
+                    g += l2 * p;
+                }
+
                 Vector256<T> mi = (b1 * Vector256.LoadUnsafe(ref mr, i)) + (c1 * g);
                 Vector256<T> vi = (b2 * Vector256.LoadUnsafe(ref vr, i)) + (c2 * (g * g));
                 mi.StoreUnsafe(ref mr, i);
                 vi.StoreUnsafe(ref vr, i);
-                Vector256<T> p = Vector256.LoadUnsafe(ref pr, i);
                 if (decays)
                 {
                     p *= decay;
@@ -131,11 +148,16 @@ public sealed class AdamW : Optimizer
         for (; i < n; i++)
         {
             T g = Unsafe.Add(ref gr, i) * h.GradientScale;
+            T p = Unsafe.Add(ref pr, i);
+            if (penalized)
+            {
+                g += h.L2 * p;
+            }
+
             T mi = (h.Beta1 * Unsafe.Add(ref mr, i)) + (h.OneMinusBeta1 * g);
             T vi = (h.Beta2 * Unsafe.Add(ref vr, i)) + (h.OneMinusBeta2 * (g * g));
             Unsafe.Add(ref mr, i) = mi;
             Unsafe.Add(ref vr, i) = vi;
-            T p = Unsafe.Add(ref pr, i);
             if (decays)
             {
                 p *= h.Decay;

@@ -25,10 +25,11 @@ public abstract class Optimizer
     public double LearningRate { get; set; }
     /// <summary>Number of steps taken.</summary>
     public long Steps { get; protected set; }
-    /// <summary>State values kept per parameter (SGD with momentum: 1, AdamW: 2).</summary>
+    /// <summary>State values kept per parameter (SGD with momentum and Lion: 1, AdamW: 2; the ChildTuning wrappers add theirs to the inner optimizer's).</summary>
     public abstract int StateSlots { get; }
-    /// <summary>Most state slots any built-in optimizer needs: generated arenas reserve this many.</summary>
-    public const int MaxStateSlots = 2;
+    /// <summary>Most state slots any built-in optimizer needs (ChildTuning-D around AdamW: 2 + 2):
+    /// generated arenas reserve this many.</summary>
+    public const int MaxStateSlots = 4;
 
     private double _maxGradientNorm;
 
@@ -53,7 +54,7 @@ public abstract class Optimizer
     /// before clipping, summed in double. Computed on every step whether or not clipping is on
     /// (one read of the gradients), so training loops can print it; NaN or ∞ flags a blown-up step.
     /// </summary>
-    public double LastGradientNorm { get; private set; }
+    public double LastGradientNorm { get; private protected set; }
 
     /// <summary>
     /// √(Σ g²) over the regions of <paramref name="tensors"/> in <paramref name="gradients"/>,

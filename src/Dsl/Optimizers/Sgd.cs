@@ -11,15 +11,20 @@ namespace Dsl.Optimizers;
 /// As torch.optim.SGD with dampening 0: the first step's velocity is g (the state starts at zero,
 /// so μ·0 + g = g), and μ = 0 is plain SGD. Weight decay is decoupled and applies to matrices only:
 /// θ ← θ·(1 − lr·wd) − lr·v. Nesterov momentum is not offered by this constructor.
+/// <see cref="L2"/> is the coupled alternative, g ← g + λ₂·θ before the momentum, which is what
+/// torch.optim.SGD's <c>weight_decay</c> does; without momentum the two are the same update
+/// (θ ← (1 − lr·λ)θ − lr·g), with momentum the L2 term is accumulated in v as well.
 /// State layout: state[0..P) is the velocity, P = parameters.Length.
 /// </remarks>
 public sealed class Sgd : Optimizer
 {
     /// <summary>Creates the optimizer.</summary>
     /// <exception cref="ArgumentException">learningRate is not positive and finite, momentum is not in
-    /// [0, 1), or weightDecay is not non-negative and finite.</exception>
-    public Sgd(double learningRate, double momentum = 0.9, double weightDecay = 0)
+    /// [0, 1), or weightDecay or l2 is not non-negative and finite.</exception>
+    public Sgd(double learningRate, double momentum = 0.9, double weightDecay = 0, double l2 = 0)
     {
+        RequireNonNegativeFinite(nameof(l2), l2);
+        L2 = l2;
         RequirePositiveFinite(nameof(learningRate), learningRate);
         RequireUnitInterval(nameof(momentum), momentum);
         RequireNonNegativeFinite(nameof(weightDecay), weightDecay);
@@ -32,11 +37,13 @@ public sealed class Sgd : Optimizer
     public double Momentum { get; }
     /// <summary>Decoupled weight decay applied to matrices: θ -= lr·wd·θ.</summary>
     public double WeightDecay { get; }
+    /// <summary>λ₂ of the coupled L2 penalty on matrices: g ← g + λ₂·θ before the momentum.</summary>
+    public double L2 { get; }
     /// <inheritdoc />
     public override int StateSlots => 1;
 
     /// <summary>
-    /// For each tensor: v ← μ·v + c·g; θ ← θ·(1 − lr·wd) − lr·v, the decay only on matrices; c is
+    /// For each tensor: v ← μ·v + c·g + λ₂·θ (the L2 term on matrices only); θ ← θ·(1 − lr·wd) − lr·v, the decay only on matrices; c is
     /// the clipping factor (1 unless <see cref="Optimizer.MaxGradientNorm"/> is set and exceeded).
     /// Hyper-parameters are converted to T once per step; allocates nothing.
     /// </summary>
@@ -49,6 +56,7 @@ public sealed class Sgd : Optimizer
         T lr = T.CreateTruncating(LearningRate);
         T mu = T.CreateTruncating(Momentum);
         T decay = T.CreateTruncating(1.0 - (LearningRate * WeightDecay));
+        T l2 = T.CreateTruncating(L2);
         Span<T> velocity = state.Slice(0, parameters.Length);
         foreach (ParameterTensor tensor in tensors)
         {
@@ -57,13 +65,13 @@ public sealed class Sgd : Optimizer
                 parameters.Slice(tensor.Offset, tensor.Length),
                 gradients.Slice(tensor.Offset, tensor.Length),
                 velocity.Slice(tensor.Offset, tensor.Length),
-                lr, mu, decays ? decay : T.One, decays, scale);
+                lr, mu, decays ? decay : T.One, decays, scale, tensor.IsMatrix && L2 > 0 ? l2 : T.Zero);
         }
 
         Steps++;
     }
 
-    private static void Update<T>(Span<T> theta, ReadOnlySpan<T> grad, Span<T> velocity, T lr, T mu, T decay, bool decays, T scale)
+    private static void Update<T>(Span<T> theta, ReadOnlySpan<T> grad, Span<T> velocity, T lr, T mu, T decay, bool decays, T scale, T l2)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ref T pr = ref MemoryMarshal.GetReference(theta);
@@ -78,11 +86,19 @@ public sealed class Sgd : Optimizer
             Vector256<T> muv = Vector256.Create(mu);
             Vector256<T> decayv = Vector256.Create(decay);
             Vector256<T> scalev = Vector256.Create(scale);
+            Vector256<T> l2v = Vector256.Create(l2);
+            bool penalized = l2 != T.Zero;
             for (; i + width <= n; i += width)
             {
-                Vector256<T> v = (muv * Vector256.LoadUnsafe(ref vr, i)) + (Vector256.LoadUnsafe(ref gr, i) * scalev);
-                v.StoreUnsafe(ref vr, i);
                 Vector256<T> p = Vector256.LoadUnsafe(ref pr, i);
+                Vector256<T> g = Vector256.LoadUnsafe(ref gr, i) * scalev;
+                if (penalized)
+                {
+                    g += l2v * p;
+                }
+
+                Vector256<T> v = (muv * Vector256.LoadUnsafe(ref vr, i)) + g;
+                v.StoreUnsafe(ref vr, i);
                 if (decays)
                 {
                     p *= decayv;
@@ -94,9 +110,15 @@ public sealed class Sgd : Optimizer
 
         for (; i < n; i++)
         {
-            T v = (mu * Unsafe.Add(ref vr, i)) + (Unsafe.Add(ref gr, i) * scale);
-            Unsafe.Add(ref vr, i) = v;
             T p = Unsafe.Add(ref pr, i);
+            T g = Unsafe.Add(ref gr, i) * scale;
+            if (l2 != T.Zero)
+            {
+                g += l2 * p;
+            }
+
+            T v = (mu * Unsafe.Add(ref vr, i)) + g;
+            Unsafe.Add(ref vr, i) = v;
             if (decays)
             {
                 p *= decay;

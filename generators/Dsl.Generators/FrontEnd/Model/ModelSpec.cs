@@ -32,8 +32,9 @@ internal enum TargetKind { None, Labels, Tensor }
 /// <param name="Block">Path of the module instance the layer belongs to ("" for the model's own).</param>
 /// <param name="Depth">Number of stacked instances of that block (the Repeat count), 1 otherwise.</param>
 /// <param name="InitGain">DeepNorm β for this layer's block (0 = not a DeepNorm block; resolved by the parser).</param>
+/// <param name="SpectralNorm">Dense: the forward uses W/σ(W) (spectral normalisation).</param>
 internal sealed record LayerSpec(string Path, LayerKind Kind, int Out, int In, bool Bias, ActivationKind Activation, double Parameter,
-    AttentionSpec? Attention = null, string Tied = "", bool Gain = true, string Block = "", int Depth = 1, double InitGain = 0);
+    AttentionSpec? Attention = null, string Tied = "", bool Gain = true, string Block = "", int Depth = 1, double InitGain = 0, bool SpectralNorm = false);
 
 /// <summary>Options of an attention layer. Sizes of 0 are inferred from the input width by shape inference.</summary>
 /// <param name="Heads">Heads.</param>
@@ -104,6 +105,7 @@ internal sealed record TypeSpec(string Namespace, string Name, string FullName, 
 /// <param name="Modules">Module properties.</param>
 /// <param name="HasUserConstructor">The user declared an instance constructor.</param>
 /// <param name="IsValid">No errors were found: emit the full implementation; otherwise compile-safe stubs.</param>
+/// <param name="Adversarial">FGM adversarial training on an embedding table, or null.</param>
 internal sealed record ModelSpec(
     TypeSpec Type,
     int MaxBatch,
@@ -121,7 +123,8 @@ internal sealed record ModelSpec(
     EquatableArray<LayerMemberSpec> Members,
     EquatableArray<ModuleUseSpec> Modules,
     bool HasUserConstructor,
-    bool IsValid);
+    bool IsValid,
+    AdversarialSpec? Adversarial = null);
 
 /// <summary>A module type, for emitting its members' eager bodies.</summary>
 /// <param name="Type">Where the type lives.</param>

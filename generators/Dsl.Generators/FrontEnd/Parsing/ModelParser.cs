@@ -35,7 +35,7 @@ internal sealed class ParseResult
 /// <see cref="NodeSpec"/>s (user methods and module forwards are inlined), then shapes are
 /// inferred. Never throws on user code: mistakes become <see cref="DiagnosticInfo"/> values.
 /// </summary>
-internal sealed class ModelParser
+internal sealed partial class ModelParser
 {
     public const string ModelAttributeName = "Dsl.ModelAttribute";
     public const string ModuleAttributeName = "Dsl.ModuleAttribute";
@@ -122,6 +122,7 @@ internal sealed class ModelParser
                 parser.Report(DiagnosticCatalog.NestedModule, property.Locations.FirstOrDefault(), property.Name, type.Name);
         if (FindMethod(type, "Forward") is null)
             parser.Report(DiagnosticCatalog.MissingForward, type.Locations.FirstOrDefault(), type.Name);
+        parser.ReportAdversarialInModule(type);
         return (new ModuleSpec(TypeSpecOf(type), members.ToEquatableArray()), parser._diagnostics);
     }
 
@@ -223,12 +224,16 @@ internal sealed class ModelParser
             if (a >= 0 && b >= 0 && a != b) Report(DiagnosticCatalog.RepeatShape, location, block, a, b);
         }
 
+        var adversarial = ParseAdversarial(type);
         bool hasUserConstructor = type.InstanceConstructors.Any(c => !c.IsImplicitlyDeclared);
         var spec = new ModelSpec(
             TypeSpecOf(type), batch, input, _sequence, tokens, initStd,
             inferred.Layers.ToEquatableArray(), _nodes.ToEquatableArray(), inferred.Widths.ToEquatableArray(),
             _outputNode, lossNode, targets, loss?.Name ?? "",
-            members.ToEquatableArray(), modules.ToEquatableArray(), hasUserConstructor, IsValid: false);
+            members.ToEquatableArray(), modules.ToEquatableArray(), hasUserConstructor, IsValid: false)
+        {
+            Adversarial = adversarial,
+        };
         ScalingRules.Check(spec, new RuleLocations(this, attribute, attributeLocation), _diagnostics);
         bool valid = !_diagnostics.Any(d => DiagnosticCatalog.BlocksGeneration(d.Descriptor)) && _outputNode >= 0;
         return spec with { IsValid = valid };
@@ -361,7 +366,7 @@ internal sealed class ModelParser
             }
 
             int outFeatures = 0, inFeatures = 0;
-            bool bias = false, gain = true;
+            bool bias = false, gain = true, spectralNorm = false;
             string tied = "";
             AttentionSpec? attention = null;
             switch (kind)
@@ -379,6 +384,7 @@ internal sealed class ModelParser
                             tied = prefix + tiedName;
                     }
 
+                    spectralNorm = SpectralNormOption(attribute, path, tied, Argument("SpectralNorm"));
                     break;
                 case LayerKind.Embedding:
                     inFeatures = Positive("Vocabulary");
@@ -431,7 +437,10 @@ internal sealed class ModelParser
                 Report(DiagnosticCatalog.LayerArgument, attributeLocation, path, "the model's Sequence", "> 1 for a sequence layer", _sequence);
 
             var spec = new LayerSpec(path, kind, outFeatures, inFeatures, bias, activation, parameter, attention, tied, gain, block, depth,
-                kind is LayerKind.Dense or LayerKind.Attention or LayerKind.LinearAttention ? beta : 0);
+                kind is LayerKind.Dense or LayerKind.Attention or LayerKind.LinearAttention ? beta : 0)
+            {
+                SpectralNorm = spectralNorm,
+            };
             _layers.Add(spec);
             var argumentLocations = new Dictionary<string, Location>(StringComparer.Ordinal);
             foreach (var named in attribute.NamedArguments)

@@ -145,7 +145,9 @@ internal sealed record ModelPlan(
     int ArenaLength,
     EquatableArray<PlanStep> Forward,
     EquatableArray<PlanStep> Backward,
-    EquatableArray<LayerBinding> Bindings);
+    EquatableArray<LayerBinding> Bindings,
+    AdversarialPlan? Adversarial = null,
+    EquatableArray<SpectralNormPlan> SpectralNorms = default);
 
 /// <summary>
 /// What a layer's eager member body needs (offsets into the arena and sizes), in a per-kind layout

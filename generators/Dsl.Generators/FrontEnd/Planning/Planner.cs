@@ -21,13 +21,14 @@ namespace Dsl.Generators.Planning;
 /// keySize, valueSize, sequence, causal, window, entropyInvariant, rotaryDim, talkingHeads, linear]
 /// doubles [scale, ropeBase]; DeepNorm doubles [α]. −1 marks an absent tensor.
 /// </remarks>
-internal static class Planner
+internal static partial class Planner
 {
     /// <summary>Every buffer starts on a 64-byte boundary for float (16 elements).</summary>
     public const int Alignment = 16;
 
-    /// <summary>Optimizer state slots reserved per parameter (AdamW's m and v).</summary>
-    public const int StateSlots = 2;
+    /// <summary>Optimizer state slots reserved per parameter: AdamW's m and v plus ChildTuning-D's
+    /// Fisher mask and masked-gradient scratch (Dsl.Optimizers.Optimizer.MaxStateSlots; a test keeps them equal).</summary>
+    public const int StateSlots = 4;
 
     /// <summary>Whether f'(x) needs x (else y = f(x) suffices and no pre-activation is kept).
     /// Must agree with the kernels' <c>IActivation.DerivativeNeedsInput</c>; a test checks it.</summary>
@@ -306,6 +307,8 @@ internal static class Planner
             }
         }
 
+        var adversarial = PlanAdversarial(model, bindings, parameterRegion, buffers, ref cursor);
+        var spectralNorms = PlanSpectralNorms(model, bindings, gradientOffset, buffers, ref cursor);
         int arenaLength = cursor;
 
         // ---- forward schedule ------------------------------------------------------------------
@@ -492,9 +495,14 @@ internal static class Planner
             }
         }
 
+        UseNormalizedWeights(spectralNorms, forward, backward, bindings);
         return new ModelPlan(model, parameters.ToEquatableArray(), parameterCount, parameterRegion, gradientOffset, stateOffset, StateSlots,
             buffers.ToEquatableArray(), inputOffset, rows, targetOffset, value[model.OutputNode], model.Widths[model.OutputNode], arenaLength,
-            forward.ToEquatableArray(), backward.ToEquatableArray(), bindings.ToEquatableArray());
+            forward.ToEquatableArray(), backward.ToEquatableArray(), bindings.ToEquatableArray())
+        {
+            Adversarial = adversarial,
+            SpectralNorms = spectralNorms.ToEquatableArray(),
+        };
     }
 
     /// <summary>λ for a fixed-scale attention: the declared value, else 1/√KeySize (linear attention: unused, 1).</summary>
