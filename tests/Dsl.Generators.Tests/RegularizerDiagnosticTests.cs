@@ -14,7 +14,7 @@ public sealed class RegularizerDiagnosticTests
         [Model(Batch = 2, Sequence = 4)]
         public partial class M
         {
-            [Embedding(Vocabulary = 6, Dim = 5)] ADV public partial Tensor Tokens(Tensor ids);
+            [Embedding(Vocabulary = 6, Dim = 16)] ADV public partial Tensor Tokens(Tensor ids);
             [Dense(Out = 3)] DENSE public partial Tensor Head(Tensor x);
             public Tensor Forward(Tensor ids) => Head(Tokens(ids));
             [Loss] public Scalar Loss(Tensor ids, Labels y) => Ops.SoftmaxCrossEntropy(Forward(ids), y);
