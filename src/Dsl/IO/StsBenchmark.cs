@@ -102,18 +102,22 @@ public sealed class WordVocabulary
     /// <summary>The word of an id ("&lt;pad&gt;", "&lt;unk&gt;" for the two reserved ids).</summary>
     public string this[int id] => _words[id];
 
-    /// <summary>Builds the vocabulary of <paramref name="sentences"/> (the training split only, so nothing leaks).</summary>
-    public static WordVocabulary Build(IEnumerable<string> sentences, int minCount = 1)
+    /// <summary>Builds the vocabulary of <paramref name="sentences"/> (the training split only, so nothing leaks),
+    /// keeping at most <paramref name="maxSize"/> ids (the most frequent words) when it is positive — a model's
+    /// [Embedding] Vocabulary is a compile-time number.</summary>
+    public static WordVocabulary Build(IEnumerable<string> sentences, int minCount = 1, int maxSize = 0)
     {
         ArgumentNullException.ThrowIfNull(sentences);
         if (minCount < 1) throw new ArgumentOutOfRangeException(nameof(minCount), minCount, "minCount must be at least 1");
+        if (maxSize < 0 || maxSize is 1 or 2) throw new ArgumentOutOfRangeException(nameof(maxSize), maxSize, "maxSize must be 0 (no limit) or more than 2 (pad and unknown are reserved)");
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (string sentence in sentences)
             foreach (string word in Words(sentence))
                 counts[word] = counts.TryGetValue(word, out int c) ? c + 1 : 1;
         var words = counts.Where(kv => kv.Value >= minCount)
             .OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal)
-            .Select(kv => kv.Key);
+            .Select(kv => kv.Key)
+            .Take(maxSize > 0 ? maxSize - 2 : int.MaxValue);
         return new WordVocabulary(new[] { "<pad>", "<unk>" }.Concat(words).ToArray());
     }
 

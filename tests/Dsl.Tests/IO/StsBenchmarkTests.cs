@@ -80,6 +80,9 @@ public sealed class StsBenchmarkTests : IDisposable
         Assert.Equal(2, vocabulary.Id("the"));
         Assert.Equal(3, vocabulary.Id("cat"));
         Assert.Equal(WordVocabulary.Unknown, vocabulary.Id("dog"));
+        var capped = WordVocabulary.Build(new[] { "the cat", "The dog", "the cat sat", "zebra" }, maxSize: 3);
+        Assert.Equal(3, capped.Count);
+        Assert.Equal(WordVocabulary.Unknown, capped.Id("cat")); // only the most frequent word fits
 
         Span<int> ids = stackalloc int[5];
         Assert.Equal(3, vocabulary.Encode("The cat, the DOG", ids.Slice(0, 3))); // truncated at 3 words
