@@ -12,11 +12,11 @@ namespace CoSentEncoder;
 public sealed class StsData
 {
     /// <summary>Words per sentence (longer sentences are cut; 99 % of the training sentences fit).</summary>
-    public const int Sequence = 32;
+    public const int Sequence = EncoderShape.Sequence;
     /// <summary>Ids of the vocabulary, pad and unknown included (the [Embedding] Vocabulary).</summary>
-    public const int Vocabulary = 8192;
+    public const int Vocabulary = EncoderShape.Vocabulary;
     /// <summary>Sentence pairs per training step.</summary>
-    public const int PairsPerBatch = 64;
+    public const int PairsPerBatch = EncoderShape.PairsPerBatch;
     /// <summary>Words seen fewer times than this in the training split map to the unknown id.</summary>
     public const int MinCount = 2;
 

@@ -40,7 +40,7 @@ internal static partial class ModelEmitter
         w.Line("// Model description");
         string rows = model.Sequence > 1 ? $"batch ≤ {Int(model.MaxBatch)} × sequence {Int(model.Sequence)}" : $"batch ≤ {Int(model.MaxBatch)}";
         string input = model.TokenInput ? $"token ids [{rows}]" : $"input [{rows}, {Int(model.InputWidth)}]";
-        w.Line($"//   {model.Type.Name}: {input} → output [{(model.Sequence > 1 ? "batch × sequence" : "batch")}, {Int(plan.OutputWidth)}], {Int(plan.ParameterCount)} parameters");
+        w.Line($"//   {model.Type.Name}: {input} → output [{(model.Sequence > 1 && !model.Pooled ? "batch × sequence" : "batch")}, {Int(plan.OutputWidth)}], {Int(plan.ParameterCount)} parameters");
         w.Line("//   Layers:");
         foreach (var layer in model.Layers)
         {
