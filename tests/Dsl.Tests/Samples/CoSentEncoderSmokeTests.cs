@@ -11,6 +11,32 @@ namespace Dsl.Tests.Samples;
 /// <summary>The CoSentEncoder sample's training loop for a few steps on the real STS benchmark.</summary>
 public sealed class CoSentEncoderSmokeTests
 {
+    [Fact]
+    public void A_training_step_of_the_sample_encoders_allocates_nothing()
+    {
+        // The sample's real configuration (64 pairs of 32 words, an 8192-word table), random ids with pads.
+        var random = new Dsl.Runtime.SeededRandom(5);
+        var ids = new int[2 * StsData.PairsPerBatch * StsData.Sequence];
+        for (int e = 0; e < 2 * StsData.PairsPerBatch; e++)
+        {
+            int length = 1 + (int)(random.NextDouble() * StsData.Sequence);
+            for (int t = 0; t < length; t++) ids[e * StsData.Sequence + t] = 1 + (int)(random.NextDouble() * (StsData.Vocabulary - 1));
+        }
+
+        var scores = new float[StsData.PairsPerBatch];
+        for (int i = 0; i < scores.Length; i++) scores[i] = (float)(random.NextDouble() * 5);
+        var optimizer = new AdamW(1e-3);
+        foreach (IPairEncoder model in new IPairEncoder[] { new CoSentModel(seed: 1), new CosineMseModel(seed: 1) })
+        {
+            for (int i = 0; i < 3; i++) model.TrainStep(ids, scores, optimizer);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            long helpers = Dsl.Runtime.WorkerPool.Shared.HelperAllocatedBytes;
+            for (int i = 0; i < 10; i++) model.TrainStep(ids, scores, optimizer);
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.Equal(0, Dsl.Runtime.WorkerPool.Shared.HelperAllocatedBytes - helpers);
+        }
+    }
+
     [StsBenchmarkFact]
     public void A_few_steps_of_each_loss_lower_the_loss_and_give_a_spearman_correlation()
     {

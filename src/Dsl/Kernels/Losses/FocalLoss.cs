@@ -36,7 +36,11 @@ public static class FocalLoss
             throw new ArgumentOutOfRangeException(nameof(gamma), gamma, FormattableString.Invariant($"focal γ is {gamma}; it must be finite and ≥ 0"));
         }
 
-        LossMath.RequireRange(nameof(alpha), alpha, 0, double.MaxValue);
+        if (!(alpha >= 0) || double.IsInfinity(alpha))
+        {
+            throw new ArgumentOutOfRangeException(nameof(alpha), alpha, FormattableString.Invariant($"focal α is {alpha}; it must be finite and ≥ 0"));
+        }
+
         LossMath.ValidateRows(logits.Length, labels, rows, classes, dLogits.Length, writeGradient);
         double total = 0;
         for (int r = 0; r < rows; r++)
