@@ -16,6 +16,9 @@ public enum CudaGrid
 
     /// <summary>One block (a whole-arena reduction).</summary>
     Single,
+
+    /// <summary>batch × <see cref="CudaLaunch.Width"/> blocks (attention: one per example, head and query tile).</summary>
+    Batches,
 }
 
 /// <summary>
@@ -85,16 +88,18 @@ public sealed record CudaLaunch(string Name, string Comment, CudaGrid Grid, int 
     /// <summary>Largest grid a grid-stride kernel is given.</summary>
     public const int MaxGrid = 65535;
 
-    /// <summary>Blocks to launch for <paramref name="rows"/> rows (at least 1).</summary>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rows"/> is negative.</exception>
-    public int GridSize(int rows)
+    /// <summary>Blocks to launch for <paramref name="rows"/> rows of <paramref name="batch"/> examples (at least 1).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rows"/> or <paramref name="batch"/> is negative.</exception>
+    public int GridSize(int rows, int batch)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentOutOfRangeException.ThrowIfNegative(batch);
         long count = Grid switch
         {
             CudaGrid.RowElements => ((long)rows * Width + Block - 1) / Block,
             CudaGrid.Elements => ((long)Width + Block - 1) / Block,
             CudaGrid.Rows => rows,
+            CudaGrid.Batches => (long)batch * Width,
             _ => 1,
         };
         return (int)Math.Clamp(count, 1, MaxGrid);

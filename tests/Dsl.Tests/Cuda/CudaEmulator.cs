@@ -43,18 +43,18 @@ internal sealed unsafe class CudaEmulator
                 }
 
                 var kernel = (delegate* unmanaged<int, int, float*, int*, int*, float*, CudaArgs*, void>)_kernels[launch.Name];
-                kernel(launch.GridSize(args.Rows), launch.Block, a, i, l, t, &args);
+                kernel(launch.GridSize(args.Rows, args.Batch), launch.Block, a, i, l, t, &args);
             }
         }
     }
 
     /// <summary>Forward (training), loss and backward; returns the mean loss as the host would compute it.</summary>
-    public double TrainingPass(float[] arena, int rows, int batch, int[] labels, float[] targets, ulong seed, ulong dropoutStep)
+    public double TrainingPass(float[] arena, int rows, int batch, int[] ids, int[] labels, float[] targets, ulong seed, ulong dropoutStep)
     {
         var args = CudaArgs.ForPass(rows, batch, training: true, seed, dropoutStep);
-        Run(_program.Forward, arena, Array.Empty<int>(), labels, targets, args);
-        Run(_program.Loss, arena, Array.Empty<int>(), labels, targets, args);
-        Run(_program.Backward, arena, Array.Empty<int>(), labels, targets, args);
+        Run(_program.Forward, arena, ids, labels, targets, args);
+        Run(_program.Loss, arena, ids, labels, targets, args);
+        Run(_program.Backward, arena, ids, labels, targets, args);
         double total = 0;
         for (int r = 0; r < rows; r++) total += arena[_program.LossOffset + r];
         return total / ((double)rows * _program.LossDivisor);

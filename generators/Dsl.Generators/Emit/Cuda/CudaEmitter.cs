@@ -30,7 +30,7 @@ internal sealed record CudaModule(
 /// attributes and NVVM builtins, and under <c>DSL_EMULATE</c> (a C++ compiler, for the CPU emulation
 /// check) an external header supplies them.
 /// </summary>
-internal static class CudaEmitter
+internal static partial class CudaEmitter
 {
     private const int ElementBlock = 256;
     private const int RowBlock = 128;
@@ -42,12 +42,13 @@ internal static class CudaEmitter
         return e.Run();
     }
 
-    private sealed class Emission
+    private sealed partial class Emission
     {
         private readonly ModelPlan _plan;
         private readonly Dictionary<PlanStep, CodeWriter> _text = new();
         private readonly Dictionary<PlanStep, List<CudaLaunchSpec>> _launches = new();
         private readonly List<string> _unsupported = new();
+        private readonly HashSet<string> _cooperative = new() { "loss_softmax_cross_entropy", "loss_mean_squared_error", "optimizer_gradient_norm" };
         private readonly int _normOffset;
         private readonly int _lossOffset;
         private readonly int _arenaLength;
@@ -223,6 +224,18 @@ internal static class CudaEmitter
             {
                 return dsl_mix(dsl_mix(seed + 0x9E3779B97F4A7C15ULL) + (stream + 1ULL) * 0xD1B54A32D192ED03ULL);
             }
+            /* Keys visible to query i (Dsl.Kernels.AttentionMath.KeyRange): [lo, hi]. */
+            static __device__ inline void dsl_key_range(int i, int sequence, int causal, int window, int* lo, int* hi)
+            {
+                *hi = causal ? i : sequence - 1;
+                *lo = 0;
+                if (window > 0)
+                {
+                    *lo = i - window + 1 > 0 ? i - window + 1 : 0;
+                    if (!causal) *hi = i + window - 1 < sequence - 1 ? i + window - 1 : sequence - 1;
+                }
+            }
+
             static __device__ inline int dsl_keep(unsigned long long key, int index, unsigned long long threshold)
             {
                 return (dsl_mix(key + ((unsigned long long)index + 1ULL) * 0x9E3779B97F4A7C15ULL) >> 11) >= threshold;
@@ -273,6 +286,16 @@ internal static class CudaEmitter
                     Elementwise(w, launches, $"{prefix}_scale_backward", $"scale backward: ∂x {Op(s.AccumulateDX)} {Literals.Double(s.Scalar)}·∂y", s.Out, false,
                         $"const float g = {Float(s.Scalar)} * arena[{Int(s.DY)} + i];", Store(s.DX, "g", s.AccumulateDX));
                     break;
+                case StepKind.EmbeddingForward: EmbeddingForward(w, launches, s, prefix); break;
+                case StepKind.EmbeddingBackward: EmbeddingBackward(w, launches, s, prefix); break;
+                case StepKind.PositionForward: PositionForward(w, launches, s, prefix); break;
+                case StepKind.PositionBackward: PositionBackward(w, launches, s, prefix); break;
+                case StepKind.LayerNormForward: NormForward(w, launches, s, prefix, layerNorm: true); break;
+                case StepKind.RmsNormForward: NormForward(w, launches, s, prefix, layerNorm: false); break;
+                case StepKind.LayerNormBackward: NormBackward(w, launches, s, prefix, layerNorm: true); break;
+                case StepKind.RmsNormBackward: NormBackward(w, launches, s, prefix, layerNorm: false); break;
+                case StepKind.AttentionForward when s.Attention is { Options.Linear: false, Options.TalkingHeads: false }: AttentionForward(w, launches, s, prefix); break;
+                case StepKind.AttentionBackward when s.Attention is { Options.Linear: false, Options.TalkingHeads: false }: AttentionBackward(w, launches, s, prefix); break;
                 default:
                     string what = $"{s.Kind} ({Name(s)})";
                     _unsupported.Add(what);
@@ -338,29 +361,31 @@ internal static class CudaEmitter
 
             launches.Add(new CudaLaunchSpec($"{prefix}_gemm_weight", $"{s.Layer}: ∂W {Op(s.AccumulateParams)} ∂zᵀ·x", "Single", 0, 0,
                 new CudaGemmSpec(true, false, s.DY, s.Out, s.X, s.In, s.GW, s.In, s.Out, s.In, 0, RowsAreM: false, Accumulate: s.AccumulateParams)));
-            if (s.GB >= 0)
-            {
-                string name = $"{prefix}_bias_gradient";
-                w.Line($"/* {s.Layer}: ∂b {Op(s.AccumulateParams)} Σ_rows ∂z, one thread per column */");
-                using (w.Block($"DSL_KERNEL({name})"))
-                {
-                    using (w.Block($"DSL_FOR_ELEMENTS(c, {Int(s.Out)})"))
-                    {
-                        w.Line("float sum = 0.0f;");
-                        w.Line($"for (int r = 0; r < args.rows; r++) sum += arena[{Int(s.DY)} + r * {Int(s.Out)} + c];");
-                        w.Line(s.AccumulateParams ? $"arena[{Int(s.GB)} + c] += sum;" : $"arena[{Int(s.GB)} + c] = sum;");
-                    }
-                }
-
-                w.Line();
-                launches.Add(new CudaLaunchSpec(name, $"{s.Layer}: ∂b {Op(s.AccumulateParams)} Σ ∂z", "Elements", s.Out, ElementBlock));
-            }
+            if (s.GB >= 0) ColumnSums(w, launches, $"{prefix}_bias_gradient", $"{s.Layer}: ∂b {Op(s.AccumulateParams)} Σ_rows ∂z", s.DY, s.Out, s.GB, s.AccumulateParams);
 
             if (s.DX >= 0)
             {
                 launches.Add(new CudaLaunchSpec($"{prefix}_gemm_input", $"{s.Layer}: ∂x {Op(s.AccumulateDX)} ∂z·W", "Single", 0, 0,
                     new CudaGemmSpec(false, false, s.DY, s.Out, s.W, s.In, s.DX, s.In, 0, s.In, s.Out, RowsAreM: true, Accumulate: s.AccumulateDX)));
             }
+        }
+
+        /// <summary>dst[c] (+)= Σ_rows src[r, c], one thread per column (deterministic: no atomics).</summary>
+        private static void ColumnSums(CodeWriter w, List<CudaLaunchSpec> launches, string name, string comment, int source, int width, int destination, bool accumulate)
+        {
+            w.Line($"/* {comment}, one thread per column */");
+            using (w.Block($"DSL_KERNEL({name})"))
+            {
+                using (w.Block($"DSL_FOR_ELEMENTS(c, {Int(width)})"))
+                {
+                    w.Line("float sum = 0.0f;");
+                    w.Line($"for (int r = 0; r < args.rows; r++) sum += arena[{Int(source)} + r * {Int(width)} + c];");
+                    w.Line(accumulate ? $"arena[{Int(destination)} + c] += sum;" : $"arena[{Int(destination)} + c] = sum;");
+                }
+            }
+
+            w.Line();
+            launches.Add(new CudaLaunchSpec(name, comment, "Elements", width, ElementBlock));
         }
 
         private static ulong Threshold(double rate)
@@ -550,7 +575,7 @@ internal static class CudaEmitter
             w.Line("#if defined(DSL_EMULATE)");
             foreach (var name in all)
             {
-                bool cooperative = name.StartsWith("loss_", System.StringComparison.Ordinal) || name == "optimizer_gradient_norm";
+                bool cooperative = _cooperative.Contains(name);
                 w.Line($"DSL_EMULATE_EXPORT({name}, {(cooperative ? "1" : "0")})");
             }
 
