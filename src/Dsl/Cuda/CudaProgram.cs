@@ -18,6 +18,8 @@ public sealed class CudaProgram
     /// <param name="normOffset">Where the gradient-norm kernel leaves ‖g‖₂.</param>
     /// <param name="lossOffset">Where the loss kernel leaves the per-row losses.</param>
     /// <param name="lossDivisor">Per row: the mean loss is Σ row losses / (rows × this).</param>
+    /// <param name="maxRows">Largest number of rows a pass holds (MaxBatch × Sequence).</param>
+    /// <param name="outputWidth">Features per output row (the width of MSE targets).</param>
     /// <param name="forward">The forward launches.</param>
     /// <param name="loss">The fused loss forward and backward.</param>
     /// <param name="backward">The backward launches.</param>
@@ -25,7 +27,7 @@ public sealed class CudaProgram
     /// <param name="sgd">The SGD update.</param>
     /// <param name="adamW">The AdamW update.</param>
     /// <param name="unsupported">Steps the CUDA emitter does not emit yet (empty when complete).</param>
-    public CudaProgram(string model, string source, int arenaLength, int normOffset, int lossOffset, int lossDivisor,
+    public CudaProgram(string model, string source, int arenaLength, int normOffset, int lossOffset, int lossDivisor, int maxRows, int outputWidth,
         CudaLaunch[] forward, CudaLaunch[] loss, CudaLaunch[] backward, CudaLaunch[] gradientNorm, CudaLaunch[] sgd, CudaLaunch[] adamW, string[] unsupported)
     {
         Model = model;
@@ -34,6 +36,8 @@ public sealed class CudaProgram
         NormOffset = normOffset;
         LossOffset = lossOffset;
         LossDivisor = lossDivisor;
+        MaxRows = maxRows;
+        OutputWidth = outputWidth;
         Forward = forward;
         Loss = loss;
         Backward = backward;
@@ -60,6 +64,12 @@ public sealed class CudaProgram
 
     /// <summary>The mean loss is Σ row losses / (rows × LossDivisor): 1 for cross-entropy, the width for MSE.</summary>
     public int LossDivisor { get; }
+
+    /// <summary>Largest number of rows a pass holds.</summary>
+    public int MaxRows { get; }
+
+    /// <summary>Features per output row.</summary>
+    public int OutputWidth { get; }
 
     /// <summary>The forward schedule.</summary>
     public IReadOnlyList<CudaLaunch> Forward { get; }

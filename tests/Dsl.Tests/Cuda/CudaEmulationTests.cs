@@ -122,7 +122,7 @@ public sealed class CudaEmulationTests
         // The check can fail: the same model with one constant of the GELU derivative changed.
         var good = AllOps.CudaProgram;
         Assert.Contains("0.134145f", good.Source, StringComparison.Ordinal);
-        var bad = new CudaProgram("AllOpsMutated", good.Source.Replace("0.134145f", "0.13f", StringComparison.Ordinal), good.ArenaLength, good.NormOffset, good.LossOffset, good.LossDivisor,
+        var bad = new CudaProgram("AllOpsMutated", good.Source.Replace("0.134145f", "0.13f", StringComparison.Ordinal), good.ArenaLength, good.NormOffset, good.LossOffset, good.LossDivisor, good.MaxRows, good.OutputWidth,
             good.Forward.ToArray(), good.Loss.ToArray(), good.Backward.ToArray(), good.GradientNorm.ToArray(), good.Sgd.ToArray(), good.AdamW.ToArray(), Array.Empty<string>());
         int[] labels = { 2, 0, 1, 2 };
         var engine = new AllOps.Engine<float>(seed: 11);

@@ -35,7 +35,7 @@ internal static class CudaModelEmitter
             w.Line("/// <summary>The CUDA source with its launch lists, device arena layout and any steps not emitted yet.</summary>");
             w.Line("public static global::Dsl.Cuda.CudaProgram CudaProgram => s_dslCudaProgram ??= new global::Dsl.Cuda.CudaProgram(");
             {
-                w.Line($"    {String(model.Type.Name)}, CudaSource, {Int(cuda.ArenaLength)}, {Int(cuda.NormOffset)}, {Int(cuda.LossOffset)}, {Int(cuda.LossDivisor)},");
+                w.Line($"    {String(model.Type.Name)}, CudaSource, {Int(cuda.ArenaLength)}, {Int(cuda.NormOffset)}, {Int(cuda.LossOffset)}, {Int(cuda.LossDivisor)}, {Int(plan.Rows)}, {Int(plan.OutputWidth)},");
                 List("forward", cuda.Forward, w, comma: true);
                 List("loss", cuda.Loss, w, comma: true);
                 List("backward", cuda.Backward, w, comma: true);
