@@ -117,6 +117,20 @@ public sealed class CudaEmulationTests
     }
 
     [Fact]
+    public void LongAttention_matches_the_cpu_engine_across_tiles()
+    {
+        // 70 positions: three tiles of 32, the last partial; a causal layer and a non-causal window of
+        // 35 with entropy-invariant scaling and key size ≠ value size.
+        const int batch = 2;
+        int rows = batch * LongAttention.Sequence;
+        int[] labels = Enumerable.Range(0, rows).Select(r => (r * 3) % 4).ToArray();
+        var engine = new LongAttention.Engine<float>(seed: 18);
+        var subject = new Subject(LongAttention.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            LongAttention.Engine<float>.InputOffset, LongAttention.InputFeatures, LongAttention.Engine<float>.OutputOffset, LongAttention.OutputFeatures, LongAttention.Engine<float>.GradientOffset, LongAttention.Engine<float>.Tensors.ToArray());
+        Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), LongAttention.CudaProgram.Sgd, steps: 2, sequence: LongAttention.Sequence);
+    }
+
+    [Fact]
     public void A_wrong_kernel_fails_the_check()
     {
         // The check can fail: the same model with one constant of the GELU derivative changed.

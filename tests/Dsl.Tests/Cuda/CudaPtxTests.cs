@@ -25,6 +25,7 @@ public sealed class CudaPtxTests
         ["EntropyTalkingHeads"] = () => EntropyTalkingHeads.CudaProgram,
         ["LinearBoth"] = () => LinearBoth.CudaProgram,
         ["DeepNormStack"] = () => DeepNormStack.CudaProgram,
+        ["LongAttention"] = () => LongAttention.CudaProgram,
         ["CharGpt"] = () => CharGpt.CharGpt.CudaProgram,
         ["CharGptRope"] = () => CharGpt.CharGptRope.CudaProgram,
     };
