@@ -42,11 +42,21 @@ internal static partial class CudaEmitter
         return e.Run();
     }
 
+    private sealed class ByReference : IEqualityComparer<PlanStep>
+    {
+        public static readonly ByReference Instance = new();
+
+        public bool Equals(PlanStep? x, PlanStep? y) => ReferenceEquals(x, y);
+
+        public int GetHashCode(PlanStep obj) => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(obj);
+    }
+
     private sealed partial class Emission
     {
         private readonly ModelPlan _plan;
-        private readonly Dictionary<PlanStep, CodeWriter> _text = new();
-        private readonly Dictionary<PlanStep, List<CudaLaunchSpec>> _launches = new();
+        // Keyed by identity: two steps of a plan may be equal as records.
+        private readonly Dictionary<PlanStep, CodeWriter> _text = new(ByReference.Instance);
+        private readonly Dictionary<PlanStep, List<CudaLaunchSpec>> _launches = new(ByReference.Instance);
         private readonly List<string> _unsupported = new();
         private readonly HashSet<string> _cooperative = new() { "loss_softmax_cross_entropy", "loss_mean_squared_error", "optimizer_gradient_norm" };
         private readonly int _normOffset;
@@ -93,7 +103,7 @@ internal static partial class CudaEmitter
             Header(w);
             // Forward and backward side by side: each forward step, then the backward steps of the same node.
             var byNode = _plan.Backward.GroupBy(s => s.Node).ToDictionary(g => g.Key, g => g.ToList());
-            var printed = new HashSet<PlanStep>();
+            var printed = new HashSet<PlanStep>(ByReference.Instance);
             foreach (var s in forward)
             {
                 Append(w, _text[s]);
