@@ -59,8 +59,8 @@ internal static class Literals
 }
 
 /// <summary>The same rules for CUDA C text: a float constant always has a decimal point or an
-/// exponent before its <c>f</c> (C reads <c>3f</c> as an error), NaN and ∞ are spelled with builtins
-/// that NVRTC, clang's CUDA mode and a C++ compiler all know, and 64-bit constants carry <c>ULL</c>.</summary>
+/// exponent before its <c>f</c> (C reads <c>3f</c> as an error), NaN and ∞ are the source prelude's
+/// <c>DSL_NAN</c> and <c>DSL_INF</c> (spelled per compiler there), and 64-bit constants carry <c>ULL</c>.</summary>
 internal static class CudaLiterals
 {
     public static string Int(int value) => Literals.Int(value);
@@ -69,9 +69,9 @@ internal static class CudaLiterals
     public static string Float(double value)
     {
         float f = (float)value;
-        if (float.IsNaN(f)) return "__builtin_nanf(\"\")";
-        if (float.IsPositiveInfinity(f)) return "__builtin_huge_valf()";
-        if (float.IsNegativeInfinity(f)) return "(-__builtin_huge_valf())";
+        if (float.IsNaN(f)) return "DSL_NAN";
+        if (float.IsPositiveInfinity(f)) return "DSL_INF";
+        if (float.IsNegativeInfinity(f)) return "(-DSL_INF)";
         if (f == 0 && 1 / f < 0) return "-0.0f";
         string text = f.ToString("R", CultureInfo.InvariantCulture);
         if (text.IndexOfAny(new[] { '.', 'E', 'e' }) < 0) text += ".0";

@@ -39,6 +39,8 @@ static int dsl_emu_gdim;
 #define DSL_TANHF(x) std::tanh((float)(x))
 #define DSL_ERFF(x) std::erf((float)(x))
 #define DSL_SQRT(x) std::sqrt((double)(x))
+#define DSL_NAN __builtin_nanf("")
+#define DSL_INF __builtin_huge_valf()
 
 /* A reusable barrier for the threads of one block. */
 class DslEmuBarrier

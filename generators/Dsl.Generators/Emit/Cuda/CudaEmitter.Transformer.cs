@@ -24,7 +24,7 @@ internal static partial class CudaEmitter
             w.Line($"/* ==== {s.Layer}: Embedding [{Int(vocabulary)}, {Int(width)}]: y[r] = table[ids[r]] ==== */");
             Elementwise(w, launches, $"{prefix}_embedding", $"{s.Layer}: y[r] = table[ids[r]] (an id outside [0, {Int(vocabulary)}) gives NaN)", width, false,
                 $"const int id = ids[i / {Int(width)}];",
-                $"arena[{Int(s.Y)} + i] = id >= 0 && id < {Int(vocabulary)} ? arena[{Int(s.W)} + id * {Int(width)} + c] : __builtin_nanf(\"\");");
+                $"arena[{Int(s.Y)} + i] = id >= 0 && id < {Int(vocabulary)} ? arena[{Int(s.W)} + id * {Int(width)} + c] : DSL_NAN;");
         }
 
         private static void EmbeddingBackward(CodeWriter w, List<CudaLaunchSpec> launches, PlanStep s, string prefix)
@@ -229,7 +229,7 @@ internal static partial class CudaEmitter
             {
                 AttentionPrologue(w, ap, tiles, queries: true);
                 w.Line($"float q[{Int(o.KeySize)}], acc[{Int(o.ValueSize)}];");
-                w.Line("float m = -__builtin_huge_valf(), l = 0.0f;");
+                w.Line("float m = -DSL_INF, l = 0.0f;");
                 w.Line($"for (int d = 0; d < {Int(o.ValueSize)}; d++) acc[d] = 0.0f;");
                 w.Line($"for (int d = 0; d < {Int(o.KeySize)}; d++) q[d] = valid ? arena[{Int(ap.Qkv)} + (b * {Int(t)} + i) * {Int(width)} + h * {Int(o.KeySize)} + d] * lambda : 0.0f;");
                 using (w.Block($"for (int kt = 0; kt < {Int(tiles)}; kt++)"))

@@ -155,6 +155,8 @@ internal static partial class CudaEmitter
             #define DSL_TANHF(x) tanhf(x)
             #define DSL_ERFF(x) erff(x)
             #define DSL_SQRT(x) sqrt(x)
+            #define DSL_NAN __int_as_float(0x7fc00000)
+            #define DSL_INF __int_as_float(0x7f800000)
             #else
             /* clang -x cuda -nocudainc -nocudalib (the CI's PTX check, no CUDA SDK): attributes and NVVM
                builtins only; libm does not exist on the device, so exp/log are ex2/lg2 and erf a rational fit. */
@@ -171,6 +173,8 @@ internal static partial class CudaEmitter
             #define DSL_SQRTF(x) __nvvm_sqrt_rn_f(x)
             #define DSL_TANHF(x) (1.0f - 2.0f / (DSL_EXPF(2.0f * (x)) + 1.0f))
             #define DSL_SQRT(x) __nvvm_sqrt_rn_d(x)
+            #define DSL_NAN __builtin_nanf("")
+            #define DSL_INF __builtin_huge_valf()
             static __device__ inline float dsl_erf_fit(float x)
             {
                 /* Abramowitz & Stegun 7.1.26, |error| < 1.5e-7 */
@@ -466,8 +470,8 @@ internal static partial class CudaEmitter
                 w.Line($"const float* z = arena + {Int(s.X)} + r * {Int(classes)};");
                 w.Line($"float* d = arena + {Int(s.DX)} + r * {Int(classes)};");
                 w.Line("const int label = labels[r];");
-                w.Line($"const float zLabel = label >= 0 && label < {Int(classes)} ? z[label] : __builtin_nanf(\"\");");
-                w.Line("float m = -__builtin_huge_valf();");
+                w.Line($"const float zLabel = label >= 0 && label < {Int(classes)} ? z[label] : DSL_NAN;");
+                w.Line("float m = -DSL_INF;");
                 w.Line($"for (int j = DSL_TID; j < {Int(classes)}; j += DSL_BDIM) m = z[j] > m ? z[j] : m;");
                 BlockReduce(w, "reduce", "m", "{0} > {1} ? {0} : {1}");
                 w.Line("float sum = 0.0f;");
