@@ -80,7 +80,17 @@ public struct CudaArgs
     public static CudaArgs ForAdamW(Optimizers.AdamW adamW)
     {
         System.ArgumentNullException.ThrowIfNull(adamW);
-        long t = adamW.Steps + 1;
+        return ForAdamW(adamW, adamW.Steps + 1);
+    }
+
+    /// <summary>The arguments of the AdamW update number <paramref name="step"/> (1-based), for a caller that
+    /// counts the steps itself because the update runs on the device, not in <see cref="Optimizers.AdamW.Step{T}"/>.</summary>
+    /// <exception cref="System.ArgumentOutOfRangeException"><paramref name="step"/> is below 1.</exception>
+    public static CudaArgs ForAdamW(Optimizers.AdamW adamW, long step)
+    {
+        System.ArgumentNullException.ThrowIfNull(adamW);
+        System.ArgumentOutOfRangeException.ThrowIfLessThan(step, 1L);
+        long t = step;
         double biasCorrection1 = 1.0 - System.Math.Pow(adamW.Beta1, t);
         double biasCorrection2 = 1.0 - System.Math.Pow(adamW.Beta2, t);
         return new()

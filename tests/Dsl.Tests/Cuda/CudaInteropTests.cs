@@ -55,4 +55,16 @@ public sealed class CudaInteropTests
         var weight = new CudaGemm(true, false, A: 10, Lda: 3, B: 20, Ldb: 4, C: 30, Ldc: 4, M: 3, N: 4, K: 0, RowsAreM: false, Accumulate: false).ToCublas(rows: 7);
         Assert.Equal(new CublasCall(false, true, 4, 3, 7, 20, 4, 10, 3, 30, 4, 0f), weight);
     }
+
+    [Fact]
+    public void AdamW_arguments_follow_the_step_the_device_has_reached()
+    {
+        var adamW = new Dsl.Optimizers.AdamW(learningRate: 0.01, beta1: 0.8, beta2: 0.9, weightDecay: 0.5);
+        var third = CudaArgs.ForAdamW(adamW, 3);
+        Assert.Equal((float)(0.01 / (1 - Math.Pow(0.8, 3))), third.StepSize);
+        Assert.Equal((float)Math.Sqrt(1 - Math.Pow(0.9, 3)), third.SqrtBiasCorrection2);
+        Assert.Equal((float)(1 - (0.01 * 0.5)), third.Decay);
+        Assert.Equal(CudaArgs.ForAdamW(adamW, 1), CudaArgs.ForAdamW(adamW));
+        Assert.Throws<ArgumentOutOfRangeException>(() => CudaArgs.ForAdamW(adamW, 0));
+    }
 }
