@@ -131,6 +131,20 @@ public sealed class CudaEmulationTests
     }
 
     [Fact]
+    public void LinearBoth_matches_the_cpu_engine()
+    {
+        // Causal and global linear attention (φ = elu + 1), key size ≠ value size, mean squared error.
+        const int batch = 2;
+        int rows = batch * LinearBoth.Sequence;
+        var random = new SeededRandom(22);
+        float[] targets = Enumerable.Range(0, rows * LinearBoth.OutputFeatures).Select(_ => (float)random.NextGaussian()).ToArray();
+        var engine = new LinearBoth.Engine<float>(seed: 19);
+        var subject = new Subject(LinearBoth.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, targets), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            LinearBoth.Engine<float>.InputOffset, LinearBoth.InputFeatures, LinearBoth.Engine<float>.OutputOffset, LinearBoth.OutputFeatures, LinearBoth.Engine<float>.GradientOffset, LinearBoth.Engine<float>.Tensors.ToArray());
+        Check(subject, batch, Array.Empty<int>(), targets, new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), LinearBoth.CudaProgram.Sgd, sequence: LinearBoth.Sequence);
+    }
+
+    [Fact]
     public void A_wrong_kernel_fails_the_check()
     {
         // The check can fail: the same model with one constant of the GELU derivative changed.

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using Dsl.Generators.Model;
 using Dsl.Generators.Planning;
 using static Dsl.Generators.Emit.CudaLiterals;
 
@@ -180,6 +181,9 @@ internal static partial class CudaEmitter
 
         // ---------- attention ----------
 
+        /// <summary>Linear attention ignores the window (Dsl.Kernels.LinearAttention).</summary>
+        private static int Window(AttentionSpec o) => o.Linear ? 0 : o.Window;
+
         private string Lambda(AttentionPlan ap) => ap.Options.EntropyInvariant
             ? $"DSL_LOGF((float)(hi - lo + 1)) * {Float(1.0 / (System.Math.Log(512) * System.Math.Sqrt(ap.Options.KeySize)))}"
             : Float(ap.Scale);
@@ -213,8 +217,10 @@ internal static partial class CudaEmitter
             var o = ap.Options;
             int hk = o.Heads * o.KeySize, hv = o.Heads * o.ValueSize, width = ap.QkvWidth, t = Sequence;
             int tiles = (t + AttentionTile - 1) / AttentionTile;
-            w.Line($"/* ==== {s.Layer}: {Int(o.Heads)} heads, softmax attention{(o.Causal ? ", causal" : "")}{(o.Window > 0 ? $", window {Int(o.Window)}" : "")}, key size {Int(o.KeySize)}, value size {Int(o.ValueSize)},");
-            w.Line($"   λ = {(o.EntropyInvariant ? "ln n_i/(ln 512·√d)" : Literals.Double(ap.Scale))}{(ap.RopeTable >= 0 ? $", RoPE on {Int(o.RotaryDim)} dims" : "")}.");
+            w.Line($"/* ==== {s.Layer}: {Int(o.Heads)} heads, {(o.Linear ? "linear attention, φ = elu + 1" : "softmax attention")}{(o.Causal ? ", causal" : "")}{(Window(o) > 0 ? $", window {Int(o.Window)}" : "")}, key size {Int(o.KeySize)}, value size {Int(o.ValueSize)},");
+            w.Line(o.Linear
+                ? "   o_i = Σ_j φ(q_i)·φ(k_j) v_j / Σ_j φ(q_i)·φ(k_j), in its quadratic form over the same tiles; the denominators are kept."
+                : $"   λ = {(o.EntropyInvariant ? "ln n_i/(ln 512·√d)" : Literals.Double(ap.Scale))}{(ap.RopeTable >= 0 ? $", RoPE on {Int(o.RotaryDim)} dims" : "")}.");
             w.Line($"   q|k|v[rows, {Int(width)}] = x·W_qkvᵀ (cuBLAS){(ap.Bqkv >= 0 ? " + b" : "")}, heads = attention(q, k, v), y = heads·W_oᵀ (cuBLAS){(ap.Bo >= 0 ? " + b" : "")} ==== */");
             launches.Add(new CudaLaunchSpec($"{prefix}_gemm_qkv", $"{s.Layer}: q|k|v = x·W_qkvᵀ", "Single", 0, 0,
                 new CudaGemmSpec(false, true, s.X, s.In, ap.Wqkv, s.In, ap.Qkv, width, 0, width, s.In, RowsAreM: true, Accumulate: false)));
@@ -231,7 +237,8 @@ internal static partial class CudaEmitter
                 w.Line($"float q[{Int(o.KeySize)}], acc[{Int(o.ValueSize)}];");
                 w.Line("float m = -DSL_INF, l = 0.0f;");
                 w.Line($"for (int d = 0; d < {Int(o.ValueSize)}; d++) acc[d] = 0.0f;");
-                w.Line($"for (int d = 0; d < {Int(o.KeySize)}; d++) q[d] = valid ? arena[{Int(ap.Qkv)} + (b * {Int(t)} + i) * {Int(width)} + h * {Int(o.KeySize)} + d] * lambda : 0.0f;");
+                string query = $"arena[{Int(ap.Qkv)} + (b * {Int(t)} + i) * {Int(width)} + h * {Int(o.KeySize)} + d]";
+                w.Line($"for (int d = 0; d < {Int(o.KeySize)}; d++) q[d] = valid ? {(o.Linear ? $"dsl_phi({query})" : $"{query} * lambda")} : 0.0f;");
                 using (w.Block($"for (int kt = 0; kt < {Int(tiles)}; kt++)"))
                 {
                     LoadKeyValueTile(w, ap);
@@ -241,18 +248,30 @@ internal static partial class CudaEmitter
                         w.Line("if (j < lo || j > hi) continue;");
                         w.Line("float score = 0.0f;");
                         w.Line($"for (int d = 0; d < {Int(o.KeySize)}; d++) score += q[d] * keys[jj * {Int(o.KeySize)} + d];");
-                        w.Line("const float next = score > m ? score : m;");
-                        w.Line("const float correction = DSL_EXPF(m - next), p = DSL_EXPF(score - next);");
-                        w.Line("l = l * correction + p;");
-                        w.Line($"for (int d = 0; d < {Int(o.ValueSize)}; d++) acc[d] = acc[d] * correction + p * values[jj * {Int(o.ValueSize)} + d];");
-                        w.Line("m = next;");
+                        if (o.Linear)
+                        {
+                            // Linear attention in its quadratic form: the weights φ(q)·φ(k) are positive and
+                            // need no running max; the same tiles serve.
+                            w.Line("l += score;");
+                            w.Line($"for (int d = 0; d < {Int(o.ValueSize)}; d++) acc[d] += score * values[jj * {Int(o.ValueSize)} + d];");
+                        }
+                        else
+                        {
+                            w.Line("const float next = score > m ? score : m;");
+                            w.Line("const float correction = DSL_EXPF(m - next), p = DSL_EXPF(score - next);");
+                            w.Line("l = l * correction + p;");
+                            w.Line($"for (int d = 0; d < {Int(o.ValueSize)}; d++) acc[d] = acc[d] * correction + p * values[jj * {Int(o.ValueSize)} + d];");
+                            w.Line("m = next;");
+                        }
                     }
                 }
 
                 using (w.Block("if (valid)"))
                 {
                     w.Line($"for (int d = 0; d < {Int(o.ValueSize)}; d++) arena[{Int(ap.Heads)} + (b * {Int(t)} + i) * {Int(hv)} + h * {Int(o.ValueSize)} + d] = acc[d] / l;");
-                    w.Line($"arena[{Int(ap.Stats)} + (b * {Int(o.Heads)} + h) * {Int(t)} + i] = m + DSL_LOGF(l);");
+                    w.Line(o.Linear
+                        ? $"arena[{Int(ap.Stats)} + (b * {Int(o.Heads)} + h) * {Int(t)} + i] = l; (void)m;"
+                        : $"arena[{Int(ap.Stats)} + (b * {Int(o.Heads)} + h) * {Int(t)} + i] = m + DSL_LOGF(l);");
                 }
             }
 
@@ -277,8 +296,8 @@ internal static partial class CudaEmitter
             if (queries)
             {
                 w.Line("int lo, hi;");
-                w.Line($"dsl_key_range(i, {Int(Sequence)}, {(o.Causal ? "1" : "0")}, {Int(o.Window)}, &lo, &hi);");
-                w.Line($"const float lambda = {Lambda(ap)};");
+                w.Line($"dsl_key_range(i, {Int(Sequence)}, {(o.Causal ? "1" : "0")}, {Int(Window(o))}, &lo, &hi);");
+                w.Line(o.Linear ? "const float lambda = 1.0f; /* unused: linear attention has no scale */" : $"const float lambda = {Lambda(ap)};");
             }
         }
 
@@ -292,7 +311,9 @@ internal static partial class CudaEmitter
             using (w.Block($"if (load < {Int(Sequence)})"))
             {
                 w.Line($"const float* row = arena + {Int(ap.Qkv)} + (b * {Int(Sequence)} + load) * {Int(width)};");
-                w.Line($"for (int d = 0; d < {Int(o.KeySize)}; d++) keys[DSL_TID * {Int(o.KeySize)} + d] = row[{Int(hk)} + h * {Int(o.KeySize)} + d];");
+                w.Line(o.Linear
+                    ? $"for (int d = 0; d < {Int(o.KeySize)}; d++) keys[DSL_TID * {Int(o.KeySize)} + d] = dsl_phi(row[{Int(hk)} + h * {Int(o.KeySize)} + d]);"
+                    : $"for (int d = 0; d < {Int(o.KeySize)}; d++) keys[DSL_TID * {Int(o.KeySize)} + d] = row[{Int(hk)} + h * {Int(o.KeySize)} + d];");
                 w.Line($"for (int d = 0; d < {Int(o.ValueSize)}; d++) values[DSL_TID * {Int(o.ValueSize)} + d] = row[{Int(2 * hk)} + h * {Int(o.ValueSize)} + d];");
             }
 
@@ -327,7 +348,9 @@ internal static partial class CudaEmitter
                 using (w.Block("if (valid)"))
                 {
                     w.Line($"const int row = b * {Int(t)} + i;");
-                    w.Line($"for (int d = 0; d < {Int(o.KeySize)}; d++) q[d] = arena[{Int(ap.Qkv)} + row * {Int(width)} + h * {Int(o.KeySize)} + d];");
+                    w.Line(o.Linear
+                        ? $"for (int d = 0; d < {Int(o.KeySize)}; d++) q[d] = dsl_phi(arena[{Int(ap.Qkv)} + row * {Int(width)} + h * {Int(o.KeySize)} + d]);"
+                        : $"for (int d = 0; d < {Int(o.KeySize)}; d++) q[d] = arena[{Int(ap.Qkv)} + row * {Int(width)} + h * {Int(o.KeySize)} + d];");
                     w.Line($"for (int d = 0; d < {Int(o.ValueSize)}; d++) {{ dout[d] = arena[{Int(ap.DHeads)} + row * {Int(hv)} + h * {Int(o.ValueSize)} + d]; delta += dout[d] * arena[{Int(ap.Heads)} + row * {Int(hv)} + h * {Int(o.ValueSize)} + d]; }}");
                     w.Line($"lse = arena[{Int(ap.Stats)} + (b * {Int(o.Heads)} + h) * {Int(t)} + i];");
                 }
@@ -343,12 +366,15 @@ internal static partial class CudaEmitter
                         w.Line("float score = 0.0f, dp = 0.0f;");
                         w.Line($"for (int d = 0; d < {Int(o.KeySize)}; d++) score += q[d] * keys[jj * {Int(o.KeySize)} + d];");
                         w.Line($"for (int d = 0; d < {Int(o.ValueSize)}; d++) dp += dout[d] * values[jj * {Int(o.ValueSize)} + d];");
-                        w.Line("const float ds = DSL_EXPF(lambda * score - lse) * (dp - delta);");
+                        w.Line(o.Linear ? "const float ds = (dp - delta) / lse; /* lse holds the denominator */" : "const float ds = DSL_EXPF(lambda * score - lse) * (dp - delta);");
                         w.Line($"for (int d = 0; d < {Int(o.KeySize)}; d++) dq[d] += ds * keys[jj * {Int(o.KeySize)} + d];");
                     }
                 }
 
-                w.Line($"if (valid) for (int d = 0; d < {Int(o.KeySize)}; d++) arena[{Int(ap.DQkv)} + (b * {Int(t)} + i) * {Int(width)} + h * {Int(o.KeySize)} + d] = lambda * dq[d];");
+                string dqOut = $"arena[{Int(ap.DQkv)} + (b * {Int(t)} + i) * {Int(width)} + h * {Int(o.KeySize)} + d]";
+                w.Line(o.Linear
+                    ? $"if (valid) for (int d = 0; d < {Int(o.KeySize)}; d++) {dqOut} = dq[d] * dsl_phi_d(arena[{Int(ap.Qkv)} + (b * {Int(t)} + i) * {Int(width)} + h * {Int(o.KeySize)} + d]);"
+                    : $"if (valid) for (int d = 0; d < {Int(o.KeySize)}; d++) {dqOut} = lambda * dq[d];");
             }
 
             w.Line();
@@ -369,7 +395,8 @@ internal static partial class CudaEmitter
                 w.Line($"const int j = tile * {Int(AttentionTile)} + DSL_TID;");
                 w.Line($"const int valid = j < {Int(t)};");
                 w.Line($"float k[{Int(o.KeySize)}], v[{Int(o.ValueSize)}], dk[{Int(o.KeySize)}], dv[{Int(o.ValueSize)}];");
-                w.Line($"for (int d = 0; d < {Int(o.KeySize)}; d++) {{ k[d] = valid ? arena[{Int(ap.Qkv)} + (b * {Int(t)} + j) * {Int(width)} + {Int(hk)} + h * {Int(o.KeySize)} + d] : 0.0f; dk[d] = 0.0f; }}");
+                string key = $"arena[{Int(ap.Qkv)} + (b * {Int(t)} + j) * {Int(width)} + {Int(hk)} + h * {Int(o.KeySize)} + d]";
+                w.Line($"for (int d = 0; d < {Int(o.KeySize)}; d++) {{ k[d] = valid ? {(o.Linear ? $"dsl_phi({key})" : key)} : 0.0f; dk[d] = 0.0f; }}");
                 w.Line($"for (int d = 0; d < {Int(o.ValueSize)}; d++) {{ v[d] = valid ? arena[{Int(ap.Qkv)} + (b * {Int(t)} + j) * {Int(width)} + {Int(2 * hk)} + h * {Int(o.ValueSize)} + d] : 0.0f; dv[d] = 0.0f; }}");
                 using (w.Block($"for (int qt = 0; qt < {Int(tiles)}; qt++)"))
                 {
@@ -378,14 +405,15 @@ internal static partial class CudaEmitter
                     using (w.Block($"if (load < {Int(t)})"))
                     {
                         w.Line($"const int row = b * {Int(t)} + load;");
-                        w.Line($"for (int d = 0; d < {Int(o.KeySize)}; d++) queries[DSL_TID * {Int(o.KeySize)} + d] = arena[{Int(ap.Qkv)} + row * {Int(width)} + h * {Int(o.KeySize)} + d];");
+                        string q = $"arena[{Int(ap.Qkv)} + row * {Int(width)} + h * {Int(o.KeySize)} + d]";
+                        w.Line($"for (int d = 0; d < {Int(o.KeySize)}; d++) queries[DSL_TID * {Int(o.KeySize)} + d] = {(o.Linear ? $"dsl_phi({q})" : q)};");
                         w.Line("float delta = 0.0f;");
                         w.Line($"for (int d = 0; d < {Int(o.ValueSize)}; d++) {{ const float dout = arena[{Int(ap.DHeads)} + row * {Int(hv)} + h * {Int(o.ValueSize)} + d]; douts[DSL_TID * {Int(o.ValueSize)} + d] = dout; delta += dout * arena[{Int(ap.Heads)} + row * {Int(hv)} + h * {Int(o.ValueSize)} + d]; }}");
                         w.Line("deltas[DSL_TID] = delta;");
                         w.Line($"lses[DSL_TID] = arena[{Int(ap.Stats)} + (b * {Int(o.Heads)} + h) * {Int(t)} + load];");
                         w.Line("int lo, hi;");
-                        w.Line($"dsl_key_range(load, {Int(t)}, {(o.Causal ? "1" : "0")}, {Int(o.Window)}, &lo, &hi);");
-                        w.Line($"lambdas[DSL_TID] = {Lambda(ap)};");
+                        w.Line($"dsl_key_range(load, {Int(t)}, {(o.Causal ? "1" : "0")}, {Int(Window(o))}, &lo, &hi);");
+                        w.Line(o.Linear ? "lambdas[DSL_TID] = 1.0f; (void)lo; (void)hi;" : $"lambdas[DSL_TID] = {Lambda(ap)};");
                     }
 
                     w.Line("__syncthreads();");
@@ -394,13 +422,21 @@ internal static partial class CudaEmitter
                         w.Line($"const int i = qt * {Int(AttentionTile)} + ii;");
                         w.Line($"if (i >= {Int(t)}) break;");
                         w.Line("int lo, hi;");
-                        w.Line($"dsl_key_range(i, {Int(t)}, {(o.Causal ? "1" : "0")}, {Int(o.Window)}, &lo, &hi);");
+                        w.Line($"dsl_key_range(i, {Int(t)}, {(o.Causal ? "1" : "0")}, {Int(Window(o))}, &lo, &hi);");
                         w.Line("if (j < lo || j > hi) continue;");
                         w.Line("float score = 0.0f, dp = 0.0f;");
                         w.Line($"for (int d = 0; d < {Int(o.KeySize)}; d++) score += queries[ii * {Int(o.KeySize)} + d] * k[d];");
                         w.Line($"for (int d = 0; d < {Int(o.ValueSize)}; d++) dp += douts[ii * {Int(o.ValueSize)} + d] * v[d];");
-                        w.Line("const float p = DSL_EXPF(lambdas[ii] * score - lses[ii]);");
-                        w.Line("const float ds = p * (dp - deltas[ii]) * lambdas[ii];");
+                        if (o.Linear)
+                        {
+                            w.Line("const float p = score / lses[ii]; /* lses holds the denominators */");
+                            w.Line("const float ds = (dp - deltas[ii]) / lses[ii];");
+                        }
+                        else
+                        {
+                            w.Line("const float p = DSL_EXPF(lambdas[ii] * score - lses[ii]);");
+                            w.Line("const float ds = p * (dp - deltas[ii]) * lambdas[ii];");
+                        }
                         w.Line($"for (int d = 0; d < {Int(o.KeySize)}; d++) dk[d] += ds * queries[ii * {Int(o.KeySize)} + d];");
                         w.Line($"for (int d = 0; d < {Int(o.ValueSize)}; d++) dv[d] += p * douts[ii * {Int(o.ValueSize)} + d];");
                     }
@@ -409,7 +445,9 @@ internal static partial class CudaEmitter
                 using (w.Block("if (valid)"))
                 {
                     w.Line($"float* row = arena + {Int(ap.DQkv)} + (b * {Int(t)} + j) * {Int(width)};");
-                    w.Line($"for (int d = 0; d < {Int(o.KeySize)}; d++) row[{Int(hk)} + h * {Int(o.KeySize)} + d] = dk[d];");
+                    w.Line(o.Linear
+                        ? $"for (int d = 0; d < {Int(o.KeySize)}; d++) row[{Int(hk)} + h * {Int(o.KeySize)} + d] = dk[d] * dsl_phi_d(arena[{Int(ap.Qkv)} + (b * {Int(t)} + j) * {Int(width)} + {Int(hk)} + h * {Int(o.KeySize)} + d]);"
+                        : $"for (int d = 0; d < {Int(o.KeySize)}; d++) row[{Int(hk)} + h * {Int(o.KeySize)} + d] = dk[d];");
                     w.Line($"for (int d = 0; d < {Int(o.ValueSize)}; d++) row[{Int(2 * hk)} + h * {Int(o.ValueSize)} + d] = dv[d];");
                 }
             }

@@ -238,6 +238,10 @@ internal static partial class CudaEmitter
             {
                 return dsl_mix(dsl_mix(seed + 0x9E3779B97F4A7C15ULL) + (stream + 1ULL) * 0xD1B54A32D192ED03ULL);
             }
+            /* Linear attention's feature map φ = elu + 1 > 0 and its derivative. */
+            static __device__ inline float dsl_phi(float x) { return x > 0.0f ? x + 1.0f : DSL_EXPF(x); }
+            static __device__ inline float dsl_phi_d(float x) { return x > 0.0f ? 1.0f : DSL_EXPF(x); }
+
             /* Keys visible to query i (Dsl.Kernels.AttentionMath.KeyRange): [lo, hi]. */
             static __device__ inline void dsl_key_range(int i, int sequence, int causal, int window, int* lo, int* hi)
             {
@@ -308,8 +312,8 @@ internal static partial class CudaEmitter
                 case StepKind.RmsNormForward: NormForward(w, launches, s, prefix, layerNorm: false); break;
                 case StepKind.LayerNormBackward: NormBackward(w, launches, s, prefix, layerNorm: true); break;
                 case StepKind.RmsNormBackward: NormBackward(w, launches, s, prefix, layerNorm: false); break;
-                case StepKind.AttentionForward when s.Attention is { Options.Linear: false, Options.TalkingHeads: false }: AttentionForward(w, launches, s, prefix); break;
-                case StepKind.AttentionBackward when s.Attention is { Options.Linear: false, Options.TalkingHeads: false }: AttentionBackward(w, launches, s, prefix); break;
+                case StepKind.AttentionForward when s.Attention is { Options.TalkingHeads: false }: AttentionForward(w, launches, s, prefix); break;
+                case StepKind.AttentionBackward when s.Attention is { Options.TalkingHeads: false }: AttentionBackward(w, launches, s, prefix); break;
                 default:
                     string what = $"{s.Kind} ({Name(s)})";
                     _unsupported.Add(what);
