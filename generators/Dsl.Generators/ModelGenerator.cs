@@ -104,6 +104,25 @@ public sealed class ModelGenerator : IIncrementalGenerator
         }
 
         spc.AddSource(result.HintName + ".g.cs", text);
+        if (result.Plan is not null) EmitCuda(spc, result);
+    }
+
+    /// <summary>The CUDA form of a valid model, in its own file (see <c>Emit/Cuda</c>); a failure there is an
+    /// internal-error diagnostic and leaves the CPU model intact.</summary>
+    private static void EmitCuda(SourceProductionContext spc, PlanResult result)
+    {
+        string text;
+        try
+        {
+            text = Emit.Cuda.CudaModelEmitter.Emit(result.Plan!);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            spc.ReportDiagnostic(Diagnostic.Create(DiagnosticCatalog.InternalError, null, result.HintName + " (CUDA)", e.GetType().Name + ": " + e.Message));
+            return;
+        }
+
+        spc.AddSource(result.HintName + ".Cuda.g.cs", text);
     }
 
     private static ModuleResult ParseModule(GeneratorAttributeSyntaxContext ctx, CancellationToken ct)

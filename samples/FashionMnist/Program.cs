@@ -11,7 +11,9 @@ namespace FashionMnist;
 /// Trains <see cref="FashionMlp"/> on Fashion-MNIST (Debian package dataset-fashion-mnist) with
 /// AdamW and a cosine learning-rate schedule, printing a live progress line, per-epoch loss,
 /// test accuracy and throughput, then saves a safetensors checkpoint.
-/// Options: --epochs N (default 15), --threads N, --seed N, --data DIR, --checkpoint PATH.
+/// Options: --epochs N (default 15), --threads N, --seed N, --data DIR, --checkpoint PATH,
+/// --device cpu|cuda (default cpu; cuda runs the generated CUDA program, docs/cuda.md, and fails with
+/// what is missing when no GPU is usable: there is no silent fallback).
 /// </summary>
 internal static class Program
 {
@@ -21,6 +23,7 @@ internal static class Program
         ulong seed = 1;
         string data = Dsl.IO.FashionMnist.DefaultDirectory;
         string checkpoint = "fashion-mlp.safetensors";
+        bool cuda = false;
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -31,8 +34,18 @@ internal static class Program
                 case "--seed": seed = ulong.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--data": data = Next(); break;
                 case "--checkpoint": checkpoint = Next(); break;
+                case "--device":
+                    string device = Next();
+                    if (device is not ("cpu" or "cuda"))
+                    {
+                        Console.Error.WriteLine($"--device {device}: expected cpu or cuda");
+                        return 2;
+                    }
+
+                    cuda = device == "cuda";
+                    break;
                 default:
-                    Console.Error.WriteLine($"unknown option {args[i]}; options: --epochs N --threads N --seed N --data DIR --checkpoint PATH");
+                    Console.Error.WriteLine($"unknown option {args[i]}; options: --epochs N --threads N --seed N --data DIR --checkpoint PATH --device cpu|cuda");
                     return 2;
             }
         }
@@ -53,6 +66,22 @@ internal static class Program
         Console.WriteLine($"Fashion-MNIST: {train.Count} training and {test.Count} test images; model {nameof(FashionMlp)} with {FashionMlp.ParameterCount:N0} parameters; {WorkerPool.Shared.Threads} thread(s)");
 
         var model = new FashionMlp(seed);
+        Dsl.Cuda.CudaTrainer? gpu = null;
+        if (cuda)
+        {
+            try
+            {
+                gpu = new Dsl.Cuda.CudaTrainer(FashionMlp.CudaProgram, model.Compiled.Arena, FashionMlp.Engine<float>.InputOffset, FashionMlp.InputFeatures, FashionMlp.Engine<float>.OutputOffset, seed);
+            }
+            catch (Dsl.Cuda.Interop.CudaUnavailableException e)
+            {
+                Console.Error.WriteLine($"--device cuda: {e.Message} Run without --device cuda (or with --device cpu) to train on the CPU.");
+                return 1;
+            }
+
+            Console.WriteLine("training on the GPU (the generated CUDA program)");
+        }
+
         const int batch = FashionMlp.MaxBatch;
         int stepsPerEpoch = train.Count / batch;
         int totalSteps = epochs * stepsPerEpoch;
@@ -85,7 +114,7 @@ internal static class Program
 
                 // Cosine decay from the peak to 1 % of it over the whole run.
                 optimizer.LearningRate = peakLearningRate * (0.01 + 0.99 * 0.5 * (1 + Math.Cos(Math.PI * step / totalSteps)));
-                lossSum += model.TrainStep(inputs, labels, optimizer);
+                lossSum += gpu is null ? model.TrainStep(inputs, labels, optimizer) : gpu.TrainStep(inputs, labels, optimizer);
                 if (s % 20 == 0 || s == stepsPerEpoch - 1)
                 {
                     double rate = (s + 1) * batch / epochClock.Elapsed.TotalSeconds;
@@ -94,9 +123,19 @@ internal static class Program
             }
 
             double seconds = epochClock.Elapsed.TotalSeconds;
-            model.Predict(test.Images, logits);
+            if (gpu is null) model.Predict(test.Images, logits);
+            else gpu.Predict(test.Images, logits);
             accuracy = Accuracy(logits, test.Labels);
             Console.WriteLine($"\repoch {epoch,2}/{epochs}  train loss {lossSum / stepsPerEpoch:F4}  test accuracy {accuracy:F4}  {stepsPerEpoch * batch / seconds:F0} samples/s  ({seconds:F1} s)          ");
+        }
+
+        if (gpu is not null)
+        {
+            // The trained parameters live on the device: bring them back into the model before saving.
+            float[] parameters = new float[FashionMlp.Engine<float>.ParameterRegion];
+            gpu.Session.Download(parameters, 0);
+            parameters.CopyTo(model.Compiled.Parameters);
+            gpu.Dispose();
         }
 
         model.Save(checkpoint);

@@ -57,3 +57,26 @@ internal static class Literals
         return sb.Append('"').ToString();
     }
 }
+
+/// <summary>The same rules for CUDA C text: a float constant always has a decimal point or an
+/// exponent before its <c>f</c> (C reads <c>3f</c> as an error), NaN and ∞ are the source prelude's
+/// <c>DSL_NAN</c> and <c>DSL_INF</c> (spelled per compiler there), and 64-bit constants carry <c>ULL</c>.</summary>
+internal static class CudaLiterals
+{
+    public static string Int(int value) => Literals.Int(value);
+
+    /// <summary>A float constant (the value rounded to float first, as T.CreateTruncating would).</summary>
+    public static string Float(double value)
+    {
+        float f = (float)value;
+        if (float.IsNaN(f)) return "DSL_NAN";
+        if (float.IsPositiveInfinity(f)) return "DSL_INF";
+        if (float.IsNegativeInfinity(f)) return "(-DSL_INF)";
+        if (f == 0 && 1 / f < 0) return "-0.0f";
+        string text = f.ToString("R", CultureInfo.InvariantCulture);
+        if (text.IndexOfAny(new[] { '.', 'E', 'e' }) < 0) text += ".0";
+        return text + "f";
+    }
+
+    public static string ULong(ulong value) => value.ToString(CultureInfo.InvariantCulture) + "ULL";
+}

@@ -34,7 +34,7 @@ internal static partial class ModelEmitter
         return w.ToString();
     }
 
-    private static void Description(CodeWriter w, ModelPlan plan)
+    internal static void Description(CodeWriter w, ModelPlan plan)
     {
         var model = plan.Model;
         w.Line("// Model description");

@@ -1,0 +1,107 @@
+using System;
+
+namespace Dsl.Cuda;
+
+/// <summary>How a kernel's grid follows the batch.</summary>
+public enum CudaGrid
+{
+    /// <summary>Grid-stride loop over rows × <see cref="CudaLaunch.Width"/> elements.</summary>
+    RowElements,
+
+    /// <summary>Grid-stride loop over a fixed <see cref="CudaLaunch.Width"/> elements (columns, parameters).</summary>
+    Elements,
+
+    /// <summary>One block per row (reductions along a row in shared memory).</summary>
+    Rows,
+
+    /// <summary>One block (a whole-arena reduction).</summary>
+    Single,
+
+    /// <summary>batch × <see cref="CudaLaunch.Width"/> blocks (attention: one per example, head and query tile).</summary>
+    Batches,
+}
+
+/// <summary>
+/// A row-major matrix product C (+)= op(A)·op(B) over arena slices, C of shape [M, N], the inner
+/// dimension K; one of M or K is the step's row count. A GPU run hands it to cuBLAS (see
+/// <see cref="ToCublas"/>); the emulation check runs the same column-major call on the CPU.
+/// </summary>
+/// <param name="TransposeA">op(A) = Aᵀ (A stored [K, M]).</param>
+/// <param name="TransposeB">op(B) = Bᵀ (B stored [N, K]).</param>
+/// <param name="A">Arena offset of A.</param>
+/// <param name="Lda">Row stride of A.</param>
+/// <param name="B">Arena offset of B.</param>
+/// <param name="Ldb">Row stride of B.</param>
+/// <param name="C">Arena offset of C.</param>
+/// <param name="Ldc">Row stride of C.</param>
+/// <param name="M">Rows of C (ignored when <paramref name="RowsAreM"/>: the step's rows).</param>
+/// <param name="N">Columns of C.</param>
+/// <param name="K">Inner dimension (ignored when <paramref name="RowsAreM"/> is false: the step's rows).</param>
+/// <param name="RowsAreM">M is the run-time row count; otherwise K is.</param>
+/// <param name="Accumulate">C += (β = 1) rather than C = (β = 0).</param>
+public sealed record CudaGemm(bool TransposeA, bool TransposeB, int A, int Lda, int B, int Ldb, int C, int Ldc, int M, int N, int K, bool RowsAreM, bool Accumulate)
+{
+    /// <summary>
+    /// The cublasSgemm arguments for <paramref name="rows"/> rows. cuBLAS is column-major: a row-major
+    /// C[M, N] is the column-major Cᵀ[N, M] = op(B)ᵀ·op(A)ᵀ, so the operands swap and M, N swap.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rows"/> is negative.</exception>
+    public CublasCall ToCublas(int rows)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        int m = RowsAreM ? rows : M, k = RowsAreM ? K : rows;
+        return new CublasCall(TransposeB, TransposeA, N, m, k, B, Ldb, A, Lda, C, Ldc, Accumulate ? 1f : 0f);
+    }
+}
+
+/// <summary>
+/// The arguments of one column-major <c>cublasSgemm(handle, transa, transb, m, n, k, α = 1, A, lda,
+/// B, ldb, β, C, ldc)</c>, pointers as arena offsets: C[m, n] = α·op(A)[m, k]·op(B)[k, n] + β·C.
+/// </summary>
+/// <param name="TransA">CUBLAS_OP_T for A.</param>
+/// <param name="TransB">CUBLAS_OP_T for B.</param>
+/// <param name="M">Rows of column-major C.</param>
+/// <param name="N">Columns of column-major C.</param>
+/// <param name="K">Inner dimension.</param>
+/// <param name="A">Arena offset of A.</param>
+/// <param name="Lda">Leading dimension of A.</param>
+/// <param name="B">Arena offset of B.</param>
+/// <param name="Ldb">Leading dimension of B.</param>
+/// <param name="C">Arena offset of C.</param>
+/// <param name="Ldc">Leading dimension of C.</param>
+/// <param name="Beta">0 to overwrite C, 1 to accumulate.</param>
+public readonly record struct CublasCall(bool TransA, bool TransB, int M, int N, int K, int A, int Lda, int B, int Ldb, int C, int Ldc, float Beta);
+
+/// <summary>
+/// One entry of a model's CUDA launch list: a kernel of <see cref="CudaProgram.Source"/> (every kernel
+/// takes the arena, the token ids, the labels, the targets and a <see cref="CudaArgs"/>), or a cuBLAS
+/// matrix product when <see cref="Gemm"/> is set.
+/// </summary>
+/// <param name="Name">Kernel name (extern "C"), or a label for a GEMM.</param>
+/// <param name="Comment">What the launch computes.</param>
+/// <param name="Grid">How the grid follows the batch.</param>
+/// <param name="Width">Elements per row (<see cref="CudaGrid.RowElements"/>) or in all (<see cref="CudaGrid.Elements"/>).</param>
+/// <param name="Block">Threads per block (a power of two for the reduction kernels).</param>
+/// <param name="Gemm">The matrix product, or null for a kernel.</param>
+public sealed record CudaLaunch(string Name, string Comment, CudaGrid Grid, int Width, int Block, CudaGemm? Gemm = null)
+{
+    /// <summary>Largest grid a grid-stride kernel is given.</summary>
+    public const int MaxGrid = 65535;
+
+    /// <summary>Blocks to launch for <paramref name="rows"/> rows of <paramref name="batch"/> examples (at least 1).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rows"/> or <paramref name="batch"/> is negative.</exception>
+    public int GridSize(int rows, int batch)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentOutOfRangeException.ThrowIfNegative(batch);
+        long count = Grid switch
+        {
+            CudaGrid.RowElements => ((long)rows * Width + Block - 1) / Block,
+            CudaGrid.Elements => ((long)Width + Block - 1) / Block,
+            CudaGrid.Rows => rows,
+            CudaGrid.Batches => (long)batch * Width,
+            _ => 1,
+        };
+        return (int)Math.Clamp(count, 1, MaxGrid);
+    }
+}

@@ -1,0 +1,249 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Security.Cryptography;
+using System.Text;
+using Dsl.Cuda.Interop;
+
+namespace Dsl.Cuda;
+
+/// <summary>
+/// Runs a <see cref="CudaProgram"/> on a GPU: one device allocation for the arena (plus a small one for
+/// the batch's token ids, labels and targets), the source compiled once by NVRTC for the device's
+/// architecture (the PTX cached on disk by a hash of source and architecture), kernels launched through
+/// the driver API and matrix products through cuBLAS. Opening fails with a
+/// <see cref="CudaUnavailableException"/> that names what is missing (driver, device, NVRTC, cuBLAS);
+/// nothing falls back to the CPU unless the caller chooses to.
+/// </summary>
+/// <remarks>
+/// Not yet run on a GPU in CI (no device there): the kernels are checked by the PTX compile and the CPU
+/// emulation (docs/cuda.md), this host code only by the no-driver path. One session at a time per
+/// thread; launches are synchronous with respect to <see cref="Download"/>.
+/// </remarks>
+public sealed unsafe class CudaSession : IDisposable
+{
+    private const int ComputeCapabilityMajor = 75;
+    private const int ComputeCapabilityMinor = 76;
+
+    private readonly CudaProgram _program;
+    private readonly Dictionary<string, IntPtr> _functions = new(StringComparer.Ordinal);
+    private readonly int _device;
+    private readonly IntPtr _context;
+    private readonly IntPtr _module;
+    private readonly IntPtr _cublas;
+    private readonly ulong _arena;
+    private readonly ulong _staging;
+    private bool _disposed;
+
+    private CudaSession(CudaProgram program, int device, IntPtr context, IntPtr module, IntPtr cublas, ulong arena, ulong staging)
+    {
+        _program = program;
+        _device = device;
+        _context = context;
+        _module = module;
+        _cublas = cublas;
+        _arena = arena;
+        _staging = staging;
+        foreach (string name in program.KernelNames())
+        {
+            Driver.Check(Driver.cuModuleGetFunction(out IntPtr function, module, name), $"cuModuleGetFunction({name})");
+            _functions[name] = function;
+        }
+    }
+
+    /// <summary>The program this session runs.</summary>
+    public CudaProgram Program => _program;
+
+    /// <summary>Checks that a GPU can run programs: the driver loads, a device exists, NVRTC and cuBLAS load.</summary>
+    /// <exception cref="CudaUnavailableException">Something is missing; the message says what.</exception>
+    public static void RequireAvailable(int deviceOrdinal = 0)
+    {
+        CudaLibraries.Require(CudaLibraries.Driver);
+        int init = Driver.cuInit(0);
+        if (init != 0)
+            throw new CudaUnavailableException($"the CUDA driver loaded but cuInit failed with error {init}: no usable NVIDIA GPU or driver (is the device visible to this process?)");
+        Driver.Check(Driver.cuDeviceGetCount(out int count), "cuDeviceGetCount");
+        if (count == 0) throw new CudaUnavailableException("the CUDA driver reports no CUDA device.");
+        if (deviceOrdinal < 0 || deviceOrdinal >= count)
+            throw new CudaUnavailableException($"device ordinal {deviceOrdinal} does not exist: the driver reports {count} device(s).");
+        CudaLibraries.Require(CudaLibraries.Nvrtc);
+        CudaLibraries.Require(CudaLibraries.Cublas);
+    }
+
+    /// <summary>Compiles (or takes from the cache) and loads <paramref name="program"/>, allocates the device
+    /// arena and uploads <paramref name="arena"/> (the CPU engine's arena: parameters, state, tables).</summary>
+    /// <exception cref="CudaUnavailableException">No driver, device, NVRTC or cuBLAS.</exception>
+    /// <exception cref="NotSupportedException">The program has steps the CUDA emitter does not emit yet.</exception>
+    /// <exception cref="ArgumentException"><paramref name="arena"/> is longer than the device arena.</exception>
+    public static CudaSession Open(CudaProgram program, ReadOnlySpan<float> arena, int deviceOrdinal = 0)
+    {
+        ArgumentNullException.ThrowIfNull(program);
+        if (program.Unsupported.Count > 0)
+            throw new NotSupportedException($"{program.Model} cannot run on a GPU yet: the CUDA emitter does not emit {string.Join(", ", program.Unsupported)}.");
+        if (arena.Length > program.ArenaLength)
+            throw new ArgumentException($"arena has {arena.Length} values but {program.Model}'s device arena holds {program.ArenaLength}.", nameof(arena));
+        RequireAvailable(deviceOrdinal);
+        Driver.Check(Driver.cuDeviceGet(out int device, deviceOrdinal), "cuDeviceGet");
+        Driver.Check(Driver.cuDevicePrimaryCtxRetain(out IntPtr context, device), "cuDevicePrimaryCtxRetain");
+        Driver.Check(Driver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+        Driver.Check(Driver.cuDeviceGetAttribute(out int major, ComputeCapabilityMajor, device), "cuDeviceGetAttribute(major)");
+        Driver.Check(Driver.cuDeviceGetAttribute(out int minor, ComputeCapabilityMinor, device), "cuDeviceGetAttribute(minor)");
+        byte[] ptx = Ptx(program, $"compute_{major}{minor}");
+        IntPtr module;
+        fixed (byte* image = ptx) Driver.Check(Driver.cuModuleLoadData(out module, image), "cuModuleLoadData");
+        Cublas.Check(Cublas.cublasCreate(out IntPtr cublas), "cublasCreate");
+        Driver.Check(Driver.cuMemAlloc(out ulong deviceArena, (nuint)program.ArenaLength * sizeof(float)), $"cuMemAlloc({program.ArenaLength} floats)");
+        int stagingLength = (2 * program.MaxRows) + (program.MaxRows * program.OutputWidth);
+        Driver.Check(Driver.cuMemAlloc(out ulong staging, (nuint)stagingLength * 4), "cuMemAlloc(staging)");
+        var session = new CudaSession(program, device, context, module, cublas, deviceArena, staging);
+        float[] zeros = new float[program.ArenaLength];
+        arena.CopyTo(zeros);
+        session.Upload(zeros, 0);
+        return session;
+    }
+
+    /// <summary>Copies <paramref name="values"/> to the device arena at <paramref name="offset"/>.</summary>
+    public void Upload(ReadOnlySpan<float> values, int offset)
+    {
+        CheckRange(offset, values.Length);
+        fixed (float* p = values) Driver.Check(Driver.cuMemcpyHtoD(_arena + ((ulong)offset * 4), p, (nuint)values.Length * 4), "cuMemcpyHtoD");
+    }
+
+    /// <summary>Copies the device arena at <paramref name="offset"/> into <paramref name="destination"/>.</summary>
+    public void Download(Span<float> destination, int offset)
+    {
+        CheckRange(offset, destination.Length);
+        fixed (float* p = destination) Driver.Check(Driver.cuMemcpyDtoH(p, _arena + ((ulong)offset * 4), (nuint)destination.Length * 4), "cuMemcpyDtoH");
+    }
+
+    /// <summary>Stages the batch's token ids, labels and targets (any may be empty).</summary>
+    public void Stage(ReadOnlySpan<int> ids, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets)
+    {
+        if (ids.Length > _program.MaxRows || labels.Length > _program.MaxRows || targets.Length > _program.MaxRows * _program.OutputWidth)
+            throw new ArgumentException($"a batch holds at most {_program.MaxRows} rows of ids and labels and {_program.MaxRows * _program.OutputWidth} targets; got {ids.Length}, {labels.Length} and {targets.Length}.");
+        fixed (int* i = ids) if (ids.Length > 0) Driver.Check(Driver.cuMemcpyHtoD(IdsPointer, i, (nuint)ids.Length * 4), "cuMemcpyHtoD(ids)");
+        fixed (int* l = labels) if (labels.Length > 0) Driver.Check(Driver.cuMemcpyHtoD(LabelsPointer, l, (nuint)labels.Length * 4), "cuMemcpyHtoD(labels)");
+        fixed (float* t = targets) if (targets.Length > 0) Driver.Check(Driver.cuMemcpyHtoD(TargetsPointer, t, (nuint)targets.Length * 4), "cuMemcpyHtoD(targets)");
+    }
+
+    private ulong IdsPointer => _staging;
+
+    private ulong LabelsPointer => _staging + ((ulong)_program.MaxRows * 4);
+
+    private ulong TargetsPointer => _staging + ((ulong)_program.MaxRows * 8);
+
+    /// <summary>Runs <paramref name="launches"/> in order with <paramref name="args"/>.</summary>
+    public void Run(IReadOnlyList<CudaLaunch> launches, CudaArgs args)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(launches);
+        ulong arena = _arena, ids = IdsPointer, labels = LabelsPointer, targets = TargetsPointer;
+        void** parameters = stackalloc void*[5];
+        parameters[0] = &arena;
+        parameters[1] = &ids;
+        parameters[2] = &labels;
+        parameters[3] = &targets;
+        parameters[4] = &args;
+        float one = 1f;
+        foreach (var launch in launches)
+        {
+            if (launch.Gemm is { } gemm)
+            {
+                var c = gemm.ToCublas(args.Rows);
+                if (c.M == 0 || c.N == 0) continue;
+                float beta = c.Beta;
+                Cublas.Check(Cublas.cublasSgemm(_cublas, c.TransA ? 1 : 0, c.TransB ? 1 : 0, c.M, c.N, c.K, &one,
+                    arena + ((ulong)c.A * 4), c.Lda, arena + ((ulong)c.B * 4), c.Ldb, &beta, arena + ((ulong)c.C * 4), c.Ldc), $"cublasSgemm({launch.Name})");
+                continue;
+            }
+
+            Driver.Check(Driver.cuLaunchKernel(_functions[launch.Name], (uint)launch.GridSize(args.Rows, args.Batch), 1, 1, (uint)launch.Block, 1, 1, 0, IntPtr.Zero, parameters, null),
+                $"cuLaunchKernel({launch.Name})");
+        }
+    }
+
+    /// <summary>Forward (training), loss and backward on the staged batch; returns the mean loss.</summary>
+    public double TrainingPass(int rows, int batch, ulong seed, ulong dropoutStep)
+    {
+        var args = CudaArgs.ForPass(rows, batch, training: true, seed, dropoutStep);
+        Run(_program.Forward, args);
+        Run(_program.Loss, args);
+        Run(_program.Backward, args);
+        float[] losses = new float[rows];
+        Download(losses, _program.LossOffset);
+        double total = 0;
+        foreach (float loss in losses) total += loss;
+        return rows == 0 ? 0 : total / ((double)rows * _program.LossDivisor);
+    }
+
+    /// <summary>Releases the device memory, the module, cuBLAS and the context reference.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _ = Driver.cuMemFree(_staging);
+        _ = Driver.cuMemFree(_arena);
+        _ = Cublas.cublasDestroy(_cublas);
+        _ = Driver.cuModuleUnload(_module);
+        _ = Driver.cuDevicePrimaryCtxRelease(_device);
+        _ = _context;
+    }
+
+    private void CheckRange(int offset, int length)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (offset < 0 || length < 0 || (long)offset + length > _program.ArenaLength)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"[{offset}, {offset} + {length}) is outside the device arena of {_program.ArenaLength} values.");
+    }
+
+    /// <summary>The PTX of <paramref name="program"/> for <paramref name="architecture"/>, compiled once by NVRTC and cached
+    /// under the user's cache folder by a hash of the source and the architecture.</summary>
+    private static byte[] Ptx(CudaProgram program, string architecture)
+    {
+        string hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(architecture + "\n" + program.Source)));
+        string folder = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "dsl", "cuda");
+        string path = Path.Combine(folder, hash + ".ptx");
+        if (File.Exists(path)) return File.ReadAllBytes(path);
+        byte[] ptx = Compile(program, architecture);
+        Directory.CreateDirectory(folder);
+        string partial = path + "." + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        File.WriteAllBytes(partial, ptx);
+        File.Move(partial, path, overwrite: true);
+        return ptx;
+    }
+
+    private static byte[] Compile(CudaProgram program, string architecture)
+    {
+        Nvrtc.nvrtcCreateProgram(out IntPtr handle, program.Source, program.Model + ".cu", 0, IntPtr.Zero, IntPtr.Zero);
+        try
+        {
+            byte[][] options = { Encoding.UTF8.GetBytes($"--gpu-architecture={architecture}\0"), Encoding.UTF8.GetBytes("--std=c++17\0") };
+            int result;
+            fixed (byte* o0 = options[0])
+            fixed (byte* o1 = options[1])
+            {
+                IntPtr* pointers = stackalloc IntPtr[2];
+                pointers[0] = (IntPtr)o0;
+                pointers[1] = (IntPtr)o1;
+                result = Nvrtc.nvrtcCompileProgram(handle, 2, pointers);
+            }
+
+            if (result != 0)
+            {
+                Nvrtc.nvrtcGetProgramLogSize(handle, out nuint logSize);
+                byte[] log = new byte[(int)logSize];
+                fixed (byte* l = log) Nvrtc.nvrtcGetProgramLog(handle, l);
+                throw new CudaException($"NVRTC could not compile {program.Model}'s CUDA source for {architecture} (error {result}):\n{Encoding.UTF8.GetString(log).TrimEnd('\0')}");
+            }
+
+            Nvrtc.nvrtcGetPTXSize(handle, out nuint size);
+            byte[] ptx = new byte[(int)size];
+            fixed (byte* p = ptx) Nvrtc.nvrtcGetPTX(handle, p);
+            return ptx;
+        }
+        finally
+        {
+            Nvrtc.nvrtcDestroyProgram(ref handle);
+        }
+    }
+}

@@ -1,0 +1,66 @@
+using System;
+using System.Linq;
+using Dsl.Cuda;
+using Dsl.Optimizers;
+using Xunit;
+
+namespace Dsl.Cuda.Tests;
+
+/// <summary>On a GPU: a training pass and an AdamW step through the CUDA program match the CPU engine.</summary>
+public sealed class ParityTests
+{
+    private const double Tolerance = 1e-3;
+
+    [GpuFact]
+    public void Mlp_training_pass_and_update_match_the_cpu_engine()
+    {
+        const int batch = 16;
+        var engine = new GpuMlp.Engine<float>(seed: 1);
+        var random = new Dsl.Runtime.SeededRandom(2);
+        for (int i = 0; i < batch * GpuMlp.InputFeatures; i++) engine.Input[i] = (float)random.NextGaussian();
+        int[] labels = Enumerable.Range(0, batch).Select(r => r % GpuMlp.OutputFeatures).ToArray();
+        var program = GpuMlp.CudaProgram;
+        using var session = CudaSession.Open(program, engine.Arena);
+        session.Stage(ReadOnlySpan<int>.Empty, labels, ReadOnlySpan<float>.Empty);
+        double loss = session.TrainingPass(batch, batch, engine.Seed, 0);
+        double expected = engine.TrainingPass(batch, labels);
+        Assert.True(Math.Abs(loss - expected) <= Tolerance * Math.Abs(expected), $"loss: CPU {expected}, GPU {loss}");
+        Compare("gradients", engine.Gradients, session, GpuMlp.Engine<float>.GradientOffset);
+
+        var adamW = new AdamW(learningRate: 0.01) { MaxGradientNorm = 0.5 };
+        var args = CudaArgs.ForAdamW(adamW);
+        engine.ApplyOptimizer(adamW);
+        session.Run(program.GradientNorm, args);
+        session.Run(program.AdamW, args);
+        Compare("parameters", engine.Parameters, session, 0);
+    }
+
+    [GpuFact]
+    public void Gpt_training_pass_matches_the_cpu_engine()
+    {
+        const int batch = 2;
+        int rows = batch * GpuGpt.Sequence;
+        var engine = new GpuGpt.Engine<float>(seed: 3);
+        for (int r = 0; r < rows; r++) engine.Tokens[r] = (r * 7 + 3) % 11;
+        int[] labels = Enumerable.Range(0, rows).Select(r => (r * 5 + 1) % 11).ToArray();
+        using var session = CudaSession.Open(GpuGpt.CudaProgram, engine.Arena);
+        session.Stage(engine.Tokens, labels, ReadOnlySpan<float>.Empty);
+        double loss = session.TrainingPass(rows, batch, engine.Seed, 0);
+        double expected = engine.TrainingPass(batch, labels);
+        Assert.True(Math.Abs(loss - expected) <= Tolerance * Math.Abs(expected), $"loss: CPU {expected}, GPU {loss}");
+        Compare("gradients", engine.Gradients, session, GpuGpt.Engine<float>.GradientOffset);
+    }
+
+    private static void Compare(string what, ReadOnlySpan<float> expected, CudaSession session, int offset)
+    {
+        float[] actual = new float[expected.Length];
+        session.Download(actual, offset);
+        float scale = 0;
+        foreach (float e in expected) scale = Math.Max(scale, Math.Abs(e));
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double error = Math.Abs(expected[i] - actual[i]);
+            Assert.True(error <= Tolerance * Math.Max(Math.Abs(expected[i]), scale * 1e-2), $"{what}[{i}]: CPU {expected[i]}, GPU {actual[i]}");
+        }
+    }
+}

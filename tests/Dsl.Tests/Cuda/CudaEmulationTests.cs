@@ -1,0 +1,244 @@
+using System;
+using System.Linq;
+using Dsl.Cuda;
+using Dsl.Optimizers;
+using Dsl.Runtime;
+using Dsl.Tests.EndToEnd;
+using Xunit;
+
+namespace Dsl.Tests.Cuda;
+
+/// <summary>
+/// The generated CUDA kernels' numbers, checked on the CPU: the same source compiled as C++ (see
+/// dsl_emulate.h) runs the model's launch lists, with a column-major reference for the cuBLAS calls,
+/// and must match the CPU engine's forward output, loss, parameter gradients, gradient norm and
+/// parameters after optimizer steps, within 1e-4 relative.
+/// </summary>
+public sealed class CudaEmulationTests
+{
+    private const double Tolerance = 1e-4;
+
+    /// <summary>What the check needs from a model's float engine.</summary>
+    private sealed record Subject(
+        CudaProgram Program, float[] Arena, ulong Seed, Func<int, double> TrainingPass, Action<Optimizer> ApplyOptimizer, Action<ulong> SetDropoutStep,
+        int InputOffset, int InputWidth, int OutputOffset, int OutputWidth, int GradientOffset, ParameterTensor[] Tensors);
+
+    [Fact]
+    public void AllOps_matches_the_cpu_engine_with_adamw_and_clipping()
+    {
+        const int batch = 4;
+        int[] labels = { 2, 0, 1, 2 };
+        var engine = new AllOps.Engine<float>(seed: 11);
+        var subject = new Subject(AllOps.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            AllOps.Engine<float>.InputOffset, AllOps.InputFeatures, AllOps.Engine<float>.OutputOffset, AllOps.OutputFeatures, AllOps.Engine<float>.GradientOffset, AllOps.Engine<float>.Tensors.ToArray());
+        // A clipping threshold below the gradient norm, so the clipped path runs.
+        var adamW = new AdamW(learningRate: 0.01, weightDecay: 0.1) { MaxGradientNorm = 0.05 };
+        Check(subject, batch, labels, Array.Empty<float>(), adamW, o => CudaArgs.ForAdamW((AdamW)o), AllOps.CudaProgram.AdamW);
+    }
+
+    [Fact]
+    public void Regressor_matches_the_cpu_engine_with_sgd()
+    {
+        const int batch = 5;
+        var random = new SeededRandom(21);
+        float[] targets = Enumerable.Range(0, batch * Regressor.OutputFeatures).Select(_ => (float)random.NextGaussian()).ToArray();
+        var engine = new Regressor.Engine<float>(seed: 12);
+        var subject = new Subject(Regressor.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, targets), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            Regressor.Engine<float>.InputOffset, Regressor.InputFeatures, Regressor.Engine<float>.OutputOffset, Regressor.OutputFeatures, Regressor.Engine<float>.GradientOffset, Regressor.Engine<float>.Tensors.ToArray());
+        var sgd = new Sgd(0.05, momentum: 0.9, weightDecay: 0.01);
+        Check(subject, batch, Array.Empty<int>(), targets, sgd, o => CudaArgs.ForSgd((Sgd)o), Regressor.CudaProgram.Sgd);
+    }
+
+    [Fact]
+    public void WideMlp_matches_the_cpu_engine_on_a_partial_batch()
+    {
+        // The Fashion-MNIST shape (784 → 256 → 256 → 10, dropout, GELU) on fewer rows than MaxBatch.
+        const int batch = 6;
+        int[] labels = { 3, 9, 0, 1, 7, 7 };
+        var engine = new WideMlp.Engine<float>(seed: 13);
+        var subject = new Subject(WideMlp.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            WideMlp.Engine<float>.InputOffset, WideMlp.InputFeatures, WideMlp.Engine<float>.OutputOffset, WideMlp.OutputFeatures, WideMlp.Engine<float>.GradientOffset, WideMlp.Engine<float>.Tensors.ToArray());
+        Check(subject, batch, labels, Array.Empty<float>(), new AdamW(learningRate: 1e-3), o => CudaArgs.ForAdamW((AdamW)o), WideMlp.CudaProgram.AdamW, steps: 2);
+    }
+
+    [Fact]
+    public void TinyGpt_matches_the_cpu_engine()
+    {
+        // Token and position embeddings, causal attention, LayerNorm without bias and the fused
+        // residual add, a head tied to the embedding.
+        const int batch = 2;
+        int rows = batch * TinyGpt.Sequence;
+        var engine = new TinyGpt.Engine<float>(seed: 14);
+        for (int r = 0; r < rows; r++) engine.Tokens[r] = (r * 3 + 1) % 7;
+        int[] labels = Enumerable.Range(0, rows).Select(r => (r * 5 + 2) % 7).ToArray();
+        var subject = new Subject(TinyGpt.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            -1, 1, TinyGpt.Engine<float>.OutputOffset, TinyGpt.OutputFeatures, TinyGpt.Engine<float>.GradientOffset, TinyGpt.Engine<float>.Tensors.ToArray());
+        Check(subject, batch, labels, Array.Empty<float>(), new AdamW(learningRate: 0.01) { MaxGradientNorm = 1 }, o => CudaArgs.ForAdamW((AdamW)o), TinyGpt.CudaProgram.AdamW,
+            sequence: TinyGpt.Sequence, ids: (int[])engine.Tokens.Clone());
+    }
+
+    [Fact]
+    public void CausalRope_matches_the_cpu_engine()
+    {
+        const int batch = 2;
+        int rows = batch * CausalRope.Sequence;
+        int[] labels = Enumerable.Range(0, rows).Select(r => r % 3).ToArray();
+        var engine = new CausalRope.Engine<float>(seed: 15);
+        var subject = new Subject(CausalRope.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            CausalRope.Engine<float>.InputOffset, CausalRope.InputFeatures, CausalRope.Engine<float>.OutputOffset, CausalRope.OutputFeatures, CausalRope.Engine<float>.GradientOffset, CausalRope.Engine<float>.Tensors.ToArray());
+        Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), CausalRope.CudaProgram.Sgd, sequence: CausalRope.Sequence);
+    }
+
+    [Fact]
+    public void WindowKeySize_matches_the_cpu_engine()
+    {
+        // A window, key size ≠ value size, a fixed scale, partial RoPE, RMSNorm; one example of two.
+        const int batch = 1;
+        int rows = batch * WindowKeySize.Sequence;
+        int[] labels = Enumerable.Range(0, rows).Select(r => (r + 1) % 3).ToArray();
+        var engine = new WindowKeySize.Engine<float>(seed: 16);
+        var subject = new Subject(WindowKeySize.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            WindowKeySize.Engine<float>.InputOffset, WindowKeySize.InputFeatures, WindowKeySize.Engine<float>.OutputOffset, WindowKeySize.OutputFeatures, WindowKeySize.Engine<float>.GradientOffset, WindowKeySize.Engine<float>.Tensors.ToArray());
+        // SGD: the key bias's gradient is zero in exact arithmetic, and AdamW would blow its rounding noise up to a full step.
+        Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), WindowKeySize.CudaProgram.Sgd, sequence: WindowKeySize.Sequence);
+    }
+
+    [Fact]
+    public void DeepNormStack_matches_the_cpu_engine()
+    {
+        // Non-causal attention, DeepNorm skips, LayerNorm after the residual add, three repeats.
+        const int batch = 2;
+        int rows = batch * DeepNormStack.Sequence;
+        int[] labels = Enumerable.Range(0, rows).Select(r => (r * 2) % 3).ToArray();
+        var engine = new DeepNormStack.Engine<float>(seed: 17);
+        var subject = new Subject(DeepNormStack.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            DeepNormStack.Engine<float>.InputOffset, DeepNormStack.InputFeatures, DeepNormStack.Engine<float>.OutputOffset, DeepNormStack.OutputFeatures, DeepNormStack.Engine<float>.GradientOffset, DeepNormStack.Engine<float>.Tensors.ToArray());
+        Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05, weightDecay: 0.01), o => CudaArgs.ForSgd((Sgd)o), DeepNormStack.CudaProgram.Sgd, sequence: DeepNormStack.Sequence);
+    }
+
+    [Fact]
+    public void LongAttention_matches_the_cpu_engine_across_tiles()
+    {
+        // 70 positions: three tiles of 32, the last partial; a causal layer and a non-causal window of
+        // 35 with entropy-invariant scaling and key size ≠ value size.
+        const int batch = 2;
+        int rows = batch * LongAttention.Sequence;
+        int[] labels = Enumerable.Range(0, rows).Select(r => (r * 3) % 4).ToArray();
+        var engine = new LongAttention.Engine<float>(seed: 18);
+        var subject = new Subject(LongAttention.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            LongAttention.Engine<float>.InputOffset, LongAttention.InputFeatures, LongAttention.Engine<float>.OutputOffset, LongAttention.OutputFeatures, LongAttention.Engine<float>.GradientOffset, LongAttention.Engine<float>.Tensors.ToArray());
+        Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), LongAttention.CudaProgram.Sgd, steps: 2, sequence: LongAttention.Sequence);
+    }
+
+    [Fact]
+    public void LinearBoth_matches_the_cpu_engine()
+    {
+        // Causal and global linear attention (φ = elu + 1), key size ≠ value size, mean squared error.
+        const int batch = 2;
+        int rows = batch * LinearBoth.Sequence;
+        var random = new SeededRandom(22);
+        float[] targets = Enumerable.Range(0, rows * LinearBoth.OutputFeatures).Select(_ => (float)random.NextGaussian()).ToArray();
+        var engine = new LinearBoth.Engine<float>(seed: 19);
+        var subject = new Subject(LinearBoth.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, targets), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            LinearBoth.Engine<float>.InputOffset, LinearBoth.InputFeatures, LinearBoth.Engine<float>.OutputOffset, LinearBoth.OutputFeatures, LinearBoth.Engine<float>.GradientOffset, LinearBoth.Engine<float>.Tensors.ToArray());
+        Check(subject, batch, Array.Empty<int>(), targets, new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), LinearBoth.CudaProgram.Sgd, sequence: LinearBoth.Sequence);
+    }
+
+    [Fact]
+    public void A_wrong_kernel_fails_the_check()
+    {
+        // The check can fail: the same model with one constant of the GELU derivative changed.
+        var good = AllOps.CudaProgram;
+        Assert.Contains("0.134145f", good.Source, StringComparison.Ordinal);
+        var bad = new CudaProgram("AllOpsMutated", good.Source.Replace("0.134145f", "0.13f", StringComparison.Ordinal), good.ArenaLength, good.NormOffset, good.LossOffset, good.LossDivisor, good.MaxRows, good.OutputWidth,
+            good.Forward.ToArray(), good.Loss.ToArray(), good.Backward.ToArray(), good.GradientNorm.ToArray(), good.Sgd.ToArray(), good.AdamW.ToArray(), Array.Empty<string>());
+        int[] labels = { 2, 0, 1, 2 };
+        var engine = new AllOps.Engine<float>(seed: 11);
+        var subject = new Subject(bad, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            AllOps.Engine<float>.InputOffset, AllOps.InputFeatures, AllOps.Engine<float>.OutputOffset, AllOps.OutputFeatures, AllOps.Engine<float>.GradientOffset, AllOps.Engine<float>.Tensors.ToArray());
+        var e = Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => Check(subject, 4, labels, Array.Empty<float>(), new AdamW(), o => CudaArgs.ForAdamW((AdamW)o), bad.AdamW, steps: 1));
+        Assert.Contains("∂", e.Message, StringComparison.Ordinal);
+    }
+
+    private static void Check(Subject s, int batch, int[] labels, float[] targets, Optimizer optimizer, Func<Optimizer, CudaArgs> argsFor,
+        System.Collections.Generic.IReadOnlyList<CudaLaunch> update, int steps = 3, int sequence = 1, int[]? ids = null)
+    {
+        var program = s.Program;
+        int rows = batch * sequence;
+        ids ??= Array.Empty<int>();
+        var random = new SeededRandom(5);
+        if (s.InputOffset >= 0)
+        {
+            for (int i = 0; i < rows * s.InputWidth; i++) s.Arena[s.InputOffset + i] = (float)((random.NextDouble() * 2) - 1);
+        }
+
+        var emulator = new CudaEmulator(program);
+        float[] device = new float[program.ArenaLength];
+        s.Arena.CopyTo(device, 0);
+
+        for (int step = 0; step < steps; step++)
+        {
+            s.SetDropoutStep((ulong)step);
+            double expectedLoss = s.TrainingPass(batch);
+            double loss = emulator.TrainingPass(device, rows, batch, ids, labels, targets, s.Seed, (ulong)step);
+            Close($"step {step}: loss", expectedLoss, loss);
+            float gradientScale = MaxAbs(s.Arena.AsSpan(s.GradientOffset, s.GradientOffset)); // the gradient region is as long as the parameter region before it
+            Close($"step {step}: output", s.Arena.AsSpan(s.OutputOffset, rows * s.OutputWidth), device.AsSpan(s.OutputOffset, rows * s.OutputWidth));
+            var failures = new System.Collections.Generic.List<string>();
+            foreach (var t in s.Tensors)
+                Collect(failures, $"step {step}: ∂{t.Name}", s.Arena.AsSpan(s.GradientOffset + t.Offset, t.Length), device.AsSpan(s.GradientOffset + t.Offset, t.Length), gradientScale);
+            Assert.True(failures.Count == 0, string.Join("\n", failures));
+
+            float parameterScale = MaxAbs(s.Arena.AsSpan(0, s.GradientOffset));
+            var args = argsFor(optimizer);
+            s.ApplyOptimizer(optimizer);
+            emulator.Run(program.GradientNorm, device, ids, labels, targets, args);
+            emulator.Run(update, device, ids, labels, targets, args);
+            Close($"step {step}: gradient norm", optimizer.LastGradientNorm, device[program.NormOffset]);
+            foreach (var t in s.Tensors)
+                Collect(failures, $"step {step}: {t.Name} after the update", s.Arena.AsSpan(t.Offset, t.Length), device.AsSpan(t.Offset, t.Length), parameterScale);
+            Assert.True(failures.Count == 0, string.Join("\n", failures));
+
+            // The next step starts from the CPU's state, so each step checks the kernels from the same
+            // parameters and moments rather than compounding float rounding across steps.
+            s.Arena.CopyTo(device, 0);
+        }
+    }
+
+    private static void Close(string what, double expected, double actual) =>
+        Assert.True(Math.Abs(expected - actual) <= Tolerance * Math.Max(Math.Abs(expected), 1e-3), $"{what}: CPU {expected:R}, emulated CUDA {actual:R}");
+
+    private static float MaxAbs(ReadOnlySpan<float> values)
+    {
+        float max = 0;
+        foreach (float v in values) max = Math.Max(max, Math.Abs(v));
+        return max;
+    }
+
+    private static void Close(string what, ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
+    {
+        var failures = new System.Collections.Generic.List<string>();
+        Collect(failures, what, expected, actual, 0);
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+    }
+
+    /// <summary>Element-wise relative error, with a floor at 1% of the tensor's largest magnitude and at
+    /// 1e-3 of the whole region's (<paramref name="regionScale"/>): an element that cancels to near zero
+    /// (a sum of terms of both signs, rounded in a different order on each side; or a gradient that is
+    /// zero in exact arithmetic, such as a key bias's) is compared at a scale where float rounding of
+    /// its terms no longer dominates. Reports the first mismatch of the tensor.</summary>
+    private static void Collect(System.Collections.Generic.List<string> failures, string what, ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, float regionScale)
+    {
+        float scale = MaxAbs(expected);
+        double floor = Math.Max(Math.Max(scale * 1e-2, regionScale * 1e-3), 1e-12);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double error = Math.Abs(expected[i] - actual[i]);
+            if (error > Tolerance * Math.Max(Math.Abs(expected[i]), floor))
+            {
+                failures.Add($"{what}[{i}]: CPU {expected[i]:R}, emulated CUDA {actual[i]:R} (relative error {error / Math.Max(Math.Abs(expected[i]), floor):E2}, tensor scale {scale:R})");
+                return;
+            }
+        }
+    }
+}

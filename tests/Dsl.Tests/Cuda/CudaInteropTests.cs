@@ -1,0 +1,70 @@
+using System;
+using System.Runtime.InteropServices;
+using Dsl.Cuda;
+using Dsl.Cuda.Interop;
+using Dsl.Tests.EndToEnd;
+using Xunit;
+
+namespace Dsl.Tests.Cuda;
+
+/// <summary>The GPU path's failures without a GPU: each names what is missing.</summary>
+public sealed class CudaInteropTests
+{
+    [Fact]
+    public void A_missing_library_is_named_with_the_files_tried_and_what_to_install()
+    {
+        var e = Assert.Throws<CudaUnavailableException>(() => CudaLibraries.Load("NVRTC, the CUDA runtime compiler", new[] { "libdsl-no-such-nvrtc.so.99", "libdsl-no-such-nvrtc.so" }, "the CUDA toolkit's NVRTC"));
+        Assert.Contains("NVRTC, the CUDA runtime compiler could not be loaded", e.Message, StringComparison.Ordinal);
+        Assert.Contains("libdsl-no-such-nvrtc.so.99, libdsl-no-such-nvrtc.so", e.Message, StringComparison.Ordinal);
+        Assert.Contains("install the CUDA toolkit's NVRTC", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Without_a_driver_opening_a_session_says_the_driver_is_missing()
+    {
+        bool hasDriver = NativeLibrary.TryLoad("libcuda.so.1", out IntPtr handle);
+        if (hasDriver)
+        {
+            // A GPU machine: the driver loads, so the failure (if any) must be about something else.
+            NativeLibrary.Free(handle);
+            var other = Record.Exception(() => CudaSession.RequireAvailable());
+            Assert.True(other is null || other is CudaUnavailableException { Message: not null } && !other.Message.StartsWith("the CUDA driver could not", StringComparison.Ordinal), other?.Message);
+            return;
+        }
+
+        var e = Assert.Throws<CudaUnavailableException>(() => CudaSession.Open(AllOps.CudaProgram, new float[16]));
+        Assert.StartsWith("the CUDA driver could not be loaded (tried libcuda.so.1", e.Message, StringComparison.Ordinal);
+        Assert.Contains("NVIDIA GPU driver", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_program_with_steps_not_emitted_yet_is_refused_before_touching_the_device()
+    {
+        var e = Assert.Throws<NotSupportedException>(() => CudaSession.Open(EntropyTalkingHeads.CudaProgram, ReadOnlySpan<float>.Empty));
+        Assert.Contains("EntropyTalkingHeads cannot run on a GPU yet", e.Message, StringComparison.Ordinal);
+        Assert.Contains("AttentionForward (Attend)", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Gemm_maps_row_major_products_to_column_major_cublas_arguments()
+    {
+        // C[rows, n] = X[rows, k]·W[n, k]ᵀ: cuBLAS computes Cᵀ = W·Xᵀ, i.e. transa = T on W, transb = N on X.
+        var call = new CudaGemm(false, true, A: 100, Lda: 4, B: 0, Ldb: 4, C: 200, Ldc: 3, M: 0, N: 3, K: 4, RowsAreM: true, Accumulate: true).ToCublas(rows: 5);
+        Assert.Equal(new CublasCall(true, false, 3, 5, 4, 0, 4, 100, 4, 200, 3, 1f), call);
+        // ∂W[n, k] = ∂Yᵀ·X over the rows: the row count is the inner dimension.
+        var weight = new CudaGemm(true, false, A: 10, Lda: 3, B: 20, Ldb: 4, C: 30, Ldc: 4, M: 3, N: 4, K: 0, RowsAreM: false, Accumulate: false).ToCublas(rows: 7);
+        Assert.Equal(new CublasCall(false, true, 4, 3, 7, 20, 4, 10, 3, 30, 4, 0f), weight);
+    }
+
+    [Fact]
+    public void AdamW_arguments_follow_the_step_the_device_has_reached()
+    {
+        var adamW = new Dsl.Optimizers.AdamW(learningRate: 0.01, beta1: 0.8, beta2: 0.9, weightDecay: 0.5);
+        var third = CudaArgs.ForAdamW(adamW, 3);
+        Assert.Equal((float)(0.01 / (1 - Math.Pow(0.8, 3))), third.StepSize);
+        Assert.Equal((float)Math.Sqrt(1 - Math.Pow(0.9, 3)), third.SqrtBiasCorrection2);
+        Assert.Equal((float)(1 - (0.01 * 0.5)), third.Decay);
+        Assert.Equal(CudaArgs.ForAdamW(adamW, 1), CudaArgs.ForAdamW(adamW));
+        Assert.Throws<ArgumentOutOfRangeException>(() => CudaArgs.ForAdamW(adamW, 0));
+    }
+}
