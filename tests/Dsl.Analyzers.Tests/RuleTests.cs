@@ -174,7 +174,7 @@ public sealed class RuleTests
         [Model(Batch = 8, Sequence = 4)]
         public partial class P
         {
-            [Embedding(Vocabulary = 10, Dim = 6)] public partial Tensor E(Tensor ids);
+            [Embedding(Vocabulary = 10, Dim = 24)] public partial Tensor E(Tensor ids);
             [MeanPool] public partial Tensor Pool(Tensor x, Tensor ids);
             public Tensor Forward(Tensor ids) => Pool(E(ids), ids);
             [Loss] public Scalar Loss(Tensor ids, Scores s) => Ops.CoSent(Forward(ids), s, lambda: 20);
