@@ -54,6 +54,7 @@ internal static partial class ModelEmitter
                 LayerKind.RmsNorm => $"RMSNorm {Int(layer.In)}{(layer.Gain ? "" : ", no gain")}, ε = {Double(layer.Parameter)}",
                 LayerKind.DeepNorm => $"DeepNorm skip α = {Double(layer.Parameter)}",
                 LayerKind.Attention or LayerKind.LinearAttention => AttentionDetail(layer),
+                LayerKind.MeanPool => $"MeanPool over each example's non-pad positions (pad id {Int((int)layer.Parameter)}): batch × {Int(model.Sequence)} rows → batch rows",
                 _ => layer.Activation == ActivationKind.SquarePlus ? $"SquarePlus b = {Double(layer.Parameter)}" : layer.Activation.ToString(),
             };
             w.Line($"//     {layer.Path,-24} {detail}");
