@@ -237,3 +237,16 @@ public sealed class LinearAttentionAttribute : LayerAttribute
     /// <summary>Biases on the projections (default true).</summary>
     public bool Bias { get; set; } = true;
 }
+
+/// <summary>
+/// Mean pooling over the non-pad positions of each example of a token model: declared as
+/// <c>partial Tensor Pool(Tensor x, Tensor ids)</c> and called with the model's input ids, it turns
+/// batch × Sequence rows into one row per example (y[b] = mean of x[b, t] over t with ids[b, t] ≠ Pad;
+/// 0 for an example of pads only). Everything after it in the forward works on one row per example.
+/// </summary>
+[AttributeUsage(AttributeTargets.Method, Inherited = false)]
+public sealed class MeanPoolAttribute : LayerAttribute
+{
+    /// <summary>The padding token id, excluded from the mean (default 0).</summary>
+    public int Pad { get; set; }
+}

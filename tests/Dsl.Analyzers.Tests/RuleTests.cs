@@ -170,6 +170,52 @@ public sealed class RuleTests
     public void DSL107_near_miss_mean_squared_error_on_tensor_targets() => Clean(Valid.Replace(
         "Loss(Tensor x, Labels y) => Ops.SoftmaxCrossEntropy(Forward(x), y)", "Loss(Tensor x, Tensor y) => Ops.MeanSquaredError(Forward(x), y)"));
 
+    internal const string Pairs = """
+        [Model(Batch = 8, Sequence = 4)]
+        public partial class P
+        {
+            [Embedding(Vocabulary = 10, Dim = 6)] public partial Tensor E(Tensor ids);
+            [MeanPool] public partial Tensor Pool(Tensor x, Tensor ids);
+            public Tensor Forward(Tensor ids) => Pool(E(ids), ids);
+            [Loss] public Scalar Loss(Tensor ids, Scores s) => Ops.CoSent(Forward(ids), s, lambda: 20);
+        }
+        """;
+
+    [Fact]
+    public void DSL107_fires_on_a_flood_inside_a_flood() =>
+        Assert.Contains("Ops.Flood must wrap one loss op", Message(Fires("DSL107", Valid.Replace(
+            "Ops.SoftmaxCrossEntropy(Forward(x), y)", "[|Ops.Flood(Ops.Flood(Ops.SoftmaxCrossEntropy(Forward(x), y), 0.1), 0.2)|]"))));
+
+    [Fact]
+    public void DSL107_fires_on_a_pair_loss_over_unpooled_sequences() =>
+        Assert.Contains("pool the sequence first", Message(Fires("DSL107", Pairs
+            .Replace("[MeanPool] public partial Tensor Pool(Tensor x, Tensor ids);", "")
+            .Replace("Pool(E(ids), ids)", "E(ids)")
+            .Replace("Ops.CoSent(Forward(ids), s, lambda: 20)", "[|Ops.CoSent(Forward(ids), s, lambda: 20)|]"))));
+
+    [Fact]
+    public void DSL107_fires_on_a_pooled_model_with_a_row_loss() =>
+        Assert.Contains("trains with a pair loss", Message(Fires("DSL107", Pairs
+            .Replace("Loss(Tensor ids, Scores s) => Ops.CoSent(Forward(ids), s, lambda: 20)", "Loss(Tensor ids, Labels y) => [|Ops.FocalLoss(Forward(ids), y)|]"))));
+
+    [Fact]
+    public void DSL107_near_miss_every_new_loss_and_a_pooled_pair_model() => Clean(Pairs + Valid
+        .Replace("Ops.SoftmaxCrossEntropy(Forward(x), y)", "Ops.Flood(Ops.TaiLr(Forward(x), y, 0.5, 0.1), 0.05)")
+        + Valid.Replace("class M", "class M2").Replace("Ops.SoftmaxCrossEntropy(Forward(x), y)", "Ops.LogitAdjustedCrossEntropy(Forward(x), y, 1, [0.4, 0.3, 0.2, 0.1])")
+        + Valid.Replace("class M", "class M3").Replace("Ops.SoftmaxCrossEntropy(Forward(x), y)", "Ops.SoftmaxCrossEntropy(Forward(x), y, smoothing: 0.1)")
+        + Pairs.Replace("class P", "class P2").Replace("Ops.CoSent(Forward(ids), s, lambda: 20)", "Ops.CosineMse(Forward(ids), s)"));
+
+    [Fact]
+    public void DSL102_fires_on_a_non_constant_loss_hyper_parameter() =>
+        Assert.Contains("the non-constant lambda", Message(Fires("DSL102", Pairs
+            .Replace("Ops.CoSent(Forward(ids), s, lambda: 20)", "Ops.CoSent(Forward(ids), s, [|lambda: Lambda|])")
+            .Replace("public Tensor Forward", "public double Lambda { get; set; } = 20;\n    public Tensor Forward"))));
+
+    [Fact]
+    public void DSL102_fires_on_mean_pool_ids_that_are_not_the_input() =>
+        Assert.Contains("pass the model's input token ids", Message(Fires("DSL102", Pairs
+            .Replace("Pool(E(ids), ids)", "Pool(E(ids), [|E(ids)|])"))));
+
     // ---- DSL108 ---------------------------------------------------------------------------------
 
     [Fact]

@@ -207,7 +207,7 @@ internal static partial class EngineEmitter
             SpectralNormForward(w, plan);
             foreach (var s in plan.Forward)
             {
-                if (s.Kind is StepKind.SoftmaxCrossEntropy or StepKind.MeanSquaredError) continue;
+                if (s.Kind is StepKind.SoftmaxCrossEntropy or StepKind.MeanSquaredError or StepKind.Loss) continue;
                 ForwardStep(w, s);
             }
         }
@@ -220,6 +220,9 @@ internal static partial class EngineEmitter
         string n = $"rows * {Int(s.Out)}";
         switch (s.Kind)
         {
+            case StepKind.MeanPoolForward:
+                MeanPoolForward(w, s);
+                break;
             case StepKind.DenseForward:
             {
                 string act = s.Activation == ActivationKind.None ? "" : $"{ActivationName(s.Activation)}(";
@@ -285,6 +288,12 @@ internal static partial class EngineEmitter
 
     private static void Loss(CodeWriter w, ModelPlan plan)
     {
+        if (plan.Model.Loss is { IsPlain: false } || plan.Model.Pooled)
+        {
+            ExtendedLoss(w, plan);
+            return;
+        }
+
         var loss = plan.Forward.First(s => s.Kind is StepKind.SoftmaxCrossEntropy or StepKind.MeanSquaredError);
         bool labels = loss.Kind == StepKind.SoftmaxCrossEntropy;
         string targetType = labels ? "global::System.ReadOnlySpan<int>" : "global::System.ReadOnlySpan<T>";
@@ -336,7 +345,7 @@ internal static partial class EngineEmitter
         using (w.Block("private void Backward(int batch)"))
         {
             w.Line("var a = Arena;");
-            w.Line("int rows = batch * Sequence;");
+            w.Line(plan.Model.Pooled ? "int rows = batch; // after the MeanPool: one row per example" : "int rows = batch * Sequence;");
             foreach (var s in plan.Backward) BackwardStep(w, s);
             SpectralNormBackward(w, plan);
         }
@@ -348,6 +357,9 @@ internal static partial class EngineEmitter
         string op(bool accumulate) => accumulate ? "+=" : "=";
         switch (s.Kind)
         {
+            case StepKind.MeanPoolBackward:
+                MeanPoolBackward(w, s);
+                break;
             case StepKind.DenseBackward:
             {
                 w.Line($"// {s.Layer} backward — forward: y = {(s.Activation != ActivationKind.None ? $"{ActivationName(s.Activation)}(z), z = " : "")}x·Wᵀ{(s.B >= 0 ? " + b" : "")}");

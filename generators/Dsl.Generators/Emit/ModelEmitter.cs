@@ -10,7 +10,7 @@ namespace Dsl.Generators.Emit;
 /// (TrainStep, Predict, Evaluate, Save, Load), the eager bodies of the layer members, and the
 /// <c>Engine&lt;T&gt;</c>. For an invalid model it prints compile-safe stubs only.
 /// </summary>
-internal static class ModelEmitter
+internal static partial class ModelEmitter
 {
     public static string Emit(ModelSpec model, ModelPlan? plan)
     {
@@ -40,7 +40,7 @@ internal static class ModelEmitter
         w.Line("// Model description");
         string rows = model.Sequence > 1 ? $"batch ≤ {Int(model.MaxBatch)} × sequence {Int(model.Sequence)}" : $"batch ≤ {Int(model.MaxBatch)}";
         string input = model.TokenInput ? $"token ids [{rows}]" : $"input [{rows}, {Int(model.InputWidth)}]";
-        w.Line($"//   {model.Type.Name}: {input} → output [{(model.Sequence > 1 ? "batch × sequence" : "batch")}, {Int(plan.OutputWidth)}], {Int(plan.ParameterCount)} parameters");
+        w.Line($"//   {model.Type.Name}: {input} → output [{(model.Sequence > 1 && !model.Pooled ? "batch × sequence" : "batch")}, {Int(plan.OutputWidth)}], {Int(plan.ParameterCount)} parameters");
         w.Line("//   Layers:");
         foreach (var layer in model.Layers)
         {
@@ -123,19 +123,19 @@ internal static class ModelEmitter
             public Engine<float> Compiled => _engine;
 
             /// <summary>Runs the forward pass on <paramref name="inputs"/> ({{rowsWord}} × InputFeatures, any number of examples)
-            /// and writes rows × OutputFeatures values to <paramref name="outputs"/>. Dropout is off.</summary>
+            /// and writes {{(model.Pooled ? "examples (one pooled row each)" : "rows")}} × OutputFeatures values to <paramref name="outputs"/>. Dropout is off.</summary>
             public void Predict({{inputType}} inputs, global::System.Span<float> outputs)
             {
                 int rows = global::Dsl.Runtime.ShapeChecks.Rows(inputs.Length, InputFeatures, nameof(inputs));
                 int examples = global::Dsl.Runtime.ShapeChecks.Examples(rows, Sequence, nameof(inputs));
-                global::Dsl.Runtime.ShapeChecks.Length(outputs.Length, rows, OutputFeatures, nameof(outputs));
+                global::Dsl.Runtime.ShapeChecks.Length(outputs.Length, {{(model.Pooled ? "examples" : "rows")}}, OutputFeatures, nameof(outputs));
                 for (int start = 0; start < examples; start += MaxBatch)
                 {
                     int batch = global::System.Math.Min(MaxBatch, examples - start);
                     int first = start * Sequence, count = batch * Sequence;
                     inputs.Slice(first * InputFeatures, count * InputFeatures).CopyTo({{staging}});
                     _engine.Forward(batch, training: false);
-                    _engine.Output.Slice(0, count * OutputFeatures).CopyTo(outputs.Slice(first * OutputFeatures));
+                    _engine.Output.Slice(0, {{(model.Pooled ? "batch" : "count")}} * OutputFeatures).CopyTo(outputs.Slice({{(model.Pooled ? "start" : "first")}} * OutputFeatures));
                 }
             }
 
@@ -164,7 +164,11 @@ internal static class ModelEmitter
 
             """);
 
-        if (model.LossNode >= 0)
+        if (model.LossNode >= 0 && model.Targets == TargetKind.Scores)
+        {
+            PairTraining(w, inputType, staging);
+        }
+        else if (model.LossNode >= 0)
         {
             w.Lines($$"""
                 /// <summary>One training step: forward, loss, backward and one <paramref name="optimizer"/> update on a
@@ -261,15 +265,17 @@ internal static class ModelEmitter
     internal static void EagerMember(CodeWriter w, LayerMemberSpec member, string? binding)
     {
         string x = member.ParameterName;
+        string ids = member.SecondParameterName; // a MeanPool's token ids
+        string parameters = ids.Length > 0 ? $"global::Dsl.Tensor {x}, global::Dsl.Tensor {ids}" : $"global::Dsl.Tensor {x}";
         string unused = $"throw new global::System.InvalidOperationException({String($"layer '{member.Name}' is not used by the forward pass, so its shape is unknown")})";
         string body = member.Kind switch
         {
             LayerKind.Dropout => $"global::Dsl.Runtime.Eager.Dropout({x})",
             LayerKind.Activation => EagerActivation(member.Activation, member.Parameter, x),
             _ when binding is null => unused,
-            _ => $"global::Dsl.Runtime.Eager.{member.Kind}({x}, {binding})",
+            _ => $"global::Dsl.Runtime.Eager.{member.Kind}({(ids.Length > 0 ? $"{x}, {ids}" : x)}, {binding})",
         };
-        w.Line($"{member.Accessibility} partial global::Dsl.Tensor {member.Name}(global::Dsl.Tensor {x}) => {body};");
+        w.Line($"{member.Accessibility} partial global::Dsl.Tensor {member.Name}({parameters}) => {body};");
         w.Line();
     }
 
@@ -292,7 +298,7 @@ internal static class ModelEmitter
     {
         string message = String($"{model.Type.Name} has errors in its declaration (see the DSL diagnostics); it cannot run");
         string fail = $"throw new global::System.InvalidOperationException({message})";
-        bool labels = model.Targets != TargetKind.Tensor;
+        bool labels = model.Targets is not (TargetKind.Tensor or TargetKind.Scores);
         if (!model.HasUserConstructor)
         {
             w.Line($"public {model.Type.Name}(ulong seed = 0) {{ }}");
@@ -306,7 +312,7 @@ internal static class ModelEmitter
         w.Line($"public float TrainStep({inputs} inputs, global::System.ReadOnlySpan<{(labels ? "int" : "float")}> targets, global::Dsl.Optimizers.Optimizer optimizer) => {fail};");
         w.Line($"public float Evaluate({inputs} inputs, global::System.ReadOnlySpan<{(labels ? "int" : "float")}> targets) => {fail};");
         foreach (var member in model.Members)
-            w.Line($"{member.Accessibility} partial global::Dsl.Tensor {member.Name}(global::Dsl.Tensor {member.ParameterName}) => {fail};");
+            w.Line($"{member.Accessibility} partial global::Dsl.Tensor {member.Name}(global::Dsl.Tensor {member.ParameterName}{(member.SecondParameterName.Length > 0 ? $", global::Dsl.Tensor {member.SecondParameterName}" : "")}) => {fail};");
         foreach (var module in model.Modules)
             w.Line($"public partial {module.TypeFullName}{(module.Repeat > 0 ? "[]" : "")} {module.PropertyName} => {fail};");
     }

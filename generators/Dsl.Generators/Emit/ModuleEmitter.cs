@@ -40,8 +40,11 @@ internal static class ModuleEmitter
                 string x = member.ParameterName;
                 string slot = $"_binding.Layers[{Int(member.Index)}]";
                 string unused = String($"layer '{member.Name}' is not used by the forward pass, so its shape is unknown");
-                w.Line($"{member.Accessibility} partial global::Dsl.Tensor {member.Name}(global::Dsl.Tensor {x}) =>");
-                w.Line($"    global::Dsl.Runtime.Eager.{member.Kind}({x}, _binding.Arena, {slot} ?? throw new global::System.InvalidOperationException({unused}));");
+                string ids = member.SecondParameterName; // a MeanPool's token ids
+                string parameters = ids.Length > 0 ? $"global::Dsl.Tensor {x}, global::Dsl.Tensor {ids}" : $"global::Dsl.Tensor {x}";
+                string arguments = ids.Length > 0 ? $"{x}, {ids}" : x;
+                w.Line($"{member.Accessibility} partial global::Dsl.Tensor {member.Name}({parameters}) =>");
+                w.Line($"    global::Dsl.Runtime.Eager.{member.Kind}({arguments}, _binding.Arena, {slot} ?? throw new global::System.InvalidOperationException({unused}));");
                 w.Line();
             }
         }

@@ -9,7 +9,7 @@ namespace Dsl;
 /// The reference formulas here are written independently of the SIMD kernels on purpose: they are
 /// the oracle the kernels are tested against.
 /// </summary>
-public static class Ops
+public static partial class Ops
 {
     /// <summary>max(x, 0).</summary>
     public static Tensor Relu(Tensor x) => Map(x, static v => v > 0 ? v : 0);

@@ -72,7 +72,7 @@ internal static class DiagnosticCatalog
 
     public static readonly DiagnosticDescriptor LossForm = Error(LossFormId, DeclarationCategory,
         "Loss method has an unsupported form",
-        "Loss method '{0}' must return Ops.SoftmaxCrossEntropy(logits, labels) or Ops.MeanSquaredError(predictions, targets) of its parameters: {1}");
+        "Loss method '{0}' must return a loss op of Ops (SoftmaxCrossEntropy, MeanSquaredError, FocalLoss, LogitAdjustedCrossEntropy, TaiLr, CoSent, CosineMse; optionally inside Flood) of Forward and its own target parameter: {1}");
 
     public static readonly DiagnosticDescriptor NestedModule = Error(NestedModuleId, DeclarationCategory,
         "Module members must be layers",

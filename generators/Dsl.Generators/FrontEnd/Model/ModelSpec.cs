@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 
 namespace Dsl.Generators.Model;
 
@@ -10,13 +11,13 @@ namespace Dsl.Generators.Model;
 internal enum ActivationKind { None, Relu, GeluTanh, GeluErf, Silu, Softplus, SquarePlus, Tanh, Sigmoid }
 
 /// <summary>What a layer member is.</summary>
-internal enum LayerKind { Dense, Activation, Dropout, Embedding, PositionEmbedding, LayerNorm, RmsNorm, Attention, LinearAttention, DeepNorm }
+internal enum LayerKind { Dense, Activation, Dropout, Embedding, PositionEmbedding, LayerNorm, RmsNorm, Attention, LinearAttention, DeepNorm, MeanPool }
 
 /// <summary>Operations in the forward graph.</summary>
-internal enum NodeKind { Input, Dense, Activation, Dropout, Add, Scale, SoftmaxCrossEntropy, MeanSquaredError, Embedding, PositionEmbedding, LayerNorm, RmsNorm, Attention, LinearAttention }
+internal enum NodeKind { Input, Dense, Activation, Dropout, Add, Scale, SoftmaxCrossEntropy, MeanSquaredError, Embedding, PositionEmbedding, LayerNorm, RmsNorm, Attention, LinearAttention, MeanPool, Loss }
 
 /// <summary>What the loss consumes as targets.</summary>
-internal enum TargetKind { None, Labels, Tensor }
+internal enum TargetKind { None, Labels, Tensor, Scores }
 
 /// <summary>One layer instance. <see cref="Path"/> is unique in the model ("Hidden", "Block1.Up").</summary>
 /// <param name="Path">Member path from the model.</param>
@@ -77,7 +78,9 @@ internal sealed record ModuleUseSpec(string PropertyName, string TypeFullName, E
 /// <param name="Activation">Activation kind.</param>
 /// <param name="Parameter">SquarePlus b.</param>
 /// <param name="Index">Position among the type's layer members (its slot in a module binding).</param>
-internal sealed record LayerMemberSpec(string Name, string Accessibility, string ParameterName, LayerKind Kind, ActivationKind Activation, double Parameter, int Index);
+/// <param name="SecondParameterName">A MeanPool's ids parameter; empty for one-parameter layers.</param>
+internal sealed record LayerMemberSpec(string Name, string Accessibility, string ParameterName, LayerKind Kind, ActivationKind Activation, double Parameter, int Index,
+    string SecondParameterName = "");
 
 /// <summary>Where a partial type sits: namespace and containing types, for emitting its other part.</summary>
 /// <param name="Namespace">Namespace, empty for global.</param>
@@ -106,6 +109,7 @@ internal sealed record TypeSpec(string Namespace, string Name, string FullName, 
 /// <param name="HasUserConstructor">The user declared an instance constructor.</param>
 /// <param name="IsValid">No errors were found: emit the full implementation; otherwise compile-safe stubs.</param>
 /// <param name="Adversarial">FGM adversarial training on an embedding table, or null.</param>
+/// <param name="Loss">The loss's kind and hyper-parameters (null without a loss).</param>
 internal sealed record ModelSpec(
     TypeSpec Type,
     int MaxBatch,
@@ -124,7 +128,12 @@ internal sealed record ModelSpec(
     EquatableArray<ModuleUseSpec> Modules,
     bool HasUserConstructor,
     bool IsValid,
-    AdversarialSpec? Adversarial = null);
+    AdversarialSpec? Adversarial = null,
+    LossSpec? Loss = null)
+{
+    /// <summary>The forward has a MeanPool: from it on, one row per example instead of Sequence.</summary>
+    public bool Pooled => Nodes.Any(n => n.Kind == NodeKind.MeanPool);
+}
 
 /// <summary>A module type, for emitting its members' eager bodies.</summary>
 /// <param name="Type">Where the type lives.</param>

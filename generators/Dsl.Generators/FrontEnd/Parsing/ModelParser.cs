@@ -203,7 +203,7 @@ internal sealed partial class ModelParser
         bool tokens = inputUses.Count > 0 && inputUses.Any(n => n.Kind == NodeKind.Embedding);
         if (tokens)
         {
-            foreach (var use in inputUses.Where(n => n.Kind != NodeKind.Embedding))
+            foreach (var use in inputUses.Where(n => n.Kind is not (NodeKind.Embedding or NodeKind.MeanPool)))
                 Report(DiagnosticCatalog.UnsupportedConstruct, _nodeLocations[use.Id], "using the token ids other than through an Embedding layer");
             if (input > 0) Report(DiagnosticCatalog.ModelShapeArguments, NamedArgumentLocation(attribute, "Input") ?? attributeLocation, type.Name, "Input", "absent (0) for a model whose input is token ids", input);
             input = 1;
@@ -216,6 +216,7 @@ internal sealed partial class ModelParser
         foreach (var node in _nodes.Where(n => n.Kind == NodeKind.Embedding && !(n.Inputs.Count == 1 && n.Inputs[0] == inputNode)))
             Report(DiagnosticCatalog.UnsupportedConstruct, _nodeLocations[node.Id], $"the Embedding '{node.Layer}' applied to something other than the model's input ids");
 
+        CheckPooling(tokens);
         var inferred = ShapeInference.Infer(_nodes, _layers, input);
         foreach (var error in inferred.Errors) ReportShapeError(error);
         foreach (var (blockInput, blockOutput, block, location) in _repeatChecks)
@@ -230,7 +231,8 @@ internal sealed partial class ModelParser
             TypeSpecOf(type), batch, input, _sequence, tokens, initStd,
             inferred.Layers.ToEquatableArray(), _nodes.ToEquatableArray(), inferred.Widths.ToEquatableArray(),
             _outputNode, lossNode, targets, loss?.Name ?? "",
-            members.ToEquatableArray(), modules.ToEquatableArray(), hasUserConstructor, IsValid: false)
+            members.ToEquatableArray(), modules.ToEquatableArray(), hasUserConstructor, IsValid: false,
+            Loss: lossNode >= 0 && _lossSpecs.TryGetValue(lossNode, out var lossSpec) ? lossSpec : null)
         {
             Adversarial = adversarial,
         };
@@ -267,18 +269,19 @@ internal sealed partial class ModelParser
     {
         var location = loss.Locations.FirstOrDefault();
         var parameters = loss.Parameters;
-        if (parameters.Length != 2 || !IsType(parameters[0].Type, TensorName) || !(IsType(parameters[1].Type, LabelsName) || IsType(parameters[1].Type, TensorName)))
+        if (parameters.Length != 2 || !IsType(parameters[0].Type, TensorName) ||
+            !(IsType(parameters[1].Type, LabelsName) || IsType(parameters[1].Type, TensorName) || IsType(parameters[1].Type, ScoresName)))
         {
-            Report(DiagnosticCatalog.LossForm, location, loss.Name, "it must take (Tensor inputs, Labels labels) or (Tensor inputs, Tensor targets)");
+            Report(DiagnosticCatalog.LossForm, location, loss.Name, "it must take (Tensor inputs, Labels labels), (Tensor inputs, Tensor targets) or (Tensor pairs, Scores scores)");
             return (-1, TargetKind.None);
         }
 
-        var targets = IsType(parameters[1].Type, LabelsName) ? TargetKind.Labels : TargetKind.Tensor;
+        var targets = IsType(parameters[1].Type, LabelsName) ? TargetKind.Labels : IsType(parameters[1].Type, ScoresName) ? TargetKind.Scores : TargetKind.Tensor;
         var scope = new Scope("", type,
             new Dictionary<string, int>(StringComparer.Ordinal) { [parameters[0].Name] = inputNode },
             new Dictionary<string, TargetKind>(StringComparer.Ordinal) { [parameters[1].Name] = targets });
         int node = ParseBody(loss, scope);
-        if (node >= 0 && _nodes[node].Kind is not (NodeKind.SoftmaxCrossEntropy or NodeKind.MeanSquaredError))
+        if (node >= 0 && _nodes[node].Kind is not (NodeKind.SoftmaxCrossEntropy or NodeKind.MeanSquaredError or NodeKind.Loss))
         {
             Report(DiagnosticCatalog.LossForm, location, loss.Name, "its result is not a loss op");
             return (-1, TargetKind.None);
@@ -300,7 +303,8 @@ internal sealed partial class ModelParser
             if (layerAttribute is null) continue;
             if (!CheckLayerSignature(method)) continue;
             var (kind, activation, parameter) = Classify(layerAttribute);
-            members.Add(new LayerMemberSpec(method.Name, Accessibility(method.DeclaredAccessibility), method.Parameters[0].Name, kind, activation, parameter, members.Count));
+            members.Add(new LayerMemberSpec(method.Name, Accessibility(method.DeclaredAccessibility), method.Parameters[0].Name, kind, activation, parameter, members.Count,
+                kind == LayerKind.MeanPool ? method.Parameters[1].Name : ""));
         }
 
         return members;
@@ -320,7 +324,15 @@ internal sealed partial class ModelParser
     {
         if (!method.IsPartialDefinition && method.PartialDefinitionPart is null) return "it is not declared partial";
         if (method.IsStatic) return "it is static";
-        if (method.Parameters.Length != 1 || !IsType(method.Parameters[0].Type, TensorName)) return "it must have exactly one Tensor parameter";
+        if (LayerAttributeOf(method)?.AttributeClass?.Name == "MeanPoolAttribute")
+        {
+            if (method.Parameters.Length != 2 || !method.Parameters.All(p => IsType(p.Type, TensorName))) return "a [MeanPool] layer must take (Tensor x, Tensor ids)";
+        }
+        else if (method.Parameters.Length != 1 || !IsType(method.Parameters[0].Type, TensorName))
+        {
+            return "it must have exactly one Tensor parameter";
+        }
+
         if (!IsType(method.ReturnType, TensorName)) return "it must return Tensor";
         if (method.IsGenericMethod) return "it must not be generic";
         return null;
@@ -471,6 +483,7 @@ internal sealed partial class ModelParser
             case "AttentionAttribute": return (LayerKind.Attention, ActivationKind.None, 0);
             case "LinearAttentionAttribute": return (LayerKind.LinearAttention, ActivationKind.None, 0);
             case "DeepNormAttribute": return (LayerKind.DeepNorm, ActivationKind.None, 0);
+            case "MeanPoolAttribute": return (LayerKind.MeanPool, ActivationKind.None, NamedInt(attribute, "Pad", 0));
             case "DropoutAttribute":
                 double rate = attribute.ConstructorArguments.Length == 1 && attribute.ConstructorArguments[0].Value is double r ? r : 0;
                 return (LayerKind.Dropout, ActivationKind.None, rate);
@@ -634,7 +647,9 @@ internal sealed partial class ModelParser
         if (SymbolEqualityComparer.Default.Equals(method.ContainingType, scope.Type) && LayerAttributeOf(method.PartialDefinitionPart ?? method) is not null)
         {
             string path = scope.LayerPrefix + method.Name;
-            if (!_layersByPath.TryGetValue(path, out var layer) || args.Count != 1) return -1;
+            if (!_layersByPath.TryGetValue(path, out var layer)) return -1;
+            if (layer.Spec.Kind == LayerKind.MeanPool) return MeanPoolCall(path, layer.Spec, call, scope, model);
+            if (args.Count != 1) return -1;
             int input = Expression(args[0].Expression, scope, model);
             if (input < 0) return -1;
             var spec = layer.Spec;
@@ -728,6 +743,9 @@ internal sealed partial class ModelParser
             return input < 0 ? -1 : AddNode(NodeKind.Activation, new[] { input }, "", activation, parameter, location);
         }
 
+        if (IsExtendedLoss(name, args.Count))
+            return LossOp(name, call, scope, model);
+
         if (name is "SoftmaxCrossEntropy" or "MeanSquaredError")
         {
             var expected = name == "SoftmaxCrossEntropy" ? TargetKind.Labels : TargetKind.Tensor;
@@ -741,7 +759,10 @@ internal sealed partial class ModelParser
 
             int prediction = Expression(args[0].Expression, scope, model);
             var nodeKind = name == "SoftmaxCrossEntropy" ? NodeKind.SoftmaxCrossEntropy : NodeKind.MeanSquaredError;
-            return prediction < 0 ? -1 : AddNode(nodeKind, new[] { prediction }, "", ActivationKind.None, 0, location);
+            if (prediction < 0) return -1;
+            int lossNode = AddNode(nodeKind, new[] { prediction }, "", ActivationKind.None, 0, location);
+            _lossSpecs[lossNode] = new LossSpec(name == "SoftmaxCrossEntropy" ? LossKind.SoftmaxCrossEntropy : LossKind.MeanSquaredError, 0, 0, EquatableArray<double>.Empty, -1);
+            return lossNode;
         }
 
         Report(DiagnosticCatalog.UnsupportedConstruct, location, $"'Ops.{name}'");

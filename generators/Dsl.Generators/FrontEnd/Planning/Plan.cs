@@ -49,6 +49,12 @@ internal enum StepKind
     AttentionForward,
     /// <summary>The reverse of <see cref="AttentionForward"/>.</summary>
     AttentionBackward,
+    /// <summary>Y[b] = mean of X[b, t] over the positions whose token id is not the pad (Scalar): batch × Sequence rows → batch rows.</summary>
+    MeanPoolForward,
+    /// <summary>DX[b, t] (+)= mask · DY[b] / n_b.</summary>
+    MeanPoolBackward,
+    /// <summary>A loss other than plain cross-entropy/MSE, or a flooded one (the model's LossSpec says which), fused with ∂loss/∂X → DX.</summary>
+    Loss,
 }
 
 /// <summary>Where an attention layer's parameters and buffers lie (all element offsets; −1 absent).</summary>

@@ -211,6 +211,9 @@ internal static partial class Planner
                 case LayerKind.DeepNorm:
                     bindings.Add(Binding(layer.Path, Array.Empty<int>(), layer.Parameter));
                     break;
+                case LayerKind.MeanPool:
+                    bindings.Add(Binding(layer.Path, new[] { (int)layer.Parameter, model.Sequence }));
+                    break;
             }
         }
 
@@ -253,6 +256,7 @@ internal static partial class Planner
                     break;
                 case NodeKind.SoftmaxCrossEntropy:
                 case NodeKind.MeanSquaredError:
+                case NodeKind.Loss:
                     break;
                 case NodeKind.Dense when fusedInto[node.Id] >= 0:
                     // Its value is the pre-activation z, stored by the epilogue only when f' needs it.
@@ -295,7 +299,7 @@ internal static partial class Planner
         foreach (var node in nodes)
         {
             bool isFusedDense = node.Kind == NodeKind.Dense && fusedInto[node.Id] >= 0;
-            if (!needsGrad[node.Id] || isFusedDense || node.Kind is NodeKind.SoftmaxCrossEntropy or NodeKind.MeanSquaredError || model.LossNode < 0) continue;
+            if (!needsGrad[node.Id] || isFusedDense || node.Kind is NodeKind.SoftmaxCrossEntropy or NodeKind.MeanSquaredError or NodeKind.Loss || model.LossNode < 0) continue;
             grad[node.Id] = Allocate("∂loss/∂" + Label(node), rows, model.Widths[node.Id]);
             if (attentionPlans[node.Id] is { } ap)
             {
@@ -385,6 +389,12 @@ internal static partial class Planner
                     break;
                 case NodeKind.MeanSquaredError:
                     forward.Add(Step(StepKind.MeanSquaredError, node, ActivationKind.None, 0, inWidth, 1, x: x, x2: targetOffset, dx: grad[node.Inputs[0]]));
+                    break;
+                case NodeKind.Loss:
+                    forward.Add(Step(StepKind.Loss, node, ActivationKind.None, 0, inWidth, 1, x: x, dx: grad[node.Inputs[0]]));
+                    break;
+                case NodeKind.MeanPool:
+                    forward.Add(Step(StepKind.MeanPoolForward, node, ActivationKind.None, node.Scalar, width, width, x: x, y: value[node.Id]));
                     break;
             }
         }
@@ -479,6 +489,10 @@ internal static partial class Planner
                             dx: dx, dy: grad[id], accumulateDx: dx >= 0 && !Overwrites(dx), accumulateParams: accumulateParams, aux: aux[id], aux2: aux2[id]));
                         break;
                     }
+                    case NodeKind.MeanPool:
+                        if (dx >= 0)
+                            backward.Add(Step(StepKind.MeanPoolBackward, node, ActivationKind.None, node.Scalar, width, width, dx: dx, dy: grad[id], accumulateDx: !Overwrites(dx)));
+                        break;
                     case NodeKind.Attention:
                     case NodeKind.LinearAttention:
                     {
