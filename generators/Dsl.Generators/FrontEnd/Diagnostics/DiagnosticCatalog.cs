@@ -4,7 +4,7 @@ namespace Dsl.Generators.Diagnostics;
 
 /// <summary>
 /// Every diagnostic the DSL reports, in one place. Ids: DSL1xx declarations, DSL2xx shapes,
-/// DSL3xx numeric scaling rules, DSL9xx generator-internal. Each id has a page at
+/// DSL3xx numeric scaling, loss and optimizer rules, DSL9xx generator-internal. Each id has a page at
 /// docs/diagnostics/&lt;ID&gt;.md and an entry in AnalyzerReleases.*.md (a test checks both).
 /// </summary>
 internal static class DiagnosticCatalog
@@ -44,6 +44,8 @@ internal static class DiagnosticCatalog
     public const string DeepNormPreNormId = "DSL310";
     public const string RopeBaseId = "DSL311";
     public const string ResidualBranchScaleId = "DSL312";
+    public const string LossArgumentId = "DSL313";
+    public const string FloodAboveInitialLossId = "DSL314";
     public const string InternalErrorId = "DSL901";
 
     public static readonly DiagnosticDescriptor ModelNotPartial = Error(ModelNotPartialId, DeclarationCategory,
@@ -158,6 +160,16 @@ internal static class DiagnosticCatalog
         "Residual branches without normalisation need a 1/√N scale",
         "This residual add gives its branch weight ε = {0} in a stack of {1} residual adds with no normalisation: each multiplies the stream's second moment by about 1 + ε², about {2} over the stack; without a norm the branches need ε ≤ 1/√{1} = {3}");
 
+    // ---- loss rules (SEEDS.md §2 "Losses", "Regularizers"; logic in FrontEnd/Rules/LossRules.cs) --------
+
+    public static readonly DiagnosticDescriptor LossArgument = Error(LossArgumentId, ScalingCategory,
+        "Loss hyper-parameter out of range",
+        "{0}: {1} = {2}, but it must be {3}: {4}");
+
+    public static readonly DiagnosticDescriptor FloodAboveInitialLoss = Warning(FloodAboveInitialLossId, ScalingCategory,
+        "Flood level at or above the initial loss",
+        "Ops.Flood level b = {0} is at or above the loss at a uniform initial output, {1} = {2} for {3} classes: the flooded gradient sign(L − b)·∇L is ascent while L < b, so training never descends; choose b on validation data, small relative to ln K");
+
     public static readonly DiagnosticDescriptor InternalError = new(InternalErrorId,
         "Internal error in the DSL generator",
         "The DSL generator failed on '{0}': {1}. Please report this; the model was emitted as stubs.",
@@ -170,7 +182,7 @@ internal static class DiagnosticCatalog
         LayerArgument, LossForm, NestedModule, DenseInMismatch, AddShapeMismatch, SharedLayerWidth,
         HeadsWidth, RotaryDim, TiedShape, RepeatShape, SquarePlusB, AttentionScaleDimension, AttentionLogitsLarge,
         DeepNormConstants, InitVariance, EmbeddingDimension, KeySizeBottleneck, UnargmaxableClasses, WindowBeyondSequence,
-        DeepNormPreNorm, RopeBase, ResidualBranchScale,
+        DeepNormPreNorm, RopeBase, ResidualBranchScale, LossArgument, FloodAboveInitialLoss,
     };
 
     /// <summary>
@@ -199,6 +211,23 @@ internal static class DiagnosticCatalog
     public static readonly DiagnosticDescriptor MissingLoss = Error(MissingLossId, DeclarationCategory,
         "TrainStep needs a [Loss] method",
         "'{0}' declares no [Loss] method, so the generator emits no TrainStep for it; add a method marked [Loss] that returns Ops.SoftmaxCrossEntropy(Forward(x), labels) or Ops.MeanSquaredError(Forward(x), targets)");
+
+    public const string OptimizerCategory = "Dsl.Optimizer";
+    public const string LionLearningRateId = "DSL315";
+    public const string OptimizerArgumentId = "DSL316";
+
+    /// <summary>Reported by the optimizer analyzer on a constant learning rate of <c>new Lion(...)</c>
+    /// above AdamW's default 1e-3 divided by 3 (SEEDS NNS026, [K-9473]).</summary>
+    public static readonly DiagnosticDescriptor LionLearningRate = Warning(LionLearningRateId, OptimizerCategory,
+        "Lion learning rate sized like AdamW's",
+        "Lion learning rate {0} is above AdamW's usual {1} / 3 = {2}: Lion's sign updates have the same size whatever the gradient's scale, so its learning rate should be 3–10× smaller than AdamW's (Su: more than 10×) and its weight decay (here {3}) 3–10× larger, keeping lr·λ; {0} / 10 = {4}");
+
+    /// <summary>Reported by the optimizer analyzer on a constant argument of <c>new Lion(...)</c>,
+    /// <c>new ChildTuningF(...)</c> or <c>new ChildTuningD(...)</c> that the constructor would reject
+    /// at run time (SEEDS NNS026, NNS028).</summary>
+    public static readonly DiagnosticDescriptor OptimizerArgument = Error(OptimizerArgumentId, OptimizerCategory,
+        "Optimizer argument out of range",
+        "{0}: {1} = {2}, but it must be {3}: {4}");
 
     // ---- the code-fix contract ---------------------------------------------------------------------
     //
@@ -230,6 +259,6 @@ internal static class DiagnosticCatalog
     public static readonly string[] SetArgumentFixableIds =
     {
         DenseInMismatchId, LayerArgumentId, SquarePlusBId, RotaryDimId, AttentionScaleDimensionId, AttentionLogitsLargeId,
-        DeepNormConstantsId, WindowBeyondSequenceId, DeepNormPreNormId,
+        DeepNormConstantsId, WindowBeyondSequenceId, DeepNormPreNormId, LossArgumentId, LionLearningRateId,
     };
 }

@@ -71,6 +71,7 @@ internal static class ScalingRules
         InitVariance(model, consumers, locations, Report);
         ResidualScale(model, locations, Report);
         Unargmaxable(model, locations, Report);
+        LossRules.Check(model, locations, Report);
     }
 
     // ---- NNS001: the attention logit scale ([K-8620], [K-8823]) ----------------------------------------
