@@ -9,13 +9,14 @@ using Microsoft.CodeAnalysis.Operations;
 namespace Dsl.Analyzers;
 
 /// <summary>
-/// The optimizer rules of SEEDS.md §2 ("Optimizers": NNS026 Lion, NNS028 ChildTuning) on optimizers
+/// The optimizer rules of SEEDS.md §2 ("Optimizers": NNS026 Lion, NNS027 L2 under Adam, NNS028 ChildTuning) on optimizers
 /// created in user code, where the model declaration cannot see them: <c>new Lion(...)</c>,
-/// <c>new ChildTuningF(...)</c> and <c>new ChildTuningD(...)</c>, positional, named or target-typed.
+/// <c>new ChildTuningF(...)</c>, <c>new ChildTuningD(...)</c> and <c>new AdamW(...)</c>, positional, named or target-typed.
 /// Only arguments written as constants are checked (a computed value is the user's to know); an
 /// omitted argument takes the constructor's default, which is valid.
 /// DSL316 (Error): a value the constructor rejects at run time. DSL315 (Warning): a Lion learning
-/// rate above AdamW's default 1e-3 / 3, with a fix that divides it by 10 (Su, [K-9473]).
+/// rate above AdamW's default 1e-3 / 3, with a fix that divides it by 10 (Su, [K-9473]). DSL317
+/// (Warning, NNS027): <c>new AdamW(l2: λ₂)</c> with λ₂ &gt; 0, an L2 penalty under an adaptive optimizer ([K-7681]).
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class OptimizerAnalyzer : DiagnosticAnalyzer
@@ -24,7 +25,7 @@ public sealed class OptimizerAnalyzer : DiagnosticAnalyzer
     internal const double AdamWLearningRate = 1e-3;
 
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =
-        ImmutableArray.Create(DiagnosticCatalog.LionLearningRate, DiagnosticCatalog.OptimizerArgument);
+        ImmutableArray.Create(DiagnosticCatalog.LionLearningRate, DiagnosticCatalog.OptimizerArgument, DiagnosticCatalog.AdaptiveL2);
 
     public override void Initialize(AnalysisContext context)
     {
@@ -35,6 +36,7 @@ public sealed class OptimizerAnalyzer : DiagnosticAnalyzer
             var lion = start.Compilation.GetTypeByMetadataName("Dsl.Optimizers.Lion");
             var childF = start.Compilation.GetTypeByMetadataName("Dsl.Optimizers.ChildTuningF");
             var childD = start.Compilation.GetTypeByMetadataName("Dsl.Optimizers.ChildTuningD");
+            var adamW = start.Compilation.GetTypeByMetadataName("Dsl.Optimizers.AdamW");
             if (lion is null) return; // Dsl is not referenced
             start.RegisterOperationAction(c =>
             {
@@ -42,6 +44,7 @@ public sealed class OptimizerAnalyzer : DiagnosticAnalyzer
                 var type = creation.Type;
                 if (SymbolEqualityComparer.Default.Equals(type, lion)) Lion(c, creation);
                 else if (SymbolEqualityComparer.Default.Equals(type, childF) || SymbolEqualityComparer.Default.Equals(type, childD)) ChildTuning(c, creation, type!.Name);
+                else if (SymbolEqualityComparer.Default.Equals(type, adamW)) AdamW(c, creation);
             }, OperationKind.ObjectCreation);
         });
     }
@@ -71,6 +74,15 @@ public sealed class OptimizerAnalyzer : DiagnosticAnalyzer
             .Add(DiagnosticCatalog.TitleProperty, $"Set learningRate = {fixedValue} (10× smaller)");
         context.ReportDiagnostic(Diagnostic.Create(DiagnosticCatalog.LionLearningRate, lrArgument.Syntax.GetLocation(), properties,
             Show(lr), Show(AdamWLearningRate), Show(limit), double.IsNaN(decay) ? "?" : Show(decay), fixedValue));
+    }
+
+    private static void AdamW(OperationAnalysisContext context, IObjectCreationOperation creation)
+    {
+        // An invalid l2 (negative, non-finite) is the constructor's to reject; this is the valid-but-unadvised case.
+        if (Constant(creation, "l2") is not (double l2, var argument) || !(l2 > 0) || double.IsInfinity(l2)) return;
+        double decay = Constant(creation, "weightDecay")?.Value ?? DefaultOf(creation, "weightDecay") ?? double.NaN;
+        context.ReportDiagnostic(Diagnostic.Create(DiagnosticCatalog.AdaptiveL2, argument.Syntax.GetLocation(),
+            Show(l2), double.IsNaN(decay) ? "?" : Show(decay)));
     }
 
     private static void ChildTuning(OperationAnalysisContext context, IObjectCreationOperation creation, string name)

@@ -804,6 +804,19 @@ public sealed class RuleTests
     [Fact]
     public void DSL316_near_miss_boundary_values() => Clean(Optimizer("new Dsl.Optimizers.ChildTuningF(new Dsl.Optimizers.Lion(1e-4, 0, 0, 0), 1, 1)"));
 
+    [Fact]
+    public void DSL317_fires_on_a_positive_l2_on_adamw()
+    {
+        var d = Fires("DSL317", Optimizer("new Dsl.Optimizers.AdamW(1e-3, weightDecay: 0, [|l2: 0.01|])"));
+        Assert.StartsWith("AdamW with l2 = 0.01 adds λ₂·θ to the gradient", Message(d));
+        Assert.Contains("use the decoupled weightDecay (here 0) instead", Message(d));
+    }
+
+    [Fact]
+    public void DSL317_near_miss_decoupled_decay_zero_l2_and_sgd_l2() => Clean(Optimizer("new Dsl.Optimizers.AdamW(1e-3, weightDecay: 0.1, l2: 0)")
+        .Replace("class Training", "class Training1")
+        + Optimizer("new Dsl.Optimizers.Sgd(0.1, l2: 0.01)").Replace("class M", "class M2").Replace("class Training", "class Training2"));
+
     // ---- DSL109 ---------------------------------------------------------------------------------
 
     internal const string NoLoss = """

@@ -215,6 +215,7 @@ internal static class DiagnosticCatalog
     public const string OptimizerCategory = "Dsl.Optimizer";
     public const string LionLearningRateId = "DSL315";
     public const string OptimizerArgumentId = "DSL316";
+    public const string AdaptiveL2Id = "DSL317";
 
     /// <summary>Reported by the optimizer analyzer on a constant learning rate of <c>new Lion(...)</c>
     /// above AdamW's default 1e-3 divided by 3 (SEEDS NNS026, [K-9473]).</summary>
@@ -228,6 +229,12 @@ internal static class DiagnosticCatalog
     public static readonly DiagnosticDescriptor OptimizerArgument = Error(OptimizerArgumentId, OptimizerCategory,
         "Optimizer argument out of range",
         "{0}: {1} = {2}, but it must be {3}: {4}");
+
+    /// <summary>Reported by the optimizer analyzer on a constant positive <c>l2</c> of <c>new AdamW(...)</c>
+    /// (SEEDS NNS027, [K-7681]).</summary>
+    public static readonly DiagnosticDescriptor AdaptiveL2 = Warning(AdaptiveL2Id, OptimizerCategory,
+        "L2 penalty with an adaptive optimizer",
+        "AdamW with l2 = {0} adds λ₂·θ to the gradient before Adam's moments, where it is divided by √v̂ like the gradient: it acts like a uniform −lr·λ₂·sign(θ) pull that weights with large gradients barely feel, which is not weight decay; use the decoupled weightDecay (here {1}) instead, unless you are reproducing a reference that used L2");
 
     // ---- the code-fix contract ---------------------------------------------------------------------
     //
