@@ -81,12 +81,14 @@ public static partial class Gemm
     /// parallel) are correct and, after each thread's first call, allocate nothing. Only one of
     /// them uses the worker pool at a time; the others run their parts on their own thread.
     /// </para>
+    /// <para>
+    /// When <c>columnGroup</c> &gt; 1, every epilogue segment starts at a multiple of that many columns
+    /// and spans whole groups (the last may end at n): an epilogue that works on groups of columns,
+    /// such as RoPE on the heads of a q|k projection (<see cref="RopeEpilogue{T}"/>), sees each group
+    /// whole. Column blocks and the split between threads are rounded to it.
+    /// </para>
     /// </remarks>
     /// <exception cref="ArgumentNullException">An array is null.</exception>
-    /// <param name="columnGroup">When &gt; 1, every epilogue segment starts at a multiple of this many
-    /// columns and spans whole groups (the last may end at n): an epilogue that works on groups of
-    /// columns, such as RoPE on the heads of a q|k projection (<see cref="RopeEpilogue{T}"/>), sees each
-    /// group whole. Column blocks and the split between threads are rounded to it.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size, offset or leading dimension is negative,
     /// <paramref name="ldc"/> &lt; n, an operand reaches past the end of its array, or
     /// <paramref name="columnGroup"/> is below 1 or wider than a column block allows.</exception>
