@@ -728,7 +728,7 @@ public sealed class RuleTests
         + WithLoss("Ops.FocalLoss(Forward(x), y, 0.5, 2)").Replace("class M", "class M2")
         + WithLoss("Ops.SoftmaxCrossEntropy(Forward(x), y, smoothing: 0.99)").Replace("class M", "class M3")
         + WithLoss("Ops.LogitAdjustedCrossEntropy(Forward(x), y, 0, [1e-9, 1, 1, 1])").Replace("class M", "class M4")
-        + WithLoss("Ops.TaiLr(Forward(x), y, 1, 1)").Replace("class M", "class M5")
+        + WithLoss("Ops.TaiLr(Forward(x), y, 0.999, 1)").Replace("class M", "class M5")
         + WithLoss("Ops.TaiLr(Forward(x), y, 0, 0)").Replace("class M", "class M6")
         + WithLoss("Ops.Flood(Ops.SoftmaxCrossEntropy(Forward(x), y), 0)").Replace("class M", "class M7"));
 
@@ -753,6 +753,20 @@ public sealed class RuleTests
     public void DSL314_near_miss_regression_and_pair_losses_have_no_estimate() => Clean(
         Valid.Replace("Loss(Tensor x, Labels y) => Ops.SoftmaxCrossEntropy(Forward(x), y)", "Loss(Tensor x, Tensor y) => Ops.Flood(Ops.MeanSquaredError(Forward(x), y), 100)")
         + Pairs.Replace("Ops.CoSent(Forward(ids), s, lambda: 20)", "Ops.Flood(Ops.CoSent(Forward(ids), s, lambda: 20), 100)"));
+
+    // ---- DSL318 ---------------------------------------------------------------------------------
+
+    [Fact]
+    public void DSL318_fires_on_tailr_gamma_one() =>
+        Assert.StartsWith("Ops.TaiLr with γ = 1 weights each example by w = clamp(p, 0.2, 1), so its gradient is −∇p wherever p > 0.2",
+            Message(Fires("DSL318", WithLoss("Ops.TaiLr(Forward(x), y, [|gamma: 1|], minWeight: 0.2)"))));
+
+    [Fact]
+    public void DSL318_fires_without_a_clamp() =>
+        Assert.Contains("−∇p everywhere", Message(Fires("DSL318", WithLoss("Ops.TaiLr(Forward(x), y, [|1|])"))));
+
+    [Fact]
+    public void DSL318_near_miss_gamma_just_below_one() => Clean(WithLoss("Ops.TaiLr(Forward(x), y, gamma: 0.999, minWeight: 0.2)"));
 
     // ---- DSL315, DSL316 -------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ internal static class DiagnosticCatalog
     public const string ResidualBranchScaleId = "DSL312";
     public const string LossArgumentId = "DSL313";
     public const string FloodAboveInitialLossId = "DSL314";
+    public const string TaiLrAccuracyId = "DSL318";
     public const string InternalErrorId = "DSL901";
 
     public static readonly DiagnosticDescriptor ModelNotPartial = Error(ModelNotPartialId, DeclarationCategory,
@@ -170,6 +171,10 @@ internal static class DiagnosticCatalog
         "Flood level at or above the initial loss",
         "Ops.Flood level b = {0} is at or above the loss at a uniform initial output, {1} = {2} for {3} classes: the flooded gradient sign(L − b)·∇L is ascent while L < b, so training never descends; choose b on validation data, small relative to ln K");
 
+    public static readonly DiagnosticDescriptor TaiLrAccuracy = Info(TaiLrAccuracyId, ScalingCategory,
+        "TaiLr with γ = 1 is the slow −p loss",
+        "Ops.TaiLr with γ = 1 weights each example by w = clamp(p, {0}, 1), so its gradient is {1}: the −p \"accuracy\" loss, whose gradient −p(1 − p)∇z vanishes as p → 0 and learns slowly from wrong predictions; γ < 1 keeps part of cross-entropy (the public examples use 0.8 or 1e-7)");
+
     public static readonly DiagnosticDescriptor InternalError = new(InternalErrorId,
         "Internal error in the DSL generator",
         "The DSL generator failed on '{0}': {1}. Please report this; the model was emitted as stubs.",
@@ -183,6 +188,7 @@ internal static class DiagnosticCatalog
         HeadsWidth, RotaryDim, TiedShape, RepeatShape, SquarePlusB, AttentionScaleDimension, AttentionLogitsLarge,
         DeepNormConstants, InitVariance, EmbeddingDimension, KeySizeBottleneck, UnargmaxableClasses, WindowBeyondSequence,
         DeepNormPreNorm, RopeBase, ResidualBranchScale, LossArgument, FloodAboveInitialLoss,
+        TaiLrAccuracy,
     };
 
     /// <summary>

@@ -9,11 +9,11 @@ using Microsoft.CodeAnalysis.CSharp.Syntax;
 namespace Dsl.Generators.Rules;
 
 /// <summary>
-/// The loss rules of SEEDS.md §2 ("Losses", "Regularizers": NNS017 CoSENT, NNS018 TaiLr, NNS019 focal,
+/// The loss rules of SEEDS.md §2 ("Losses", "Regularizers": NNS017 CoSENT, NNS018 TaiLr (and its γ = 1 info), NNS019 focal,
 /// NNS020 label smoothing, NNS021 logit adjustment, NNS022 flooding), run on the parsed
 /// <see cref="ModelSpec.Loss"/>. A hyper-parameter that makes the loss mathematically invalid is
 /// <see cref="DiagnosticCatalog.LossArgument"/> (an Error, which blocks generation); a departure from the
-/// sourced recommendation is a Warning. Each diagnostic points at the loss call's argument that holds
+/// sourced recommendation is a Warning, a heuristic an Info. Each diagnostic points at the loss call's argument that holds
 /// the value (found from the loss node's recorded call syntax), or at the call when the value is the
 /// op's default. A fix's value rides as a trailing message argument the message does not print (null: no fix).
 /// Never throws on user values.
@@ -75,6 +75,12 @@ internal static class LossRules
                 if (!(loss.P2 >= 0 && loss.P2 <= 1))
                     Invalid("Ops.TaiLr", "minWeight", 3, "b", loss.P2, "in [0, 1]",
                         "b is the lower clamp of a weight that lies in [0, 1]; the public criterion defaults to 0 and its examples use 0.2", "0");
+                else if (loss.P1 == 1)
+                    report(DiagnosticCatalog.TaiLrAccuracy, At("gamma", 2), new object?[]
+                    {
+                        ScalingRules.Show(loss.P2),
+                        loss.P2 > 0 ? $"−∇p wherever p > {ScalingRules.Show(loss.P2)}" : "−∇p everywhere",
+                    });
                 break;
         }
 
