@@ -71,7 +71,7 @@ internal static class LossRules
                 // NNS018 ([K-9526]): w = p/(γ + (1 − γ)p), clamped to [b, 1].
                 if (!(loss.P1 >= 0 && loss.P1 <= 1))
                     Invalid("Ops.TaiLr", "gamma", 2, "γ", loss.P1, "in [0, 1]",
-                        "the weight p/(γ + (1 − γ)p) interpolates between cross-entropy (γ = 0) and −p (γ = 1); outside [0, 1] its denominator can vanish or change sign", null);
+                        "the weight p/(γ + (1 − γ)p) interpolates between cross-entropy (γ = 0) and −p (γ = 1); below 0 its denominator vanishes at p = −γ/(1 − γ) and changes sign, above 1 it weights wrong predictions even less than −p does", null);
                 if (!(loss.P2 >= 0 && loss.P2 <= 1))
                     Invalid("Ops.TaiLr", "minWeight", 3, "b", loss.P2, "in [0, 1]",
                         "b is the lower clamp of a weight that lies in [0, 1]; the public criterion defaults to 0 and its examples use 0.2", "0");
@@ -100,7 +100,7 @@ internal static class LossRules
         if (!(b >= 0) || double.IsInfinity(b))
         {
             report(DiagnosticCatalog.LossArgument, location, new object?[] { "Ops.Flood", "b", ScalingRules.Show(b), "finite and ≥ 0",
-                "|L − b| + b with b < 0 is L − 2b whenever L ≥ 0, plain descent shifted by a constant, and the flood never acts", null, "level" });
+                "|L − b| + b with b < 0 equals L for every loss L ≥ 0, so the flood never acts; the level is meant to be a small positive loss value chosen on validation data", null, "level" });
             return;
         }
 
