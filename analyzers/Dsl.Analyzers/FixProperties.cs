@@ -38,6 +38,8 @@ internal static class FixProperties
         [DiagnosticCatalog.WindowBeyondSequenceId] = d => SetArgument("Window", Text(d.Arguments, 2)),
         // "DeepNorm '{0}' weights the skip by α = {1} ... Pre-LN uses α = 1".
         [DiagnosticCatalog.DeepNormPreNormId] = _ => SetArgument("Alpha", "1"),
+        // "{0}: {1} = {2}, but it must be {3}: {4}": the sourced default (argument 5, null: no fix) for the loss call's argument (parameter name, argument 6).
+        [DiagnosticCatalog.LossArgumentId] = d => Text(d.Arguments, 5) is { } value ? SetArgument(Text(d.Arguments, 6) ?? "value", value) : null,
     };
 
     /// <summary>The diagnostic for <paramref name="info"/>, with fix properties where a rule has them.</summary>

@@ -23,7 +23,7 @@ internal static class Runner
     public static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Preview);
 
     public static readonly ImmutableArray<DiagnosticAnalyzer> Analyzers =
-        ImmutableArray.Create<DiagnosticAnalyzer>(new ModelAnalyzer(), new TrainStepAnalyzer());
+        ImmutableArray.Create<DiagnosticAnalyzer>(new ModelAnalyzer(), new TrainStepAnalyzer(), new OptimizerAnalyzer());
 
     private static readonly CodeFixProvider[] s_fixers = { new SetArgumentCodeFixProvider(), new PartialCodeFixProvider(), new AddLossCodeFixProvider() };
 

@@ -36,7 +36,7 @@ internal static class AnalyzerHarness
         new(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable, allowUnsafe: true);
 
     public static ImmutableArray<DiagnosticAnalyzer> Analyzers { get; } =
-        ImmutableArray.Create<DiagnosticAnalyzer>(new ModelAnalyzer(), new TrainStepAnalyzer());
+        ImmutableArray.Create<DiagnosticAnalyzer>(new ModelAnalyzer(), new TrainStepAnalyzer(), new OptimizerAnalyzer());
 
     public static ImmutableArray<CodeFixProvider> Fixers { get; } =
         ImmutableArray.Create<CodeFixProvider>(new SetArgumentCodeFixProvider(), new PartialCodeFixProvider(), new AddLossCodeFixProvider());

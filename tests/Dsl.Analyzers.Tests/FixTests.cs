@@ -240,4 +240,46 @@ public sealed class FixTests
             foreach (CodeAction action in fix.Actions(diagnostic))
                 Assert.False(string.IsNullOrEmpty(action.EquivalenceKey), action.Title);
     }
+
+    [Fact]
+    public void DSL313_focal_gamma_set_to_2() =>
+        Fix("DSL313", "Dsl.SetArgument.DSL313.gamma",
+            RuleTests.Valid.Replace("Ops.SoftmaxCrossEntropy(Forward(x), y)", "Ops.FocalLoss(Forward(x), y, gamma: -1, alpha: 0.25)"),
+            RuleTests.Valid.Replace("Ops.SoftmaxCrossEntropy(Forward(x), y)", "Ops.FocalLoss(Forward(x), y, gamma: 2, alpha: 0.25)"));
+
+    [Fact]
+    public void DSL313_cosent_lambda_set_to_20() =>
+        Fix("DSL313", "Dsl.SetArgument.DSL313.lambda", RuleTests.Pairs.Replace("lambda: 20", "lambda: -20"), RuleTests.Pairs);
+
+    [Fact]
+    public void DSL313_positional_smoothing_set_to_a_tenth() =>
+        Fix("DSL313", "Dsl.SetArgument.DSL313.smoothing",
+            RuleTests.Valid.Replace("Ops.SoftmaxCrossEntropy(Forward(x), y)", "Ops.SoftmaxCrossEntropy(Forward(x), y, 1.5)"),
+            RuleTests.Valid.Replace("Ops.SoftmaxCrossEntropy(Forward(x), y)", "Ops.SoftmaxCrossEntropy(Forward(x), y, 0.1)"));
+
+    [Fact]
+    public void DSL313_offers_no_fix_for_a_zero_prior()
+    {
+        using var fix = new FixHarness(Header + RuleTests.Valid.Replace("Ops.SoftmaxCrossEntropy(Forward(x), y)", "Ops.LogitAdjustedCrossEntropy(Forward(x), y, 1, [0.5, 0, 0.3, 0.2])"));
+        Assert.Empty(fix.Actions(Assert.Single(fix.Diagnostics(), d => d.Id == "DSL313")));
+    }
+
+    [Fact]
+    public void DSL315_lion_learning_rate_divided_by_10()
+    {
+        const string Before = """
+
+            public static class Training
+            {
+                public static Dsl.Optimizers.Optimizer Make() => new Dsl.Optimizers.Lion(3e-3, weightDecay: 0.1);
+            }
+            """;
+        using var fix = new FixHarness(Header + RuleTests.Valid + Before);
+        var diagnostic = Assert.Single(fix.Diagnostics(), d => d.Id == "DSL315");
+        Assert.Equal("Set learningRate = 0.0003 (10× smaller)", Assert.Single(fix.Actions(diagnostic)).Title);
+        fix.Apply(diagnostic, "Dsl.SetArgument.DSL315.learningRate");
+        Assert.Equal(Header + RuleTests.Valid + Before.Replace("Lion(3e-3,", "Lion(0.0003,"), fix.Text());
+        AssertClean(fix);
+        Assert.DoesNotContain(fix.Diagnostics(), d => d.Id == "DSL315");
+    }
 }

@@ -174,7 +174,7 @@ public sealed class RuleTests
         [Model(Batch = 8, Sequence = 4)]
         public partial class P
         {
-            [Embedding(Vocabulary = 10, Dim = 24)] public partial Tensor E(Tensor ids);
+            [Embedding(Vocabulary = 10, Dim = 20)] public partial Tensor E(Tensor ids);
             [MeanPool] public partial Tensor Pool(Tensor x, Tensor ids);
             public Tensor Forward(Tensor ids) => Pool(E(ids), ids);
             [Loss] public Scalar Loss(Tensor ids, Scores s) => Ops.CoSent(Forward(ids), s, lambda: 20);
@@ -659,6 +659,177 @@ public sealed class RuleTests
     [Fact]
     public void Scaling_rules_report_once_per_declaration_of_a_repeated_block() =>
         Assert.Single(Analyze(Compile(Header + Deep.Replace("Repeat(12)", "Repeat(6)"))).Diagnostics, d => d.Id == "DSL304");
+
+    // ---- DSL313 ---------------------------------------------------------------------------------
+
+    private static string WithLoss(string loss) => Valid.Replace("Ops.SoftmaxCrossEntropy(Forward(x), y)", loss);
+
+    [Fact]
+    public void DSL313_fires_on_a_non_positive_cosent_lambda()
+    {
+        var d = Fires("DSL313", Pairs.Replace("lambda: 20", "[|lambda: 0|]"));
+        Assert.StartsWith("Ops.CoSent: λ = 0, but it must be finite and > 0", Message(d));
+        Assert.Equal("20", d.Properties[DiagnosticCatalog.ValueProperty]);
+    }
+
+    [Fact]
+    public void DSL313_fires_on_a_negative_focal_gamma_given_by_position() =>
+        Assert.StartsWith("Ops.FocalLoss: γ = -0.5, but it must be finite and ≥ 0",
+            Message(Fires("DSL313", WithLoss("Ops.FocalLoss(Forward(x), y, [|-0.5|], 0.25)"))));
+
+    [Fact]
+    public void DSL313_fires_on_a_negative_focal_alpha() =>
+        Assert.StartsWith("Ops.FocalLoss: α = -1, but it must be finite and ≥ 0",
+            Message(Fires("DSL313", WithLoss("Ops.FocalLoss(Forward(x), y, [|alpha: -1|])"))));
+
+    [Fact]
+    public void DSL313_fires_on_label_smoothing_of_one() =>
+        Assert.StartsWith("Ops.SoftmaxCrossEntropy: ε = 1, but it must be in [0, 1)",
+            Message(Fires("DSL313", WithLoss("Ops.SoftmaxCrossEntropy(Forward(x), y, [|smoothing: 1.0|])"))));
+
+    [Fact]
+    public void DSL313_fires_on_a_negative_logit_adjustment_tau() =>
+        Assert.StartsWith("Ops.LogitAdjustedCrossEntropy: τ = -1, but it must be finite and ≥ 0",
+            Message(Fires("DSL313", WithLoss("Ops.LogitAdjustedCrossEntropy(Forward(x), y, [|-1|])"))));
+
+    [Fact]
+    public void DSL313_fires_on_a_zero_prior_element()
+    {
+        var d = Fires("DSL313", WithLoss("Ops.LogitAdjustedCrossEntropy(Forward(x), y, 1, [0.5, [|0|], 0.3, 0.2])"));
+        Assert.StartsWith("Ops.LogitAdjustedCrossEntropy: the prior π_1 of class 1 = 0, but it must be finite and > 0", Message(d));
+        Assert.False(d.Properties.ContainsKey(DiagnosticCatalog.ValueProperty));
+    }
+
+    [Fact]
+    public void DSL313_fires_on_tailr_gamma_above_one() =>
+        Assert.StartsWith("Ops.TaiLr: γ = 1.5, but it must be in [0, 1]",
+            Message(Fires("DSL313", WithLoss("Ops.TaiLr(Forward(x), y, [|gamma: 1.5|], minWeight: 0.2)"))));
+
+    [Fact]
+    public void DSL313_fires_on_a_negative_tailr_min_weight() =>
+        Assert.StartsWith("Ops.TaiLr: b = -0.1, but it must be in [0, 1]",
+            Message(Fires("DSL313", WithLoss("Ops.TaiLr(Forward(x), y, 0.5, [|-0.1|])"))));
+
+    [Fact]
+    public void DSL313_fires_on_a_negative_flood_level_even_of_minus_one() =>
+        Assert.StartsWith("Ops.Flood: b = -1, but it must be finite and ≥ 0",
+            Message(Fires("DSL313", WithLoss("Ops.Flood(Ops.SoftmaxCrossEntropy(Forward(x), y), [|-1|])"))));
+
+    [Fact]
+    public void DSL313_blocks_generation()
+    {
+        var run = Analyze(Compile(Header + WithLoss("Ops.FocalLoss(Forward(x), y, -1)")));
+        Assert.Contains(run.Output.SyntaxTrees, t => t.ToString().Contains("has errors in its declaration", System.StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void DSL313_near_miss_every_boundary_value() => Clean(Pairs.Replace("lambda: 20", "lambda: 0.01")
+        + WithLoss("Ops.FocalLoss(Forward(x), y, 0, 0)").Replace("class M", "class M1")
+        + WithLoss("Ops.FocalLoss(Forward(x), y, 0.5, 2)").Replace("class M", "class M2")
+        + WithLoss("Ops.SoftmaxCrossEntropy(Forward(x), y, smoothing: 0.99)").Replace("class M", "class M3")
+        + WithLoss("Ops.LogitAdjustedCrossEntropy(Forward(x), y, 0, [1e-9, 1, 1, 1])").Replace("class M", "class M4")
+        + WithLoss("Ops.TaiLr(Forward(x), y, 0.999, 1)").Replace("class M", "class M5")
+        + WithLoss("Ops.TaiLr(Forward(x), y, 0, 0)").Replace("class M", "class M6")
+        + WithLoss("Ops.Flood(Ops.SoftmaxCrossEntropy(Forward(x), y), 0)").Replace("class M", "class M7"));
+
+    // ---- DSL314 ---------------------------------------------------------------------------------
+
+    [Fact]
+    public void DSL314_fires_on_a_level_at_ln_k_for_cross_entropy() =>
+        Assert.StartsWith("Ops.Flood level b = 1.5 is at or above the loss at a uniform initial output, ln 4 = 1.386 for 4 classes",
+            Message(Fires("DSL314", WithLoss("Ops.Flood(Ops.SoftmaxCrossEntropy(Forward(x), y), [|level: 1.5|])"))));
+
+    [Fact]
+    public void DSL314_fires_below_ln_k_for_focal_loss_whose_initial_loss_is_smaller() =>
+        // α(1 − 1/4)^2·ln 4 = 0.25 · 0.5625 · 1.386 = 0.1949
+        Assert.StartsWith("Ops.Flood level b = 0.2 is at or above the loss at a uniform initial output, α(1 − 1/4)^γ·ln 4 = 0.1949 for 4 classes",
+            Message(Fires("DSL314", WithLoss("Ops.Flood(Ops.FocalLoss(Forward(x), y, 2, 0.25), [|0.2|])"))));
+
+    [Fact]
+    public void DSL314_near_miss_level_just_below_the_initial_loss() => Clean(WithLoss("Ops.Flood(Ops.SoftmaxCrossEntropy(Forward(x), y), 1.38)")
+        + WithLoss("Ops.Flood(Ops.FocalLoss(Forward(x), y, 2, 0.25), 0.19)").Replace("class M", "class M2"));
+
+    [Fact]
+    public void DSL314_near_miss_regression_and_pair_losses_have_no_estimate() => Clean(
+        Valid.Replace("Loss(Tensor x, Labels y) => Ops.SoftmaxCrossEntropy(Forward(x), y)", "Loss(Tensor x, Tensor y) => Ops.Flood(Ops.MeanSquaredError(Forward(x), y), 100)")
+        + Pairs.Replace("Ops.CoSent(Forward(ids), s, lambda: 20)", "Ops.Flood(Ops.CoSent(Forward(ids), s, lambda: 20), 100)"));
+
+    // ---- DSL318 ---------------------------------------------------------------------------------
+
+    [Fact]
+    public void DSL318_fires_on_tailr_gamma_one() =>
+        Assert.StartsWith("Ops.TaiLr with γ = 1 weights each example by w = clamp(p, 0.2, 1), so its gradient is −∇p wherever p > 0.2",
+            Message(Fires("DSL318", WithLoss("Ops.TaiLr(Forward(x), y, [|gamma: 1|], minWeight: 0.2)"))));
+
+    [Fact]
+    public void DSL318_fires_without_a_clamp() =>
+        Assert.Contains("−∇p everywhere", Message(Fires("DSL318", WithLoss("Ops.TaiLr(Forward(x), y, [|1|])"))));
+
+    [Fact]
+    public void DSL318_near_miss_gamma_just_below_one() => Clean(WithLoss("Ops.TaiLr(Forward(x), y, gamma: 0.999, minWeight: 0.2)"));
+
+    // ---- DSL315, DSL316 -------------------------------------------------------------------------
+
+    private static string Optimizer(string creation) => Valid + $$"""
+
+        public static class Training
+        {
+            public static Dsl.Optimizers.Optimizer Make() => {{creation}};
+        }
+        """;
+
+    [Fact]
+    public void DSL315_fires_on_a_lion_learning_rate_of_adamw_size()
+    {
+        var d = Fires("DSL315", Optimizer("new Dsl.Optimizers.Lion([|1e-3|])"));
+        Assert.StartsWith("Lion learning rate 0.001 is above AdamW's usual 0.001 / 3 = 0.000333333", Message(d));
+        Assert.Contains("its weight decay (here 0.1)", Message(d));
+        Assert.Equal("0.0001", d.Properties[DiagnosticCatalog.ValueProperty]);
+    }
+
+    [Fact]
+    public void DSL315_fires_on_a_named_argument_inside_a_child_tuning_wrapper() =>
+        Fires("DSL315", Optimizer("new Dsl.Optimizers.ChildTuningF(new Dsl.Optimizers.Lion(weightDecay: 1, [|learningRate: 0.01|]), 0.3, 1)"));
+
+    [Fact]
+    public void DSL315_near_miss_su_base_rate_and_computed_rate() => Clean(Optimizer("new Dsl.Optimizers.Lion(3e-4)")
+        .Replace("class Training", "class Training1")
+        + Optimizer("new Dsl.Optimizers.Lion(System.Math.Sqrt(1e-2))").Replace("class M", "class M2").Replace("class Training", "class Training2")
+        + Optimizer("new Dsl.Optimizers.Lion()").Replace("class M", "class M3").Replace("class Training", "class Training3"));
+
+    [Fact]
+    public void DSL316_fires_on_a_lion_beta_of_one() =>
+        Assert.StartsWith("new Lion: beta2 = 1, but it must be in [0, 1)",
+            Message(Fires("DSL316", Optimizer("new Dsl.Optimizers.Lion(1e-4, 0.9, [|1|])"))));
+
+    [Fact]
+    public void DSL316_fires_on_a_child_tuning_p_of_zero() =>
+        Assert.StartsWith("new ChildTuningD: p = 0, but it must be in (0, 1]",
+            Message(Fires("DSL316", Optimizer("new Dsl.Optimizers.ChildTuningD(new Dsl.Optimizers.AdamW(), [|p: 0|], fisherSteps: 10)"))));
+
+    [Fact]
+    public void DSL316_fires_on_a_non_positive_lion_learning_rate_without_the_warning()
+    {
+        var (source, _) = Markup(Header + Optimizer("new Dsl.Optimizers.Lion(-1)"));
+        var ids = Analyze(Compile(source)).Diagnostics.Select(d => d.Id).ToList();
+        Assert.Equal(new[] { "DSL316" }, ids);
+    }
+
+    [Fact]
+    public void DSL316_near_miss_boundary_values() => Clean(Optimizer("new Dsl.Optimizers.ChildTuningF(new Dsl.Optimizers.Lion(1e-4, 0, 0, 0), 1, 1)"));
+
+    [Fact]
+    public void DSL317_fires_on_a_positive_l2_on_adamw()
+    {
+        var d = Fires("DSL317", Optimizer("new Dsl.Optimizers.AdamW(1e-3, weightDecay: 0, [|l2: 0.01|])"));
+        Assert.StartsWith("AdamW with l2 = 0.01 adds λ₂·θ to the gradient", Message(d));
+        Assert.Contains("use the decoupled weightDecay (here 0) instead", Message(d));
+    }
+
+    [Fact]
+    public void DSL317_near_miss_decoupled_decay_zero_l2_and_sgd_l2() => Clean(Optimizer("new Dsl.Optimizers.AdamW(1e-3, weightDecay: 0.1, l2: 0)")
+        .Replace("class Training", "class Training1")
+        + Optimizer("new Dsl.Optimizers.Sgd(0.1, l2: 0.01)").Replace("class M", "class M2").Replace("class Training", "class Training2"));
 
     // ---- DSL109 ---------------------------------------------------------------------------------
 

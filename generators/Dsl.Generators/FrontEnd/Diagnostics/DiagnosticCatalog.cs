@@ -4,7 +4,7 @@ namespace Dsl.Generators.Diagnostics;
 
 /// <summary>
 /// Every diagnostic the DSL reports, in one place. Ids: DSL1xx declarations, DSL2xx shapes,
-/// DSL3xx numeric scaling rules, DSL9xx generator-internal. Each id has a page at
+/// DSL3xx numeric scaling, loss and optimizer rules, DSL9xx generator-internal. Each id has a page at
 /// docs/diagnostics/&lt;ID&gt;.md and an entry in AnalyzerReleases.*.md (a test checks both).
 /// </summary>
 internal static class DiagnosticCatalog
@@ -44,6 +44,9 @@ internal static class DiagnosticCatalog
     public const string DeepNormPreNormId = "DSL310";
     public const string RopeBaseId = "DSL311";
     public const string ResidualBranchScaleId = "DSL312";
+    public const string LossArgumentId = "DSL313";
+    public const string FloodAboveInitialLossId = "DSL314";
+    public const string TaiLrAccuracyId = "DSL318";
     public const string InternalErrorId = "DSL901";
 
     public static readonly DiagnosticDescriptor ModelNotPartial = Error(ModelNotPartialId, DeclarationCategory,
@@ -158,6 +161,20 @@ internal static class DiagnosticCatalog
         "Residual branches without normalisation need a 1/√N scale",
         "This residual add gives its branch weight ε = {0} in a stack of {1} residual adds with no normalisation: each multiplies the stream's second moment by about 1 + ε², about {2} over the stack; without a norm the branches need ε ≤ 1/√{1} = {3}");
 
+    // ---- loss rules (SEEDS.md §2 "Losses", "Regularizers"; logic in FrontEnd/Rules/LossRules.cs) --------
+
+    public static readonly DiagnosticDescriptor LossArgument = Error(LossArgumentId, ScalingCategory,
+        "Loss hyper-parameter out of range",
+        "{0}: {1} = {2}, but it must be {3}: {4}");
+
+    public static readonly DiagnosticDescriptor FloodAboveInitialLoss = Warning(FloodAboveInitialLossId, ScalingCategory,
+        "Flood level at or above the initial loss",
+        "Ops.Flood level b = {0} is at or above the loss at a uniform initial output, {1} = {2} for {3} classes: the flooded gradient sign(L − b)·∇L is ascent while L < b, so training never descends; choose b on validation data, small relative to ln K");
+
+    public static readonly DiagnosticDescriptor TaiLrAccuracy = Info(TaiLrAccuracyId, ScalingCategory,
+        "TaiLr with γ = 1 is the slow −p loss",
+        "Ops.TaiLr with γ = 1 weights each example by w = clamp(p, {0}, 1), so its gradient is {1}: the −p \"accuracy\" loss, whose gradient −p(1 − p)∇z vanishes as p → 0 and learns slowly from wrong predictions; γ < 1 keeps part of cross-entropy (the public examples use 0.8 or 1e-7)");
+
     public static readonly DiagnosticDescriptor InternalError = new(InternalErrorId,
         "Internal error in the DSL generator",
         "The DSL generator failed on '{0}': {1}. Please report this; the model was emitted as stubs.",
@@ -170,7 +187,8 @@ internal static class DiagnosticCatalog
         LayerArgument, LossForm, NestedModule, DenseInMismatch, AddShapeMismatch, SharedLayerWidth,
         HeadsWidth, RotaryDim, TiedShape, RepeatShape, SquarePlusB, AttentionScaleDimension, AttentionLogitsLarge,
         DeepNormConstants, InitVariance, EmbeddingDimension, KeySizeBottleneck, UnargmaxableClasses, WindowBeyondSequence,
-        DeepNormPreNorm, RopeBase, ResidualBranchScale,
+        DeepNormPreNorm, RopeBase, ResidualBranchScale, LossArgument, FloodAboveInitialLoss,
+        TaiLrAccuracy,
     };
 
     /// <summary>
@@ -199,6 +217,30 @@ internal static class DiagnosticCatalog
     public static readonly DiagnosticDescriptor MissingLoss = Error(MissingLossId, DeclarationCategory,
         "TrainStep needs a [Loss] method",
         "'{0}' declares no [Loss] method, so the generator emits no TrainStep for it; add a method marked [Loss] that returns Ops.SoftmaxCrossEntropy(Forward(x), labels) or Ops.MeanSquaredError(Forward(x), targets)");
+
+    public const string OptimizerCategory = "Dsl.Optimizer";
+    public const string LionLearningRateId = "DSL315";
+    public const string OptimizerArgumentId = "DSL316";
+    public const string AdaptiveL2Id = "DSL317";
+
+    /// <summary>Reported by the optimizer analyzer on a constant learning rate of <c>new Lion(...)</c>
+    /// above AdamW's default 1e-3 divided by 3 (SEEDS NNS026, [K-9473]).</summary>
+    public static readonly DiagnosticDescriptor LionLearningRate = Warning(LionLearningRateId, OptimizerCategory,
+        "Lion learning rate sized like AdamW's",
+        "Lion learning rate {0} is above AdamW's usual {1} / 3 = {2}: Lion's sign updates have the same size whatever the gradient's scale, so its learning rate should be 3–10× smaller than AdamW's (Su: more than 10×) and its weight decay (here {3}) 3–10× larger, keeping lr·λ; {0} / 10 = {4}");
+
+    /// <summary>Reported by the optimizer analyzer on a constant argument of <c>new Lion(...)</c>,
+    /// <c>new ChildTuningF(...)</c> or <c>new ChildTuningD(...)</c> that the constructor would reject
+    /// at run time (SEEDS NNS026, NNS028).</summary>
+    public static readonly DiagnosticDescriptor OptimizerArgument = Error(OptimizerArgumentId, OptimizerCategory,
+        "Optimizer argument out of range",
+        "{0}: {1} = {2}, but it must be {3}: {4}");
+
+    /// <summary>Reported by the optimizer analyzer on a constant positive <c>l2</c> of <c>new AdamW(...)</c>
+    /// (SEEDS NNS027, [K-7681]).</summary>
+    public static readonly DiagnosticDescriptor AdaptiveL2 = Warning(AdaptiveL2Id, OptimizerCategory,
+        "L2 penalty with an adaptive optimizer",
+        "AdamW with l2 = {0} adds λ₂·θ to the gradient before Adam's moments, where it is divided by √v̂ like the gradient: it acts like a uniform −lr·λ₂·sign(θ) pull that weights with large gradients barely feel, which is not weight decay; use the decoupled weightDecay (here {1}) instead, unless you are reproducing a reference that used L2");
 
     // ---- the code-fix contract ---------------------------------------------------------------------
     //
@@ -230,6 +272,6 @@ internal static class DiagnosticCatalog
     public static readonly string[] SetArgumentFixableIds =
     {
         DenseInMismatchId, LayerArgumentId, SquarePlusBId, RotaryDimId, AttentionScaleDimensionId, AttentionLogitsLargeId,
-        DeepNormConstantsId, WindowBeyondSequenceId, DeepNormPreNormId,
+        DeepNormConstantsId, WindowBeyondSequenceId, DeepNormPreNormId, LossArgumentId, LionLearningRateId,
     };
 }

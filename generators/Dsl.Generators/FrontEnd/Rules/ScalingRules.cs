@@ -39,7 +39,8 @@ internal static class ScalingRules
     /// <summary>The word-vector coefficient 2 / (½ ln φ) = 4 / ln φ ≈ 8.3124 (SEEDS §1.8, [K-7695]; φ the golden ratio).</summary>
     internal static readonly double EmbeddingCoefficient = 4 / Math.Log((Math.Sqrt(5) + 1) / 2);
 
-    /// <summary>Runs every scaling rule on <paramref name="model"/>, adding what they find to <paramref name="sink"/>.</summary>
+    /// <summary>Runs every scaling rule on <paramref name="model"/>, then the loss rules (<see cref="LossRules"/>,
+    /// which can report an Error), adding what they find to <paramref name="sink"/>.</summary>
     public static void Check(ModelSpec model, IRuleLocations locations, List<DiagnosticInfo> sink)
     {
         var reported = new HashSet<(string Id, Location? Location)>();
@@ -71,6 +72,7 @@ internal static class ScalingRules
         InitVariance(model, consumers, locations, Report);
         ResidualScale(model, locations, Report);
         Unargmaxable(model, locations, Report);
+        LossRules.Check(model, locations, Report);
     }
 
     // ---- NNS001: the attention logit scale ([K-8620], [K-8823]) ----------------------------------------
