@@ -55,6 +55,7 @@ public sealed class WorkerPool
     // State of the run in progress, written by the caller before the helpers are signalled
     // (the event's interlocked Set publishes it) and read by them after they wake.
     private IParallelWork? _work;
+    private long _runHelperBytes;
     private int _parts;
     private int _next;
     private int _activeHelpers;
@@ -112,6 +113,17 @@ public sealed class WorkerPool
         }
     }
 
+    /// <summary>
+    /// Bytes that helper threads (of any pool) allocated while running parts of the runs this thread
+    /// started. With <see cref="GC.GetAllocatedBytesForCurrentThread"/> this proves a step
+    /// allocation-free on every thread it used, and unlike <see cref="HelperAllocatedBytes"/> it does
+    /// not see what the helpers did for other threads' runs (tests running in parallel).
+    /// </summary>
+    public static long HelperAllocatedBytesForCurrentThread => t_helperBytesForCaller;
+
+    [ThreadStatic]
+    private static long t_helperBytesForCaller;
+
     /// <summary>Number of threads used (1 ..= max); 1 runs everything on the caller.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is below 1 or above <see cref="MaxThreads"/>.</exception>
     public int Threads
@@ -154,6 +166,7 @@ public sealed class WorkerPool
             _parts = parts;
             _next = 0;
             _error = null;
+            _runHelperBytes = 0;
             _activeHelpers = helpers;
             _done.Reset();
             for (int i = 0; i < helpers; i++)
@@ -167,6 +180,7 @@ public sealed class WorkerPool
             // after its last touch of the shared state, so neither a helper still looking at _next
             // nor a late Set can leak into the next run.
             SpinThenWait(_done, s_completionSpinTicks);
+            t_helperBytesForCaller += Volatile.Read(ref _runHelperBytes);
 
             error = _error;
             _work = null;
@@ -228,9 +242,16 @@ public sealed class WorkerPool
         {
             SpinThenWait(helper.Wake, s_idleSpinTicks);
             helper.Wake.Reset();
+            long start = GC.GetAllocatedBytesForCurrentThread();
             Execute();
-            // Published before the decrement (a full fence), so the caller sees it once Run returns.
-            Volatile.Write(ref helper.AllocatedBytes, GC.GetAllocatedBytesForCurrentThread());
+            // Published before the decrement (a full fence), so the caller sees both once Run returns.
+            long end = GC.GetAllocatedBytesForCurrentThread();
+            Volatile.Write(ref helper.AllocatedBytes, end);
+            if (end != start)
+            {
+                Interlocked.Add(ref _runHelperBytes, end - start);
+            }
+
             if (Interlocked.Decrement(ref _activeHelpers) == 0)
             {
                 _done.Set();

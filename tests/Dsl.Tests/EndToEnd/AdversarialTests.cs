@@ -125,10 +125,10 @@ public sealed class AdversarialTests
         int[] x = [1, 4, 0, 5, 3, 3, 2, 1];
         for (int i = 0; i < 10; i++) model.TrainStep(x, s_labels, optimizer);
         long before = GC.GetAllocatedBytesForCurrentThread();
-        long helpers = WorkerPool.Shared.HelperAllocatedBytes;
+        long helpers = WorkerPool.HelperAllocatedBytesForCurrentThread;
         for (int i = 0; i < 50; i++) model.TrainStep(x, s_labels, optimizer);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(0, WorkerPool.Shared.HelperAllocatedBytes - helpers);
+        Assert.Equal(0, WorkerPool.HelperAllocatedBytesForCurrentThread - helpers);
     }
 
     [Fact]

@@ -82,10 +82,10 @@ public sealed class LossModelTests
     {
         for (int i = 0; i < 5; i++) step();
         long before = GC.GetAllocatedBytesForCurrentThread();
-        long helpers = WorkerPool.Shared.HelperAllocatedBytes;
+        long helpers = WorkerPool.HelperAllocatedBytesForCurrentThread;
         for (int i = 0; i < 100; i++) step();
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(0, WorkerPool.Shared.HelperAllocatedBytes - helpers);
+        Assert.Equal(0, WorkerPool.HelperAllocatedBytesForCurrentThread - helpers);
     }
 
     [Fact]

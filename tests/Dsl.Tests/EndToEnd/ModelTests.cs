@@ -73,11 +73,11 @@ public sealed class ModelTests
 
         for (int i = 0; i < 10; i++) model.TrainStep(x, labels, optimizer); // warm-up: JIT, pools, tiering
         long before = GC.GetAllocatedBytesForCurrentThread();
-        long helpers = Dsl.Runtime.WorkerPool.Shared.HelperAllocatedBytes;
+        long helpers = Dsl.Runtime.WorkerPool.HelperAllocatedBytesForCurrentThread;
         for (int i = 0; i < 100; i++) model.TrainStep(x, labels, optimizer);
         long after = GC.GetAllocatedBytesForCurrentThread();
         Assert.Equal(0, after - before);
-        Assert.Equal(0, Dsl.Runtime.WorkerPool.Shared.HelperAllocatedBytes - helpers); // the pool's threads too
+        Assert.Equal(0, Dsl.Runtime.WorkerPool.HelperAllocatedBytesForCurrentThread - helpers); // the pool's threads too
     }
 
     [Fact]

@@ -111,10 +111,10 @@ public sealed class OptimizerEndToEndTests
 
         for (int i = 0; i < 10; i++) model.TrainStep(x, labels, optimizer); // warm-up: JIT, pools, tiering
         long before = GC.GetAllocatedBytesForCurrentThread();
-        long helpers = WorkerPool.Shared.HelperAllocatedBytes;
+        long helpers = WorkerPool.HelperAllocatedBytesForCurrentThread;
         for (int i = 0; i < 50; i++) model.TrainStep(x, labels, optimizer);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(0, WorkerPool.Shared.HelperAllocatedBytes - helpers);
+        Assert.Equal(0, WorkerPool.HelperAllocatedBytesForCurrentThread - helpers);
         Assert.Equal(60, optimizer.Steps);
     }
 }

@@ -123,11 +123,11 @@ public sealed class SpectralNormTests
         float first = model.TrainStep(x, s_labels, optimizer);
         for (int i = 0; i < 10; i++) model.TrainStep(x, s_labels, optimizer);
         long before = GC.GetAllocatedBytesForCurrentThread();
-        long helpers = WorkerPool.Shared.HelperAllocatedBytes;
+        long helpers = WorkerPool.HelperAllocatedBytesForCurrentThread;
         float last = 0;
         for (int i = 0; i < 50; i++) last = model.TrainStep(x, s_labels, optimizer);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(0, WorkerPool.Shared.HelperAllocatedBytes - helpers);
+        Assert.Equal(0, WorkerPool.HelperAllocatedBytesForCurrentThread - helpers);
         Assert.True(last < first * 0.5f, $"loss {first} → {last}");
     }
 

@@ -275,9 +275,9 @@ public sealed class CharGptAllocationTests
         // The caller's own count and the pool's helpers' counts (a process-wide count would include
         // the test host's background threads, which allocate even while the process is idle).
         long caller = GC.GetAllocatedBytesForCurrentThread();
-        long helpers = WorkerPool.Shared.HelperAllocatedBytes;
+        long helpers = WorkerPool.HelperAllocatedBytesForCurrentThread;
         for (int i = 0; i < 10; i++) model.TrainStep(ids, next, optimizer);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - caller);
-        Assert.Equal(0, WorkerPool.Shared.HelperAllocatedBytes - helpers);
+        Assert.Equal(0, WorkerPool.HelperAllocatedBytesForCurrentThread - helpers);
     }
 }

@@ -381,14 +381,14 @@ public sealed class AttentionSharedStateTests
             }
 
             long before = GC.GetAllocatedBytesForCurrentThread();
-            long helpers = pool.HelperAllocatedBytes;
+            long helpers = WorkerPool.HelperAllocatedBytesForCurrentThread;
             for (int i = 0; i < 5; i++)
             {
                 Step();
             }
 
             long callerBytes = GC.GetAllocatedBytesForCurrentThread() - before;
-            long helperBytes = pool.HelperAllocatedBytes - helpers;
+            long helperBytes = WorkerPool.HelperAllocatedBytesForCurrentThread - helpers;
             Assert.True(callerBytes == 0, $"the calling thread allocated {callerBytes} bytes in 5 warm steps");
             Assert.True(helperBytes == 0, $"the pool's helper threads allocated {helperBytes} bytes in 5 warm steps");
         }

@@ -159,6 +159,34 @@ public sealed class WorkerPoolTests
         Assert.True(pool.HelperAllocatedBytes - before >= work.HelperParts * 1000, $"counted {pool.HelperAllocatedBytes - before} bytes for {work.HelperParts} helper parts of 1 KB");
     }
 
+    [Fact]
+    public void Helper_allocations_are_counted_for_the_thread_whose_run_they_served()
+    {
+        var pool = new WorkerPool(2);
+        pool.Run(new AllocatingWork(), 2); // start the helper
+        var work = new AllocatingWork();
+        long before = WorkerPool.HelperAllocatedBytesForCurrentThread;
+        pool.Run(work, 64);
+        Assert.True(work.HelperParts > 0, "the helper took no part");
+        long counted = WorkerPool.HelperAllocatedBytesForCurrentThread - before;
+        Assert.True(counted >= work.HelperParts * 1000, $"counted {counted} bytes for {work.HelperParts} helper parts of 1 KB");
+
+        // Another thread's run on the same pool is not charged to this one.
+        long mine = WorkerPool.HelperAllocatedBytesForCurrentThread;
+        long theirs = 0;
+        var other = new Thread(() =>
+        {
+            var w = new AllocatingWork();
+            long start = WorkerPool.HelperAllocatedBytesForCurrentThread;
+            pool.Run(w, 64);
+            theirs = w.HelperParts > 0 ? WorkerPool.HelperAllocatedBytesForCurrentThread - start : -1;
+        });
+        other.Start();
+        other.Join();
+        Assert.Equal(mine, WorkerPool.HelperAllocatedBytesForCurrentThread);
+        Assert.NotEqual(0, theirs);
+    }
+
     private sealed class AllocatingWork : IParallelWork
     {
         private readonly int _caller = Environment.CurrentManagedThreadId;

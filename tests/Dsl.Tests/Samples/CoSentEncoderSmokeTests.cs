@@ -30,10 +30,10 @@ public sealed class CoSentEncoderSmokeTests
         {
             for (int i = 0; i < 3; i++) model.TrainStep(ids, scores, optimizer);
             long before = GC.GetAllocatedBytesForCurrentThread();
-            long helpers = Dsl.Runtime.WorkerPool.Shared.HelperAllocatedBytes;
+            long helpers = Dsl.Runtime.WorkerPool.HelperAllocatedBytesForCurrentThread;
             for (int i = 0; i < 10; i++) model.TrainStep(ids, scores, optimizer);
             Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-            Assert.Equal(0, Dsl.Runtime.WorkerPool.Shared.HelperAllocatedBytes - helpers);
+            Assert.Equal(0, Dsl.Runtime.WorkerPool.HelperAllocatedBytesForCurrentThread - helpers);
         }
     }
 
