@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Immutable;
 using System.Linq;
 using Dsl.Generators.Diagnostics;
@@ -10,6 +11,8 @@ using Microsoft.CodeAnalysis.Diagnostics;
 namespace Dsl.Analyzers;
 
 /// <summary>
+/// DSL208: a call of <c>TrainStep</c> whose input is an array created with a constant size that is
+/// not a whole number of examples, or more examples than the model's <c>Batch</c> (the call would throw).
 /// DSL109: a call of <c>TrainStep</c> on a [Model] type that declares no [Loss] method. The
 /// generator emits <c>TrainStep</c> only for models with a loss, so such a call is also CS1061
 /// ("no definition for 'TrainStep'"); this says why. It works on syntax plus one type look-up
@@ -22,7 +25,7 @@ public sealed class TrainStepAnalyzer : DiagnosticAnalyzer
     private const string TrainStep = "TrainStep";
     private const string LossAttributeName = "Dsl.LossAttribute";
 
-    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(DiagnosticCatalog.MissingLoss);
+    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(DiagnosticCatalog.MissingLoss, DiagnosticCatalog.StepBatch);
 
     public override void Initialize(AnalysisContext context)
     {
@@ -67,7 +70,10 @@ public sealed class TrainStepAnalyzer : DiagnosticAnalyzer
         if (type is not INamedTypeSymbol named || named.TypeKind == TypeKind.Error) return;
         if (!named.GetAttributes().Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, modelAttribute))) return;
         if (named.GetMembers().OfType<IMethodSymbol>().Any(m => m.GetAttributes().Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, lossAttribute))))
+        {
+            CheckBatch(context, call, named, modelAttribute);
             return;
+        }
 
         // A TrainStep the user wrote by hand is theirs to call; the generator's stubs (an invalid model
         // gets them) are not a reason to stay quiet.
@@ -78,6 +84,34 @@ public sealed class TrainStepAnalyzer : DiagnosticAnalyzer
         var declaration = named.Locations.FirstOrDefault(l => l.IsInSource);
         context.ReportDiagnostic(Diagnostic.Create(DiagnosticCatalog.MissingLoss, reported.GetLocation(),
             declaration is null ? null : new[] { declaration }, named.Name));
+    }
+
+    /// <summary>DSL208: <c>TrainStep(new float[N], ...)</c> with a constant N that the model cannot take in one step.</summary>
+    private static void CheckBatch(SyntaxNodeAnalysisContext context, InvocationExpressionSyntax call, INamedTypeSymbol type, INamedTypeSymbol modelAttribute)
+    {
+        if (call.ArgumentList.Arguments.Count == 0 ||
+            call.ArgumentList.Arguments[0].Expression is not ArrayCreationExpressionSyntax creation ||
+            creation.Type.RankSpecifiers.Count != 1 || creation.Type.RankSpecifiers[0].Sizes.Count != 1)
+            return;
+        var size = creation.Type.RankSpecifiers[0].Sizes[0];
+        if (context.SemanticModel.GetConstantValue(size, context.CancellationToken) is not { HasValue: true, Value: int values } || values < 0)
+            return;
+
+        var attribute = type.GetAttributes().First(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, modelAttribute));
+        int Named(string name) => attribute.NamedArguments.FirstOrDefault(n => n.Key == name).Value.Value is int v ? v : 0;
+        int batch = Named("Batch"), input = Named("Input"), sequence = Math.Max(1, Named("Sequence"));
+        int perExample = input > 0 ? input * sequence : sequence; // a token model takes Sequence ids per example
+        if (batch <= 0 || perExample <= 0) return; // DSL104 reports the declaration itself
+
+        string what;
+        if (values % perExample != 0)
+            what = $"not a whole number of examples of {perExample}";
+        else if (values / perExample > batch)
+            what = $"{values / perExample} examples";
+        else
+            return;
+
+        context.ReportDiagnostic(Diagnostic.Create(DiagnosticCatalog.StepBatch, creation.GetLocation(), type.Name, values, what, batch, perExample));
     }
 
     /// <summary>The generator's files are named "&lt;type&gt;.g.cs".</summary>

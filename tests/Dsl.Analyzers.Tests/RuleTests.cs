@@ -831,6 +831,31 @@ public sealed class RuleTests
         .Replace("class Training", "class Training1")
         + Optimizer("new Dsl.Optimizers.Sgd(0.1, l2: 0.01)").Replace("class M", "class M2").Replace("class Training", "class Training2"));
 
+    // ---- DSL208 ---------------------------------------------------------------------------------
+
+    private static string StepCall(string call) => Valid + $$"""
+
+        public static class Training
+        {
+            public static float Step(M model, int[] y, Dsl.Optimizers.Optimizer optimizer) => {{call}};
+        }
+        """;
+
+    [Fact]
+    public void DSL208_fires_on_more_examples_than_the_batch()
+    {
+        var d = Fires("DSL208", StepCall("model.TrainStep([|new float[16 * 20]|], y, optimizer)"));
+        Assert.Equal("'M.TrainStep' gets 320 input values, 16 examples; 'M' takes up to Batch = 8 examples of 20 values per step", Message(d));
+    }
+
+    [Fact]
+    public void DSL208_fires_on_a_partial_example() =>
+        Assert.Contains("not a whole number of examples of 20", Message(Fires("DSL208", StepCall("model.TrainStep([|new float[50]|], y, optimizer)"))));
+
+    [Fact]
+    public void DSL208_near_miss_a_full_batch_a_smaller_one_and_a_variable_size() => Clean(
+        StepCall("model.TrainStep(new float[8 * 20], y, optimizer) + model.TrainStep(new float[3 * 20], y, optimizer) + model.TrainStep(new float[y.Length * 20], y, optimizer)"));
+
     // ---- DSL109 ---------------------------------------------------------------------------------
 
     internal const string NoLoss = """

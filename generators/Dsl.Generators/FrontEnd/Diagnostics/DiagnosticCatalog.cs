@@ -32,6 +32,7 @@ internal static class DiagnosticCatalog
     public const string RotaryDimId = "DSL205";
     public const string TiedShapeId = "DSL206";
     public const string RepeatShapeId = "DSL207";
+    public const string StepBatchId = "DSL208";
     public const string SquarePlusBId = "DSL301";
     public const string AttentionScaleDimensionId = "DSL302";
     public const string AttentionLogitsLargeId = "DSL303";
@@ -108,6 +109,12 @@ internal static class DiagnosticCatalog
     public static readonly DiagnosticDescriptor RepeatShape = Error(RepeatShapeId, ShapeCategory,
         "A repeated block changes the width",
         "Block '{0}' of a [Repeat] stack maps {1} features to {2}; every block of a stack must keep its input's shape");
+
+    /// <summary>Reported by the TrainStep analyzer when a call's input is an array of a constant size that
+    /// is not a whole number of examples or holds more than the model's Batch.</summary>
+    public static readonly DiagnosticDescriptor StepBatch = Error(StepBatchId, ShapeCategory,
+        "TrainStep input does not fit the model's batch",
+        "'{0}.TrainStep' gets {1} input values, {2}; '{0}' takes up to Batch = {3} examples of {4} values per step");
 
     public static readonly DiagnosticDescriptor SquarePlusB = Error(SquarePlusBId, ScalingCategory,
         "SquarePlus b must be positive",
