@@ -28,6 +28,19 @@ public sealed class CudaPtxTests
         ["LongAttention"] = () => LongAttention.CudaProgram,
         ["CharGpt"] = () => CharGpt.CharGpt.CudaProgram,
         ["CharGptRope"] = () => CharGpt.CharGptRope.CudaProgram,
+        ["FocalNet"] = () => FocalNet.CudaProgram,
+        ["FocalHalfNet"] = () => FocalHalfNet.CudaProgram,
+        ["SmoothedNet"] = () => SmoothedNet.CudaProgram,
+        ["AdjustedNet"] = () => AdjustedNet.CudaProgram,
+        ["AdjustedAtRunTimeNet"] = () => AdjustedAtRunTimeNet.CudaProgram,
+        ["TaiLrNet"] = () => TaiLrNet.CudaProgram,
+        ["FloodBelowNet"] = () => FloodBelowNet.CudaProgram,
+        ["FloodAboveNet"] = () => FloodAboveNet.CudaProgram,
+        ["FloodedFocalNet"] = () => FloodedFocalNet.CudaProgram,
+        ["CoSentPairs"] = () => CoSentPairs.CudaProgram,
+        ["CosineMsePairs"] = () => CosineMsePairs.CudaProgram,
+        ["CoSentModel"] = () => CoSentEncoder.CoSentModel.CudaProgram,
+        ["CosineMseModel"] = () => CoSentEncoder.CosineMseModel.CudaProgram,
     };
 
     public static TheoryData<string> Models() => new(Programs.Keys);
@@ -56,6 +69,16 @@ public sealed class CudaPtxTests
     [InlineData("DeepNormStack")]
     [InlineData("CharGpt")]
     [InlineData("CharGptRope")]
+    [InlineData("FocalNet")]
+    [InlineData("SmoothedNet")]
+    [InlineData("AdjustedNet")]
+    [InlineData("TaiLrNet")]
+    [InlineData("FloodAboveNet")]
+    [InlineData("FloodedFocalNet")]
+    [InlineData("CoSentPairs")]
+    [InlineData("CosineMsePairs")]
+    [InlineData("CoSentModel")]
+    [InlineData("CosineMseModel")]
     public void Models_are_emitted_completely(string model)
     {
         var program = Programs[model]();
@@ -63,6 +86,7 @@ public sealed class CudaPtxTests
         Assert.Contains(program.Forward, l => l.Gemm is not null);
         Assert.NotEmpty(program.Loss);
         Assert.NotEmpty(program.Backward);
+        Assert.NotEmpty(program.Lion);
     }
 
     [Fact]
