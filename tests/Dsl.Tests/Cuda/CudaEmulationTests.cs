@@ -280,6 +280,26 @@ public sealed class CudaEmulationTests
         Assert.Contains("∂", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_wrong_pair_loss_kernel_fails_the_check()
+    {
+        // The pooled pair-loss check can fail: CoSENT with its per-pair cosine gradient halved.
+        var good = CoSentPairs.CudaProgram;
+        Assert.Contains("dc[i] = g;", good.Source, StringComparison.Ordinal);
+        var bad = new CudaProgram("CoSentPairsMutated", good.Source.Replace("dc[i] = g;", "dc[i] = 0.5 * g;", StringComparison.Ordinal), good.ArenaLength, good.NormOffset, good.LossOffset, good.LossDivisor, good.MaxRows, good.OutputWidth,
+            good.Forward.ToArray(), good.Loss.ToArray(), good.Backward.ToArray(), good.GradientNorm.ToArray(), good.Sgd.ToArray(), good.AdamW.ToArray(), Array.Empty<string>(), good.Pooled, good.Lion.ToArray());
+        const int batch = 8;
+        var engine = new CoSentPairs.Engine<float>(seed: 41);
+        int[] ids = PairIds(batch, CoSentPairs.Sequence, 11);
+        ids.CopyTo(engine.Tokens, 0);
+        float[] scores = { 4.2f, 1.0f, 3.0f, 1.0f };
+        var subject = new Subject(bad, engine.Arena, engine.Seed, b => engine.TrainingPass(b, scores), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            -1, 1, CoSentPairs.Engine<float>.OutputOffset, CoSentPairs.OutputFeatures, CoSentPairs.Engine<float>.GradientOffset, CoSentPairs.Engine<float>.Tensors.ToArray());
+        var e = Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => Check(subject, batch, Array.Empty<int>(), scores, new Sgd(0.1), o => CudaArgs.ForSgd((Sgd)o), bad.Sgd,
+            steps: 1, sequence: CoSentPairs.Sequence, ids: ids, pooled: true));
+        Assert.Contains("∂", e.Message, StringComparison.Ordinal);
+    }
+
     private static void Check(Subject s, int batch, int[] labels, float[] targets, Optimizer optimizer, Func<Optimizer, CudaArgs> argsFor,
         System.Collections.Generic.IReadOnlyList<CudaLaunch> update, int steps = 3, int sequence = 1, int[]? ids = null, bool pooled = false)
     {
