@@ -39,6 +39,8 @@ public sealed class CudaPtxTests
         ["FloodedFocalNet"] = () => FloodedFocalNet.CudaProgram,
         ["CoSentPairs"] = () => CoSentPairs.CudaProgram,
         ["CosineMsePairs"] = () => CosineMsePairs.CudaProgram,
+        ["SpectralClassifier"] = () => SpectralClassifier.CudaProgram,
+        ["AdversarialTagger"] = () => AdversarialTagger.CudaProgram,
         ["CoSentModel"] = () => CoSentEncoder.CoSentModel.CudaProgram,
         ["CosineMseModel"] = () => CoSentEncoder.CosineMseModel.CudaProgram,
     };
@@ -98,6 +100,18 @@ public sealed class CudaPtxTests
         Assert.Contains(program.Unsupported, u => u.StartsWith("AttentionForward", StringComparison.Ordinal));
         Assert.Contains(program.Unsupported, u => u.StartsWith("AttentionBackward", StringComparison.Ordinal));
         Assert.Contains("not emitted for CUDA yet", program.Source, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Spectral_norm_and_fgm_are_listed_not_silently_dropped()
+    {
+        // Both live in the plan beside the steps (u, v, σ and W̄ buffers; FGM's backups), which the CUDA
+        // schedule does not run yet: such a model must be refused, not trained without them.
+        Assert.Contains(SpectralClassifier.CudaProgram.Unsupported, u => u.StartsWith("SpectralNorm (Hidden)", StringComparison.Ordinal));
+        Assert.Contains(SpectralClassifier.CudaProgram.Unsupported, u => u.StartsWith("SpectralNorm (Square)", StringComparison.Ordinal));
+        Assert.Contains(AdversarialTagger.CudaProgram.Unsupported, u => u.StartsWith("Adversarial FGM", StringComparison.Ordinal));
+        Assert.Contains("not emitted for CUDA yet", SpectralClassifier.CudaProgram.Source, StringComparison.Ordinal);
+        Assert.Empty(PlainTagger.CudaProgram.Unsupported);
     }
 
     [Fact]

@@ -76,6 +76,10 @@ internal static partial class CudaEmitter
 
         public CudaModule Run()
         {
+            // Plan-level extras the CUDA path does not carry yet: refused by name rather than run without them.
+            foreach (var sn in _plan.SpectralNorms) _unsupported.Add($"SpectralNorm ({sn.Layer})");
+            if (_plan.Adversarial is { } fgm) _unsupported.Add($"Adversarial FGM ({fgm.Layer})");
+            var extras = _unsupported.ToList();
             static bool IsLoss(PlanStep s) => s.Kind is StepKind.SoftmaxCrossEntropy or StepKind.MeanSquaredError or StepKind.Loss;
             var forward = _plan.Forward.Where(s => !IsLoss(s)).ToList();
             var lossStep = _plan.Forward.FirstOrDefault(IsLoss);
@@ -117,6 +121,8 @@ internal static partial class CudaEmitter
 
             var w = new CodeWriter();
             Header(w);
+            foreach (var extra in extras) w.Line($"/* {extra}: not emitted for CUDA yet; this model cannot run on a GPU. */");
+            if (extras.Count > 0) w.Line();
             // Forward and backward side by side: each forward step, then the backward steps of the same node.
             var byNode = _plan.Backward.GroupBy(s => s.Node).ToDictionary(g => g.Key, g => g.ToList());
             var printed = new HashSet<PlanStep>(ByReference.Instance);
