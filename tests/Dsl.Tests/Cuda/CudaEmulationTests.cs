@@ -131,6 +131,20 @@ public sealed class CudaEmulationTests
     }
 
     [Fact]
+    public void EntropyTalkingHeads_matches_the_cpu_engine()
+    {
+        // Talking heads (pre- and post-softmax head mixing) with causal entropy-invariant scaling; the mix
+        // gradients are summed over every query of the batch.
+        const int batch = 2;
+        int rows = batch * EntropyTalkingHeads.Sequence;
+        int[] labels = Enumerable.Range(0, rows).Select(r => (r * 2 + 1) % 3).ToArray();
+        var engine = new EntropyTalkingHeads.Engine<float>(seed: 20);
+        var subject = new Subject(EntropyTalkingHeads.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            EntropyTalkingHeads.Engine<float>.InputOffset, EntropyTalkingHeads.InputFeatures, EntropyTalkingHeads.Engine<float>.OutputOffset, EntropyTalkingHeads.OutputFeatures, EntropyTalkingHeads.Engine<float>.GradientOffset, EntropyTalkingHeads.Engine<float>.Tensors.ToArray());
+        Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), EntropyTalkingHeads.CudaProgram.Sgd, sequence: EntropyTalkingHeads.Sequence);
+    }
+
+    [Fact]
     public void LinearBoth_matches_the_cpu_engine()
     {
         // Causal and global linear attention (φ = elu + 1), key size ≠ value size, mean squared error.

@@ -62,6 +62,7 @@ internal static partial class CudaEmitter
         private readonly int _normOffset;
         private readonly int _lossOffset;
         private readonly int _arenaLength;
+        private readonly int _talkingOffset;
 
         public Emission(ModelPlan plan)
         {
@@ -70,6 +71,11 @@ internal static partial class CudaEmitter
             _normOffset = plan.ArenaLength;
             _lossOffset = plan.ArenaLength + 16;
             _arenaLength = Align(_lossOffset + plan.Rows, 16);
+            // Talking heads' backward scratch (P′ and λ·∂Ĵ per query and key, the mix-gradient partials per query).
+            _talkingOffset = _arenaLength;
+            int talking = plan.Forward.Where(s => s.Kind == StepKind.AttentionForward && s.Attention is { Options.TalkingHeads: true })
+                .Select(s => TalkingScratch(s.Attention!.Options, plan.Rows, plan.Model.Sequence)).DefaultIfEmpty(0).Max();
+            _arenaLength = Align(_arenaLength + talking, 16);
         }
 
         private static int Align(int value, int to) => (value + to - 1) / to * to;
@@ -348,8 +354,8 @@ internal static partial class CudaEmitter
                 case StepKind.RmsNormBackward: NormBackward(w, launches, s, prefix, layerNorm: false); break;
                 case StepKind.MeanPoolForward: MeanPoolForward(w, launches, s, prefix); break;
                 case StepKind.MeanPoolBackward: MeanPoolBackward(w, launches, s, prefix); break;
-                case StepKind.AttentionForward when s.Attention is { Options.TalkingHeads: false }: AttentionForward(w, launches, s, prefix); break;
-                case StepKind.AttentionBackward when s.Attention is { Options.TalkingHeads: false }: AttentionBackward(w, launches, s, prefix); break;
+                case StepKind.AttentionForward when s.Attention is { Options: { TalkingHeads: false } or { TalkingHeads: true, Linear: false } }: AttentionForward(w, launches, s, prefix); break;
+                case StepKind.AttentionBackward when s.Attention is { Options: { TalkingHeads: false } or { TalkingHeads: true, Linear: false } }: AttentionBackward(w, launches, s, prefix); break;
                 default:
                     string what = $"{s.Kind} ({Name(s)})";
                     _unsupported.Add(what);
