@@ -145,6 +145,18 @@ public sealed class CudaEmulationTests
     }
 
     [Fact]
+    public void WindowedTalkingHeads_matches_the_cpu_engine_across_blocks()
+    {
+        const int batch = 2;
+        int rows = batch * WindowedTalkingHeads.Sequence;
+        int[] labels = Enumerable.Range(0, rows).Select(r => (r * 3 + 1) % 4).ToArray();
+        var engine = new WindowedTalkingHeads.Engine<float>(seed: 23);
+        var subject = new Subject(WindowedTalkingHeads.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            WindowedTalkingHeads.Engine<float>.InputOffset, WindowedTalkingHeads.InputFeatures, WindowedTalkingHeads.Engine<float>.OutputOffset, WindowedTalkingHeads.OutputFeatures, WindowedTalkingHeads.Engine<float>.GradientOffset, WindowedTalkingHeads.Engine<float>.Tensors.ToArray());
+        Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), WindowedTalkingHeads.CudaProgram.Sgd, steps: 2, sequence: WindowedTalkingHeads.Sequence);
+    }
+
+    [Fact]
     public void LinearBoth_matches_the_cpu_engine()
     {
         // Causal and global linear attention (φ = elu + 1), key size ≠ value size, mean squared error.
@@ -311,6 +323,25 @@ public sealed class CudaEmulationTests
             -1, 1, CoSentPairs.Engine<float>.OutputOffset, CoSentPairs.OutputFeatures, CoSentPairs.Engine<float>.GradientOffset, CoSentPairs.Engine<float>.Tensors.ToArray());
         var e = Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => Check(subject, batch, Array.Empty<int>(), scores, new Sgd(0.1), o => CudaArgs.ForSgd((Sgd)o), bad.Sgd,
             steps: 1, sequence: CoSentPairs.Sequence, ids: ids, pooled: true));
+        Assert.Contains("∂", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_wrong_talking_heads_kernel_fails_the_check()
+    {
+        // The talking-heads check can fail: λ·∂Ĵ scaled by 1.01 (∂q, ∂k and so the mixes' inputs go wrong).
+        var good = EntropyTalkingHeads.CudaProgram;
+        Assert.Contains("sum *= lambda;", good.Source, StringComparison.Ordinal);
+        var bad = new CudaProgram("EntropyTalkingHeadsMutated", good.Source.Replace("sum *= lambda;", "sum *= 1.01f * lambda;", StringComparison.Ordinal), good.ArenaLength, good.NormOffset, good.LossOffset, good.LossDivisor, good.MaxRows, good.OutputWidth,
+            good.Forward.ToArray(), good.Loss.ToArray(), good.Backward.ToArray(), good.GradientNorm.ToArray(), good.Sgd.ToArray(), good.AdamW.ToArray(), Array.Empty<string>(), good.Pooled, good.Lion.ToArray());
+        const int batch = 2;
+        int rows = batch * EntropyTalkingHeads.Sequence;
+        int[] labels = Enumerable.Range(0, rows).Select(r => (r * 2 + 1) % 3).ToArray();
+        var engine = new EntropyTalkingHeads.Engine<float>(seed: 20);
+        var subject = new Subject(bad, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            EntropyTalkingHeads.Engine<float>.InputOffset, EntropyTalkingHeads.InputFeatures, EntropyTalkingHeads.Engine<float>.OutputOffset, EntropyTalkingHeads.OutputFeatures, EntropyTalkingHeads.Engine<float>.GradientOffset, EntropyTalkingHeads.Engine<float>.Tensors.ToArray());
+        var e = Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), bad.Sgd,
+            steps: 1, sequence: EntropyTalkingHeads.Sequence));
         Assert.Contains("∂", e.Message, StringComparison.Ordinal);
     }
 

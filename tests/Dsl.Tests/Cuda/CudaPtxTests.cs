@@ -26,6 +26,7 @@ public sealed class CudaPtxTests
         ["LinearBoth"] = () => LinearBoth.CudaProgram,
         ["DeepNormStack"] = () => DeepNormStack.CudaProgram,
         ["LongAttention"] = () => LongAttention.CudaProgram,
+        ["WindowedTalkingHeads"] = () => WindowedTalkingHeads.CudaProgram,
         ["CharGpt"] = () => CharGpt.CharGpt.CudaProgram,
         ["CharGptRope"] = () => CharGpt.CharGptRope.CudaProgram,
         ["FocalNet"] = () => FocalNet.CudaProgram,
@@ -72,6 +73,7 @@ public sealed class CudaPtxTests
     [InlineData("CharGpt")]
     [InlineData("CharGptRope")]
     [InlineData("EntropyTalkingHeads")]
+    [InlineData("WindowedTalkingHeads")]
     [InlineData("FocalNet")]
     [InlineData("SmoothedNet")]
     [InlineData("AdjustedNet")]
