@@ -21,6 +21,12 @@ public sealed class CudaEmitterTests
     [InlineData(1e300, "DSL_INF")]
     public void Float_literals_are_valid_c(double value, string expected) => Assert.Equal(expected, CudaLiterals.Float(value));
 
+    [Theory]
+    [InlineData(4.0, "4.0")]
+    [InlineData(0.05, "0.05")]
+    [InlineData(1e-7, "1E-07")]
+    public void Double_literals_are_valid_c(double value, string expected) => Assert.Equal(expected, CudaLiterals.Double(value));
+
     [Fact]
     public void ULong_literals_carry_their_suffix() => Assert.Equal("9007199254740992ULL", CudaLiterals.ULong(1UL << 53));
 

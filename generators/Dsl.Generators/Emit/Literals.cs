@@ -78,5 +78,13 @@ internal static class CudaLiterals
         return text + "f";
     }
 
+    /// <summary>A double constant (finite values only: round-trip text with a decimal point or an exponent).</summary>
+    public static string Double(double value)
+    {
+        string text = value.ToString("R", CultureInfo.InvariantCulture);
+        if (text.IndexOfAny(new[] { '.', 'E', 'e' }) < 0) text += ".0";
+        return text;
+    }
+
     public static string ULong(ulong value) => value.ToString(CultureInfo.InvariantCulture) + "ULL";
 }

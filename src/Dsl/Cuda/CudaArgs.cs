@@ -108,4 +108,25 @@ public struct CudaArgs
             MaxGradientNorm = (float)adamW.MaxGradientNorm,
         };
     }
+
+    /// <summary>The update scalars of <paramref name="lion"/>: β₁, β₂ and their complements, the learning rate, the
+    /// decay factor 1 − lr·λ (1 without weight decay), decayAll and the clipping threshold, as the CPU optimizer
+    /// derives them.</summary>
+    /// <param name="lion">The optimizer whose hyper-parameters the kernel uses.</param>
+    /// <returns>The arguments of the Lion launch list.</returns>
+    public static CudaArgs ForLion(Optimizers.Lion lion)
+    {
+        System.ArgumentNullException.ThrowIfNull(lion);
+        return new()
+        {
+            DecayAll = lion.DecayAll ? 1 : 0,
+            LearningRate = (float)lion.LearningRate,
+            Beta1 = (float)lion.Beta1,
+            OneMinusBeta1 = (float)(1.0 - lion.Beta1),
+            Beta2 = (float)lion.Beta2,
+            OneMinusBeta2 = (float)(1.0 - lion.Beta2),
+            Decay = lion.WeightDecay > 0 ? (float)(1.0 - (lion.LearningRate * lion.WeightDecay)) : 1f,
+            MaxGradientNorm = (float)lion.MaxGradientNorm,
+        };
+    }
 }

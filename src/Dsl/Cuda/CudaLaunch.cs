@@ -78,13 +78,18 @@ public readonly record struct CublasCall(bool TransA, bool TransB, int M, int N,
 /// matrix product when <see cref="Gemm"/> is set.
 /// </summary>
 /// <param name="Name">Kernel name (extern "C"), or a label for a GEMM.</param>
+/// <param name="PerExample">The launch runs after a MeanPool: one row per example (see <see cref="Bind"/>).</param>
 /// <param name="Comment">What the launch computes.</param>
 /// <param name="Grid">How the grid follows the batch.</param>
 /// <param name="Width">Elements per row (<see cref="CudaGrid.RowElements"/>) or in all (<see cref="CudaGrid.Elements"/>).</param>
 /// <param name="Block">Threads per block (a power of two for the reduction kernels).</param>
 /// <param name="Gemm">The matrix product, or null for a kernel.</param>
-public sealed record CudaLaunch(string Name, string Comment, CudaGrid Grid, int Width, int Block, CudaGemm? Gemm = null)
+public sealed record CudaLaunch(string Name, string Comment, CudaGrid Grid, int Width, int Block, CudaGemm? Gemm = null, bool PerExample = false)
 {
+    /// <summary>The arguments this launch runs with: after a MeanPool (<see cref="PerExample"/>) a pass has one row
+    /// per example, so <see cref="CudaArgs.Rows"/> becomes <see cref="CudaArgs.Batch"/>.</summary>
+    public CudaArgs Bind(CudaArgs args) => PerExample ? args with { Rows = args.Batch } : args;
+
     /// <summary>Largest grid a grid-stride kernel is given.</summary>
     public const int MaxGrid = 65535;
 

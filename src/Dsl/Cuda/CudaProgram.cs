@@ -27,9 +27,14 @@ public sealed class CudaProgram
     /// <param name="sgd">The SGD update.</param>
     /// <param name="adamW">The AdamW update.</param>
     /// <param name="unsupported">Steps the CUDA emitter does not emit yet (empty when complete).</param>
+    /// <param name="pooled">The model mean-pools its sequence: the loss has one row per example.</param>
+    /// <param name="lion">The Lion update (empty for a program printed before it existed).</param>
     public CudaProgram(string model, string source, int arenaLength, int normOffset, int lossOffset, int lossDivisor, int maxRows, int outputWidth,
-        CudaLaunch[] forward, CudaLaunch[] loss, CudaLaunch[] backward, CudaLaunch[] gradientNorm, CudaLaunch[] sgd, CudaLaunch[] adamW, string[] unsupported)
+        CudaLaunch[] forward, CudaLaunch[] loss, CudaLaunch[] backward, CudaLaunch[] gradientNorm, CudaLaunch[] sgd, CudaLaunch[] adamW, string[] unsupported,
+        bool pooled = false, CudaLaunch[]? lion = null)
     {
+        Pooled = pooled;
+        Lion = lion ?? System.Array.Empty<CudaLaunch>();
         Model = model;
         Source = source;
         ArenaLength = arenaLength;
@@ -93,11 +98,21 @@ public sealed class CudaProgram
     /// a model with any cannot run on a GPU.</summary>
     public IReadOnlyList<string> Unsupported { get; }
 
+    /// <summary>Whether the model mean-pools its sequence, so the loss (and the launches after the pool) have one
+    /// row per example: the mean loss is Σ of the first batch row losses / (batch × <see cref="LossDivisor"/>).</summary>
+    public bool Pooled { get; }
+
+    /// <summary>The Lion update: sign of an interpolated momentum (reads the global norm for clipping).</summary>
+    public IReadOnlyList<CudaLaunch> Lion { get; }
+
+    /// <summary>How many per-row losses a pass of <paramref name="rows"/> rows over <paramref name="batch"/> examples leaves.</summary>
+    public int LossRows(int rows, int batch) => Pooled ? batch : rows;
+
     /// <summary>Every kernel name the launch lists use, once each, in order of first use.</summary>
     public IEnumerable<string> KernelNames()
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var list in new[] { Forward, Loss, Backward, GradientNorm, Sgd, AdamW })
+        foreach (var list in new[] { Forward, Loss, Backward, GradientNorm, Sgd, AdamW, Lion })
         {
             foreach (var launch in list)
             {

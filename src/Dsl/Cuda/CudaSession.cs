@@ -143,13 +143,15 @@ public sealed unsafe class CudaSession : IDisposable
         parameters[1] = &ids;
         parameters[2] = &labels;
         parameters[3] = &targets;
-        parameters[4] = &args;
+        var bound = args;
+        parameters[4] = &bound;
         float one = 1f;
         foreach (var launch in launches)
         {
+            bound = launch.Bind(args);
             if (launch.Gemm is { } gemm)
             {
-                var c = gemm.ToCublas(args.Rows);
+                var c = gemm.ToCublas(bound.Rows);
                 if (c.M == 0 || c.N == 0) continue;
                 float beta = c.Beta;
                 Cublas.Check(Cublas.cublasSgemm(_cublas, c.TransA ? 1 : 0, c.TransB ? 1 : 0, c.M, c.N, c.K, &one,
@@ -157,7 +159,7 @@ public sealed unsafe class CudaSession : IDisposable
                 continue;
             }
 
-            Driver.Check(Driver.cuLaunchKernel(_functions[launch.Name], (uint)launch.GridSize(args.Rows, args.Batch), 1, 1, (uint)launch.Block, 1, 1, 0, IntPtr.Zero, parameters, null),
+            Driver.Check(Driver.cuLaunchKernel(_functions[launch.Name], (uint)launch.GridSize(bound.Rows, bound.Batch), 1, 1, (uint)launch.Block, 1, 1, 0, IntPtr.Zero, parameters, null),
                 $"cuLaunchKernel({launch.Name})");
         }
     }
@@ -169,11 +171,12 @@ public sealed unsafe class CudaSession : IDisposable
         Run(_program.Forward, args);
         Run(_program.Loss, args);
         Run(_program.Backward, args);
-        float[] losses = new float[rows];
+        int lossRows = _program.LossRows(rows, batch);
+        float[] losses = new float[lossRows];
         Download(losses, _program.LossOffset);
         double total = 0;
         foreach (float loss in losses) total += loss;
-        return rows == 0 ? 0 : total / ((double)rows * _program.LossDivisor);
+        return lossRows == 0 ? 0 : total / ((double)lossRows * _program.LossDivisor);
     }
 
     /// <summary>Releases the device memory, the module, cuBLAS and the context reference.</summary>

@@ -38,8 +38,8 @@ public sealed class CudaTrainer : IDisposable
     public CudaSession Session => _session;
 
     /// <summary>One step on up to MaxRows examples: forward, loss, backward and one update with
-    /// <paramref name="optimizer"/> (AdamW or SGD, at its current learning rate). Returns the mean loss.</summary>
-    /// <exception cref="ArgumentException">The shapes disagree, or the optimizer is neither AdamW nor SGD.</exception>
+    /// <paramref name="optimizer"/> (AdamW, SGD or Lion, at its current learning rate). Returns the mean loss.</summary>
+    /// <exception cref="ArgumentException">The shapes disagree, or the optimizer is not AdamW, SGD or Lion.</exception>
     public double TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels, Optimizer optimizer)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
@@ -66,8 +66,15 @@ public sealed class CudaTrainer : IDisposable
                 _session.Run(_session.Program.Sgd, args);
                 break;
             }
+            case Lion lion when _session.Program.Lion.Count > 0:
+            {
+                var args = CudaArgs.ForLion(lion);
+                _session.Run(_session.Program.GradientNorm, args);
+                _session.Run(_session.Program.Lion, args);
+                break;
+            }
             default:
-                throw new ArgumentException($"the CUDA path has AdamW and SGD updates; {optimizer.GetType().Name} has none.", nameof(optimizer));
+                throw new ArgumentException($"the CUDA path has AdamW, SGD and Lion updates; {optimizer.GetType().Name} has none.", nameof(optimizer));
         }
 
         _dropoutStep++;

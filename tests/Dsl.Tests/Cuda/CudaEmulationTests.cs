@@ -131,6 +131,32 @@ public sealed class CudaEmulationTests
     }
 
     [Fact]
+    public void EntropyTalkingHeads_matches_the_cpu_engine()
+    {
+        // Talking heads (pre- and post-softmax head mixing) with causal entropy-invariant scaling; the mix
+        // gradients are summed over every query of the batch.
+        const int batch = 2;
+        int rows = batch * EntropyTalkingHeads.Sequence;
+        int[] labels = Enumerable.Range(0, rows).Select(r => (r * 2 + 1) % 3).ToArray();
+        var engine = new EntropyTalkingHeads.Engine<float>(seed: 20);
+        var subject = new Subject(EntropyTalkingHeads.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            EntropyTalkingHeads.Engine<float>.InputOffset, EntropyTalkingHeads.InputFeatures, EntropyTalkingHeads.Engine<float>.OutputOffset, EntropyTalkingHeads.OutputFeatures, EntropyTalkingHeads.Engine<float>.GradientOffset, EntropyTalkingHeads.Engine<float>.Tensors.ToArray());
+        Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), EntropyTalkingHeads.CudaProgram.Sgd, sequence: EntropyTalkingHeads.Sequence);
+    }
+
+    [Fact]
+    public void WindowedTalkingHeads_matches_the_cpu_engine_across_blocks()
+    {
+        const int batch = 2;
+        int rows = batch * WindowedTalkingHeads.Sequence;
+        int[] labels = Enumerable.Range(0, rows).Select(r => (r * 3 + 1) % 4).ToArray();
+        var engine = new WindowedTalkingHeads.Engine<float>(seed: 23);
+        var subject = new Subject(WindowedTalkingHeads.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            WindowedTalkingHeads.Engine<float>.InputOffset, WindowedTalkingHeads.InputFeatures, WindowedTalkingHeads.Engine<float>.OutputOffset, WindowedTalkingHeads.OutputFeatures, WindowedTalkingHeads.Engine<float>.GradientOffset, WindowedTalkingHeads.Engine<float>.Tensors.ToArray());
+        Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), WindowedTalkingHeads.CudaProgram.Sgd, steps: 2, sequence: WindowedTalkingHeads.Sequence);
+    }
+
+    [Fact]
     public void LinearBoth_matches_the_cpu_engine()
     {
         // Causal and global linear attention (φ = elu + 1), key size ≠ value size, mean squared error.
@@ -142,6 +168,126 @@ public sealed class CudaEmulationTests
         var subject = new Subject(LinearBoth.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, targets), engine.ApplyOptimizer, s => engine.DropoutStep = s,
             LinearBoth.Engine<float>.InputOffset, LinearBoth.InputFeatures, LinearBoth.Engine<float>.OutputOffset, LinearBoth.OutputFeatures, LinearBoth.Engine<float>.GradientOffset, LinearBoth.Engine<float>.Tensors.ToArray());
         Check(subject, batch, Array.Empty<int>(), targets, new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), LinearBoth.CudaProgram.Sgd, sequence: LinearBoth.Sequence);
+    }
+
+    private static readonly int[] s_lossLabels = { 3, 0, 1, 2, 3, 1 };
+
+    /// <summary>The loss models of LossModels.cs (same layers: 5 → 7 tanh → 4, six rows): each row loss's fused kernel.</summary>
+    public static TheoryData<string> RowLossModels() => new(s_rowLoss.Keys);
+
+    private static readonly System.Collections.Generic.Dictionary<string, Func<Subject>> s_rowLoss = new(StringComparer.Ordinal)
+    {
+        ["FocalNet"] = () =>
+        {
+            var e = new FocalNet.Engine<float>(seed: 31);
+            return new Subject(FocalNet.CudaProgram, e.Arena, e.Seed, b => e.TrainingPass(b, s_lossLabels), e.ApplyOptimizer, s => e.DropoutStep = s,
+                FocalNet.Engine<float>.InputOffset, FocalNet.InputFeatures, FocalNet.Engine<float>.OutputOffset, FocalNet.OutputFeatures, FocalNet.Engine<float>.GradientOffset, FocalNet.Engine<float>.Tensors.ToArray());
+        },
+        ["FocalHalfNet"] = () =>
+        {
+            var e = new FocalHalfNet.Engine<float>(seed: 32);
+            return new Subject(FocalHalfNet.CudaProgram, e.Arena, e.Seed, b => e.TrainingPass(b, s_lossLabels), e.ApplyOptimizer, s => e.DropoutStep = s,
+                FocalHalfNet.Engine<float>.InputOffset, FocalHalfNet.InputFeatures, FocalHalfNet.Engine<float>.OutputOffset, FocalHalfNet.OutputFeatures, FocalHalfNet.Engine<float>.GradientOffset, FocalHalfNet.Engine<float>.Tensors.ToArray());
+        },
+        ["SmoothedNet"] = () =>
+        {
+            var e = new SmoothedNet.Engine<float>(seed: 33);
+            return new Subject(SmoothedNet.CudaProgram, e.Arena, e.Seed, b => e.TrainingPass(b, s_lossLabels), e.ApplyOptimizer, s => e.DropoutStep = s,
+                SmoothedNet.Engine<float>.InputOffset, SmoothedNet.InputFeatures, SmoothedNet.Engine<float>.OutputOffset, SmoothedNet.OutputFeatures, SmoothedNet.Engine<float>.GradientOffset, SmoothedNet.Engine<float>.Tensors.ToArray());
+        },
+        ["AdjustedNet"] = () =>
+        {
+            var e = new AdjustedNet.Engine<float>(seed: 34);
+            return new Subject(AdjustedNet.CudaProgram, e.Arena, e.Seed, b => e.TrainingPass(b, s_lossLabels), e.ApplyOptimizer, s => e.DropoutStep = s,
+                AdjustedNet.Engine<float>.InputOffset, AdjustedNet.InputFeatures, AdjustedNet.Engine<float>.OutputOffset, AdjustedNet.OutputFeatures, AdjustedNet.Engine<float>.GradientOffset, AdjustedNet.Engine<float>.Tensors.ToArray());
+        },
+        ["AdjustedAtRunTimeNet"] = () =>
+        {
+            var e = new AdjustedAtRunTimeNet.Engine<float>(seed: 35);
+            return new Subject(AdjustedAtRunTimeNet.CudaProgram, e.Arena, e.Seed, b => e.TrainingPass(b, s_lossLabels), e.ApplyOptimizer, s => e.DropoutStep = s,
+                AdjustedAtRunTimeNet.Engine<float>.InputOffset, AdjustedAtRunTimeNet.InputFeatures, AdjustedAtRunTimeNet.Engine<float>.OutputOffset, AdjustedAtRunTimeNet.OutputFeatures, AdjustedAtRunTimeNet.Engine<float>.GradientOffset, AdjustedAtRunTimeNet.Engine<float>.Tensors.ToArray());
+        },
+        ["TaiLrNet"] = () =>
+        {
+            var e = new TaiLrNet.Engine<float>(seed: 36);
+            return new Subject(TaiLrNet.CudaProgram, e.Arena, e.Seed, b => e.TrainingPass(b, s_lossLabels), e.ApplyOptimizer, s => e.DropoutStep = s,
+                TaiLrNet.Engine<float>.InputOffset, TaiLrNet.InputFeatures, TaiLrNet.Engine<float>.OutputOffset, TaiLrNet.OutputFeatures, TaiLrNet.Engine<float>.GradientOffset, TaiLrNet.Engine<float>.Tensors.ToArray());
+        },
+        ["FloodBelowNet"] = () =>
+        {
+            var e = new FloodBelowNet.Engine<float>(seed: 37);
+            return new Subject(FloodBelowNet.CudaProgram, e.Arena, e.Seed, b => e.TrainingPass(b, s_lossLabels), e.ApplyOptimizer, s => e.DropoutStep = s,
+                FloodBelowNet.Engine<float>.InputOffset, FloodBelowNet.InputFeatures, FloodBelowNet.Engine<float>.OutputOffset, FloodBelowNet.OutputFeatures, FloodBelowNet.Engine<float>.GradientOffset, FloodBelowNet.Engine<float>.Tensors.ToArray());
+        },
+        ["FloodAboveNet"] = () =>
+        {
+            var e = new FloodAboveNet.Engine<float>(seed: 38);
+            return new Subject(FloodAboveNet.CudaProgram, e.Arena, e.Seed, b => e.TrainingPass(b, s_lossLabels), e.ApplyOptimizer, s => e.DropoutStep = s,
+                FloodAboveNet.Engine<float>.InputOffset, FloodAboveNet.InputFeatures, FloodAboveNet.Engine<float>.OutputOffset, FloodAboveNet.OutputFeatures, FloodAboveNet.Engine<float>.GradientOffset, FloodAboveNet.Engine<float>.Tensors.ToArray());
+        },
+        ["FloodedFocalNet"] = () =>
+        {
+            var e = new FloodedFocalNet.Engine<float>(seed: 39);
+            return new Subject(FloodedFocalNet.CudaProgram, e.Arena, e.Seed, b => e.TrainingPass(b, s_lossLabels), e.ApplyOptimizer, s => e.DropoutStep = s,
+                FloodedFocalNet.Engine<float>.InputOffset, FloodedFocalNet.InputFeatures, FloodedFocalNet.Engine<float>.OutputOffset, FloodedFocalNet.OutputFeatures, FloodedFocalNet.Engine<float>.GradientOffset, FloodedFocalNet.Engine<float>.Tensors.ToArray());
+        },
+    };
+
+    [Theory]
+    [MemberData(nameof(RowLossModels))]
+    public void Row_losses_match_the_cpu_engine(string model)
+    {
+        var subject = s_rowLoss[model]();
+        Check(subject, s_lossLabels.Length, s_lossLabels, Array.Empty<float>(), new Sgd(0.1, momentum: 0.9), o => CudaArgs.ForSgd((Sgd)o), subject.Program.Sgd, steps: 2);
+    }
+
+    [Fact]
+    public void Lion_matches_the_cpu_optimizer_with_clipping()
+    {
+        var subject = s_rowLoss["FocalNet"]();
+        var lion = new Lion(learningRate: 0.01, weightDecay: 0.5) { MaxGradientNorm = 0.05 };
+        Check(subject, s_lossLabels.Length, s_lossLabels, Array.Empty<float>(), lion, o => CudaArgs.ForLion((Lion)o), FocalNet.CudaProgram.Lion, steps: 3);
+    }
+
+    [Fact]
+    public void CoSent_through_mean_pooling_matches_the_cpu_engine()
+    {
+        const int batch = 8;
+        var engine = new CoSentPairs.Engine<float>(seed: 41);
+        int[] ids = PairIds(batch, CoSentPairs.Sequence, 11);
+        ids.CopyTo(engine.Tokens, 0);
+        float[] scores = { 4.2f, 1.0f, 3.0f, 1.0f }; // a tie: (1, 3) is no ordered pair
+        var subject = new Subject(CoSentPairs.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, scores), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            -1, 1, CoSentPairs.Engine<float>.OutputOffset, CoSentPairs.OutputFeatures, CoSentPairs.Engine<float>.GradientOffset, CoSentPairs.Engine<float>.Tensors.ToArray());
+        Check(subject, batch, Array.Empty<int>(), scores, new AdamW(learningRate: 0.01), o => CudaArgs.ForAdamW((AdamW)o), CoSentPairs.CudaProgram.AdamW,
+            sequence: CoSentPairs.Sequence, ids: ids, pooled: true);
+    }
+
+    [Fact]
+    public void CosineMse_through_mean_pooling_matches_the_cpu_engine()
+    {
+        const int batch = 8;
+        var engine = new CosineMsePairs.Engine<float>(seed: 42);
+        int[] ids = PairIds(batch, CosineMsePairs.Sequence, 11);
+        ids.CopyTo(engine.Tokens, 0);
+        float[] scores = { 0.9f, -0.2f, 0.4f, 0.1f };
+        var subject = new Subject(CosineMsePairs.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, scores), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            -1, 1, CosineMsePairs.Engine<float>.OutputOffset, CosineMsePairs.OutputFeatures, CosineMsePairs.Engine<float>.GradientOffset, CosineMsePairs.Engine<float>.Tensors.ToArray());
+        Check(subject, batch, Array.Empty<int>(), scores, new Sgd(0.1), o => CudaArgs.ForSgd((Sgd)o), CosineMsePairs.CudaProgram.Sgd,
+            sequence: CosineMsePairs.Sequence, ids: ids, pooled: true);
+    }
+
+    /// <summary>Token ids with pads (0) at the ends of some sentences and one all-pad sentence (its mean is 0).</summary>
+    private static int[] PairIds(int batch, int sequence, int vocabulary)
+    {
+        var ids = new int[batch * sequence];
+        for (int b = 0; b < batch; b++)
+        {
+            int length = b == 5 ? 0 : sequence - (b % 3);
+            for (int t = 0; t < length; t++) ids[(b * sequence) + t] = 1 + ((b * 7 + t * 3) % (vocabulary - 1));
+        }
+
+        return ids;
     }
 
     [Fact]
@@ -160,11 +306,51 @@ public sealed class CudaEmulationTests
         Assert.Contains("∂", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_wrong_pair_loss_kernel_fails_the_check()
+    {
+        // The pooled pair-loss check can fail: CoSENT with its per-pair cosine gradient halved.
+        var good = CoSentPairs.CudaProgram;
+        Assert.Contains("dc[i] = g;", good.Source, StringComparison.Ordinal);
+        var bad = new CudaProgram("CoSentPairsMutated", good.Source.Replace("dc[i] = g;", "dc[i] = 0.5 * g;", StringComparison.Ordinal), good.ArenaLength, good.NormOffset, good.LossOffset, good.LossDivisor, good.MaxRows, good.OutputWidth,
+            good.Forward.ToArray(), good.Loss.ToArray(), good.Backward.ToArray(), good.GradientNorm.ToArray(), good.Sgd.ToArray(), good.AdamW.ToArray(), Array.Empty<string>(), good.Pooled, good.Lion.ToArray());
+        const int batch = 8;
+        var engine = new CoSentPairs.Engine<float>(seed: 41);
+        int[] ids = PairIds(batch, CoSentPairs.Sequence, 11);
+        ids.CopyTo(engine.Tokens, 0);
+        float[] scores = { 4.2f, 1.0f, 3.0f, 1.0f };
+        var subject = new Subject(bad, engine.Arena, engine.Seed, b => engine.TrainingPass(b, scores), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            -1, 1, CoSentPairs.Engine<float>.OutputOffset, CoSentPairs.OutputFeatures, CoSentPairs.Engine<float>.GradientOffset, CoSentPairs.Engine<float>.Tensors.ToArray());
+        var e = Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => Check(subject, batch, Array.Empty<int>(), scores, new Sgd(0.1), o => CudaArgs.ForSgd((Sgd)o), bad.Sgd,
+            steps: 1, sequence: CoSentPairs.Sequence, ids: ids, pooled: true));
+        Assert.Contains("∂", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_wrong_talking_heads_kernel_fails_the_check()
+    {
+        // The talking-heads check can fail: λ·∂Ĵ scaled by 1.01 (∂q, ∂k and so the mixes' inputs go wrong).
+        var good = EntropyTalkingHeads.CudaProgram;
+        Assert.Contains("sum *= lambda;", good.Source, StringComparison.Ordinal);
+        var bad = new CudaProgram("EntropyTalkingHeadsMutated", good.Source.Replace("sum *= lambda;", "sum *= 1.01f * lambda;", StringComparison.Ordinal), good.ArenaLength, good.NormOffset, good.LossOffset, good.LossDivisor, good.MaxRows, good.OutputWidth,
+            good.Forward.ToArray(), good.Loss.ToArray(), good.Backward.ToArray(), good.GradientNorm.ToArray(), good.Sgd.ToArray(), good.AdamW.ToArray(), Array.Empty<string>(), good.Pooled, good.Lion.ToArray());
+        const int batch = 2;
+        int rows = batch * EntropyTalkingHeads.Sequence;
+        int[] labels = Enumerable.Range(0, rows).Select(r => (r * 2 + 1) % 3).ToArray();
+        var engine = new EntropyTalkingHeads.Engine<float>(seed: 20);
+        var subject = new Subject(bad, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            EntropyTalkingHeads.Engine<float>.InputOffset, EntropyTalkingHeads.InputFeatures, EntropyTalkingHeads.Engine<float>.OutputOffset, EntropyTalkingHeads.OutputFeatures, EntropyTalkingHeads.Engine<float>.GradientOffset, EntropyTalkingHeads.Engine<float>.Tensors.ToArray());
+        var e = Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), bad.Sgd,
+            steps: 1, sequence: EntropyTalkingHeads.Sequence));
+        Assert.Contains("∂", e.Message, StringComparison.Ordinal);
+    }
+
     private static void Check(Subject s, int batch, int[] labels, float[] targets, Optimizer optimizer, Func<Optimizer, CudaArgs> argsFor,
-        System.Collections.Generic.IReadOnlyList<CudaLaunch> update, int steps = 3, int sequence = 1, int[]? ids = null)
+        System.Collections.Generic.IReadOnlyList<CudaLaunch> update, int steps = 3, int sequence = 1, int[]? ids = null, bool pooled = false)
     {
         var program = s.Program;
         int rows = batch * sequence;
+        int outputRows = pooled ? batch : rows;
         ids ??= Array.Empty<int>();
         var random = new SeededRandom(5);
         if (s.InputOffset >= 0)
@@ -183,7 +369,7 @@ public sealed class CudaEmulationTests
             double loss = emulator.TrainingPass(device, rows, batch, ids, labels, targets, s.Seed, (ulong)step);
             Close($"step {step}: loss", expectedLoss, loss);
             float gradientScale = MaxAbs(s.Arena.AsSpan(s.GradientOffset, s.GradientOffset)); // the gradient region is as long as the parameter region before it
-            Close($"step {step}: output", s.Arena.AsSpan(s.OutputOffset, rows * s.OutputWidth), device.AsSpan(s.OutputOffset, rows * s.OutputWidth));
+            Close($"step {step}: output", s.Arena.AsSpan(s.OutputOffset, outputRows * s.OutputWidth), device.AsSpan(s.OutputOffset, outputRows * s.OutputWidth));
             var failures = new System.Collections.Generic.List<string>();
             foreach (var t in s.Tensors)
                 Collect(failures, $"step {step}: ∂{t.Name}", s.Arena.AsSpan(s.GradientOffset + t.Offset, t.Length), device.AsSpan(s.GradientOffset + t.Offset, t.Length), gradientScale);

@@ -36,14 +36,15 @@ internal sealed unsafe class CudaEmulator
         {
             foreach (var launch in launches)
             {
+                var bound = launch.Bind(args);
                 if (launch.Gemm is { } gemm)
                 {
-                    Sgemm(gemm.ToCublas(args.Rows), arena);
+                    Sgemm(gemm.ToCublas(bound.Rows), arena);
                     continue;
                 }
 
                 var kernel = (delegate* unmanaged<int, int, float*, int*, int*, float*, CudaArgs*, void>)_kernels[launch.Name];
-                kernel(launch.GridSize(args.Rows, args.Batch), launch.Block, a, i, l, t, &args);
+                kernel(launch.GridSize(bound.Rows, bound.Batch), launch.Block, a, i, l, t, &bound);
             }
         }
     }
@@ -55,9 +56,10 @@ internal sealed unsafe class CudaEmulator
         Run(_program.Forward, arena, ids, labels, targets, args);
         Run(_program.Loss, arena, ids, labels, targets, args);
         Run(_program.Backward, arena, ids, labels, targets, args);
+        int lossRows = _program.LossRows(rows, batch);
         double total = 0;
-        for (int r = 0; r < rows; r++) total += arena[_program.LossOffset + r];
-        return total / ((double)rows * _program.LossDivisor);
+        for (int r = 0; r < lossRows; r++) total += arena[_program.LossOffset + r];
+        return total / ((double)lossRows * _program.LossDivisor);
     }
 
     /// <summary>C = α·op(A)·op(B) + β·C, column-major, α = 1: the cublasSgemm contract (accumulated in double).</summary>

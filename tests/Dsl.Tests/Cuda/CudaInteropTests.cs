@@ -40,9 +40,9 @@ public sealed class CudaInteropTests
     [Fact]
     public void A_program_with_steps_not_emitted_yet_is_refused_before_touching_the_device()
     {
-        var e = Assert.Throws<NotSupportedException>(() => CudaSession.Open(EntropyTalkingHeads.CudaProgram, ReadOnlySpan<float>.Empty));
-        Assert.Contains("EntropyTalkingHeads cannot run on a GPU yet", e.Message, StringComparison.Ordinal);
-        Assert.Contains("AttentionForward (Attend)", e.Message, StringComparison.Ordinal);
+        var e = Assert.Throws<NotSupportedException>(() => CudaSession.Open(SpectralClassifier.CudaProgram, ReadOnlySpan<float>.Empty));
+        Assert.Contains("SpectralClassifier cannot run on a GPU yet", e.Message, StringComparison.Ordinal);
+        Assert.Contains("SpectralNorm (Hidden)", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

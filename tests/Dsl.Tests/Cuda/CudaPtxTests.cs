@@ -26,8 +26,24 @@ public sealed class CudaPtxTests
         ["LinearBoth"] = () => LinearBoth.CudaProgram,
         ["DeepNormStack"] = () => DeepNormStack.CudaProgram,
         ["LongAttention"] = () => LongAttention.CudaProgram,
+        ["WindowedTalkingHeads"] = () => WindowedTalkingHeads.CudaProgram,
         ["CharGpt"] = () => CharGpt.CharGpt.CudaProgram,
         ["CharGptRope"] = () => CharGpt.CharGptRope.CudaProgram,
+        ["FocalNet"] = () => FocalNet.CudaProgram,
+        ["FocalHalfNet"] = () => FocalHalfNet.CudaProgram,
+        ["SmoothedNet"] = () => SmoothedNet.CudaProgram,
+        ["AdjustedNet"] = () => AdjustedNet.CudaProgram,
+        ["AdjustedAtRunTimeNet"] = () => AdjustedAtRunTimeNet.CudaProgram,
+        ["TaiLrNet"] = () => TaiLrNet.CudaProgram,
+        ["FloodBelowNet"] = () => FloodBelowNet.CudaProgram,
+        ["FloodAboveNet"] = () => FloodAboveNet.CudaProgram,
+        ["FloodedFocalNet"] = () => FloodedFocalNet.CudaProgram,
+        ["CoSentPairs"] = () => CoSentPairs.CudaProgram,
+        ["CosineMsePairs"] = () => CosineMsePairs.CudaProgram,
+        ["SpectralClassifier"] = () => SpectralClassifier.CudaProgram,
+        ["AdversarialTagger"] = () => AdversarialTagger.CudaProgram,
+        ["CoSentModel"] = () => CoSentEncoder.CoSentModel.CudaProgram,
+        ["CosineMseModel"] = () => CoSentEncoder.CosineMseModel.CudaProgram,
     };
 
     public static TheoryData<string> Models() => new(Programs.Keys);
@@ -56,6 +72,18 @@ public sealed class CudaPtxTests
     [InlineData("DeepNormStack")]
     [InlineData("CharGpt")]
     [InlineData("CharGptRope")]
+    [InlineData("EntropyTalkingHeads")]
+    [InlineData("WindowedTalkingHeads")]
+    [InlineData("FocalNet")]
+    [InlineData("SmoothedNet")]
+    [InlineData("AdjustedNet")]
+    [InlineData("TaiLrNet")]
+    [InlineData("FloodAboveNet")]
+    [InlineData("FloodedFocalNet")]
+    [InlineData("CoSentPairs")]
+    [InlineData("CosineMsePairs")]
+    [InlineData("CoSentModel")]
+    [InlineData("CosineMseModel")]
     public void Models_are_emitted_completely(string model)
     {
         var program = Programs[model]();
@@ -63,17 +91,19 @@ public sealed class CudaPtxTests
         Assert.Contains(program.Forward, l => l.Gemm is not null);
         Assert.NotEmpty(program.Loss);
         Assert.NotEmpty(program.Backward);
+        Assert.NotEmpty(program.Lion);
     }
 
     [Fact]
-    public void Transformer_steps_not_emitted_yet_are_listed()
+    public void Spectral_norm_and_fgm_are_listed_not_silently_dropped()
     {
-        // Talking heads are not emitted yet: the program says so instead of producing a schedule
-        // that silently skips them.
-        var program = EntropyTalkingHeads.CudaProgram;
-        Assert.Contains(program.Unsupported, u => u.StartsWith("AttentionForward", StringComparison.Ordinal));
-        Assert.Contains(program.Unsupported, u => u.StartsWith("AttentionBackward", StringComparison.Ordinal));
-        Assert.Contains("not emitted for CUDA yet", program.Source, StringComparison.Ordinal);
+        // Both live in the plan beside the steps (u, v, σ and W̄ buffers; FGM's backups), which the CUDA
+        // schedule does not run yet: such a model must be refused, not trained without them.
+        Assert.Contains(SpectralClassifier.CudaProgram.Unsupported, u => u.StartsWith("SpectralNorm (Hidden)", StringComparison.Ordinal));
+        Assert.Contains(SpectralClassifier.CudaProgram.Unsupported, u => u.StartsWith("SpectralNorm (Square)", StringComparison.Ordinal));
+        Assert.Contains(AdversarialTagger.CudaProgram.Unsupported, u => u.StartsWith("Adversarial FGM", StringComparison.Ordinal));
+        Assert.Contains("not emitted for CUDA yet", SpectralClassifier.CudaProgram.Source, StringComparison.Ordinal);
+        Assert.Empty(PlainTagger.CudaProgram.Unsupported);
     }
 
     [Fact]

@@ -227,6 +227,9 @@ internal static partial class CudaEmitter
             if (ap.Bqkv >= 0) BiasEpilogue(w, launches, $"{prefix}_qkv_bias", $"{s.Layer}: q|k|v += b_qkv", ap.Qkv, ap.Bqkv, width);
             if (ap.RopeTable >= 0) Rope(w, launches, s, $"{prefix}_rope", ap.Qkv, inverse: false);
 
+            if (o.TalkingHeads) TalkingHeadsForward(w, launches, s, prefix);
+            else
+            {
             string name = $"{prefix}_attention";
             w.Line($"/* {s.Layer}: flash-style forward. Block = (example, head, tile of {Int(AttentionTile)} queries), one thread per query;");
             w.Line($"   key and value tiles of {Int(AttentionTile)} positions pass through shared memory, the softmax is online");
@@ -278,6 +281,8 @@ internal static partial class CudaEmitter
             w.Line();
             _cooperative.Add(name);
             launches.Add(new CudaLaunchSpec(name, $"{s.Layer}: flash-style attention forward", "Batches", o.Heads * tiles, AttentionTile));
+            }
+
             launches.Add(new CudaLaunchSpec($"{prefix}_gemm_output", $"{s.Layer}: y = heads·W_oᵀ", "Single", 0, 0,
                 new CudaGemmSpec(false, true, ap.Heads, hv, ap.Wo, hv, s.Y, s.Out, 0, s.Out, hv, RowsAreM: true, Accumulate: false)));
             if (ap.Bo >= 0) BiasEpilogue(w, launches, $"{prefix}_output_bias", $"{s.Layer}: y += b_o", s.Y, ap.Bo, s.Out);
@@ -336,6 +341,9 @@ internal static partial class CudaEmitter
             launches.Add(new CudaLaunchSpec($"{prefix}_gemm_heads", $"{s.Layer}: ∂heads = ∂y·W_o", "Single", 0, 0,
                 new CudaGemmSpec(false, false, s.DY, s.Out, ap.Wo, hv, ap.DHeads, hv, 0, hv, s.Out, RowsAreM: true, Accumulate: false)));
 
+            if (o.TalkingHeads) TalkingHeadsBackward(w, launches, s, prefix);
+            else
+            {
             // ∂q: per query, over key tiles (as the forward).
             string dq = $"{prefix}_attention_backward_query";
             w.Line($"/* {s.Layer}: ∂q_i = λ_i Σ_j p_ij (∂heads_i·v_j − D_i) k_j, p_ij = exp(λ_i q_i·k_j − lse_i), D_i = ∂heads_i·heads_i;");
@@ -455,6 +463,8 @@ internal static partial class CudaEmitter
             w.Line();
             _cooperative.Add(dkv);
             launches.Add(new CudaLaunchSpec(dkv, $"{s.Layer}: attention backward, ∂k and ∂v", "Batches", o.Heads * tiles, AttentionTile));
+            }
+
             if (ap.RopeTable >= 0) Rope(w, launches, s, $"{prefix}_rope_backward", ap.DQkv, inverse: true);
             launches.Add(new CudaLaunchSpec($"{prefix}_gemm_qkv_weight", $"{s.Layer}: ∂W_qkv {Op(acc)} ∂qkvᵀ·x", "Single", 0, 0,
                 new CudaGemmSpec(true, false, ap.DQkv, width, s.X, s.In, g + ap.Wqkv, s.In, width, s.In, 0, RowsAreM: false, Accumulate: acc)));

@@ -8,7 +8,7 @@ namespace Dsl.Generators.Emit.Cuda;
 
 /// <summary>One launch of the CUDA schedule, as the emitter decided it (printed into the C# as a
 /// <c>Dsl.Cuda.CudaLaunch</c>).</summary>
-internal sealed record CudaLaunchSpec(string Name, string Comment, string Grid, int Width, int Block, CudaGemmSpec? Gemm = null);
+internal sealed record CudaLaunchSpec(string Name, string Comment, string Grid, int Width, int Block, CudaGemmSpec? Gemm = null, bool PerExample = false);
 
 /// <summary>A row-major C (+)= op(A)·op(B) over arena offsets (see <c>Dsl.Cuda.CudaGemm</c>).</summary>
 internal sealed record CudaGemmSpec(bool TransposeA, bool TransposeB, int A, int Lda, int B, int Ldb, int C, int Ldc, int M, int N, int K, bool RowsAreM, bool Accumulate);
@@ -17,7 +17,7 @@ internal sealed record CudaGemmSpec(bool TransposeA, bool TransposeB, int A, int
 internal sealed record CudaModule(
     string Source, int ArenaLength, int NormOffset, int LossOffset, int LossDivisor,
     List<CudaLaunchSpec> Forward, List<CudaLaunchSpec> Loss, List<CudaLaunchSpec> Backward,
-    List<CudaLaunchSpec> GradientNorm, List<CudaLaunchSpec> Sgd, List<CudaLaunchSpec> AdamW, List<string> Unsupported);
+    List<CudaLaunchSpec> GradientNorm, List<CudaLaunchSpec> Sgd, List<CudaLaunchSpec> AdamW, List<string> Unsupported, bool Pooled, List<CudaLaunchSpec> Lion);
 
 /// <summary>
 /// Prints CUDA C for a <see cref="ModelPlan"/>: the same steps, offsets and fusion decisions the CPU
@@ -62,6 +62,7 @@ internal static partial class CudaEmitter
         private readonly int _normOffset;
         private readonly int _lossOffset;
         private readonly int _arenaLength;
+        private readonly int _talkingOffset;
 
         public Emission(ModelPlan plan)
         {
@@ -70,14 +71,24 @@ internal static partial class CudaEmitter
             _normOffset = plan.ArenaLength;
             _lossOffset = plan.ArenaLength + 16;
             _arenaLength = Align(_lossOffset + plan.Rows, 16);
+            // Talking heads' backward scratch (P′ and λ·∂Ĵ per query and key, the mix-gradient partials per query).
+            _talkingOffset = _arenaLength;
+            int talking = plan.Forward.Where(s => s.Kind == StepKind.AttentionForward && s.Attention is { Options.TalkingHeads: true })
+                .Select(s => TalkingScratch(s.Attention!.Options, plan.Rows, plan.Model.Sequence)).DefaultIfEmpty(0).Max();
+            _arenaLength = Align(_arenaLength + talking, 16);
         }
 
         private static int Align(int value, int to) => (value + to - 1) / to * to;
 
         public CudaModule Run()
         {
-            var forward = _plan.Forward.Where(s => s.Kind is not (StepKind.SoftmaxCrossEntropy or StepKind.MeanSquaredError)).ToList();
-            var lossStep = _plan.Forward.FirstOrDefault(s => s.Kind is StepKind.SoftmaxCrossEntropy or StepKind.MeanSquaredError);
+            // Plan-level extras the CUDA path does not carry yet: refused by name rather than run without them.
+            foreach (var sn in _plan.SpectralNorms) _unsupported.Add($"SpectralNorm ({sn.Layer})");
+            if (_plan.Adversarial is { } fgm) _unsupported.Add($"Adversarial FGM ({fgm.Layer})");
+            var extras = _unsupported.ToList();
+            static bool IsLoss(PlanStep s) => s.Kind is StepKind.SoftmaxCrossEntropy or StepKind.MeanSquaredError or StepKind.Loss;
+            var forward = _plan.Forward.Where(s => !IsLoss(s)).ToList();
+            var lossStep = _plan.Forward.FirstOrDefault(IsLoss);
             for (int i = 0; i < forward.Count; i++) Step(forward[i], $"f{Int(i)}", forward: true);
             for (int i = 0; i < _plan.Backward.Count; i++) Step(_plan.Backward[i], $"b{Int(i)}", forward: false);
             var loss = new CodeWriter();
@@ -85,7 +96,8 @@ internal static partial class CudaEmitter
             int lossDivisor = 1;
             if (lossStep is not null)
             {
-                if (lossStep.Kind == StepKind.SoftmaxCrossEntropy) SoftmaxCrossEntropy(loss, lossLaunches, lossStep);
+                if (_plan.Model.Loss is { IsPlain: false } spec) lossDivisor = ExtendedLoss(loss, lossLaunches, lossStep, spec);
+                else if (lossStep.Kind == StepKind.SoftmaxCrossEntropy) SoftmaxCrossEntropy(loss, lossLaunches, lossStep);
                 else
                 {
                     MeanSquaredError(loss, lossLaunches, lossStep);
@@ -93,14 +105,30 @@ internal static partial class CudaEmitter
                 }
             }
 
+            // After a MeanPool a pass has one row per example: the forward launches after the pool, the loss and
+            // the backward launches before the pool's backward run with rows = batch.
+            bool pooled = _plan.Model.Pooled;
+            if (pooled)
+            {
+                int poolForward = forward.FindIndex(s => s.Kind == StepKind.MeanPoolForward);
+                int poolBackward = _plan.Backward.ToList().FindIndex(s => s.Kind == StepKind.MeanPoolBackward);
+                for (int i = poolForward + 1; i < forward.Count; i++) PerExample(_launches[forward[i]]);
+                for (int i = 0; i < poolBackward; i++) PerExample(_launches[_plan.Backward[i]]);
+                PerExample(lossLaunches);
+            }
+
             var optimizer = new CodeWriter();
             var norm = new List<CudaLaunchSpec>();
             var sgd = new List<CudaLaunchSpec>();
             var adamW = new List<CudaLaunchSpec>();
+            var lion = new List<CudaLaunchSpec>();
             Optimizers(optimizer, norm, sgd, adamW);
+            Lion(optimizer, lion);
 
             var w = new CodeWriter();
             Header(w);
+            foreach (var extra in extras) w.Line($"/* {extra}: not emitted for CUDA yet; this model cannot run on a GPU. */");
+            if (extras.Count > 0) w.Line();
             // Forward and backward side by side: each forward step, then the backward steps of the same node.
             var byNode = _plan.Backward.GroupBy(s => s.Node).ToDictionary(g => g.Key, g => g.ToList());
             var printed = new HashSet<PlanStep>(ByReference.Instance);
@@ -118,11 +146,16 @@ internal static partial class CudaEmitter
             w.Line("/* ---- optimizer updates ---- */");
             w.Line();
             Append(w, optimizer);
-            Exports(w, forward, lossLaunches, norm, sgd, adamW);
+            Exports(w, forward, lossLaunches, norm, sgd, adamW.Concat(lion).ToList());
 
             return new CudaModule(w.ToString(), _arenaLength, _normOffset, _lossOffset, lossDivisor,
                 forward.SelectMany(s => _launches[s]).ToList(), lossLaunches, _plan.Backward.SelectMany(s => _launches[s]).ToList(),
-                norm, sgd, adamW, _unsupported);
+                norm, sgd, adamW, _unsupported, pooled, lion);
+        }
+
+        private static void PerExample(List<CudaLaunchSpec> launches)
+        {
+            for (int i = 0; i < launches.Count; i++) launches[i] = launches[i] with { PerExample = true };
         }
 
         private static void Append(CodeWriter w, CodeWriter part) => w.Lines(part.ToString().TrimEnd('\n')).Line();
@@ -238,6 +271,13 @@ internal static partial class CudaEmitter
             {
                 return dsl_mix(dsl_mix(seed + 0x9E3779B97F4A7C15ULL) + (stream + 1ULL) * 0xD1B54A32D192ED03ULL);
             }
+            /* e^x − 1 without cancellation near 0 (Dsl.Kernels.LossMath.ExpM1: 2t/(1 − t), t = tanh(x/2)). */
+            static __device__ inline float dsl_expm1(float x)
+            {
+                if (x > 1.0f || x < -1.0f) return DSL_EXPF(x) - 1.0f;
+                float t = DSL_TANHF(0.5f * x);
+                return 2.0f * t / (1.0f - t);
+            }
             /* Linear attention's feature map φ = elu + 1 > 0 and its derivative. */
             static __device__ inline float dsl_phi(float x) { return x > 0.0f ? x + 1.0f : DSL_EXPF(x); }
             static __device__ inline float dsl_phi_d(float x) { return x > 0.0f ? 1.0f : DSL_EXPF(x); }
@@ -312,8 +352,10 @@ internal static partial class CudaEmitter
                 case StepKind.RmsNormForward: NormForward(w, launches, s, prefix, layerNorm: false); break;
                 case StepKind.LayerNormBackward: NormBackward(w, launches, s, prefix, layerNorm: true); break;
                 case StepKind.RmsNormBackward: NormBackward(w, launches, s, prefix, layerNorm: false); break;
-                case StepKind.AttentionForward when s.Attention is { Options.TalkingHeads: false }: AttentionForward(w, launches, s, prefix); break;
-                case StepKind.AttentionBackward when s.Attention is { Options.TalkingHeads: false }: AttentionBackward(w, launches, s, prefix); break;
+                case StepKind.MeanPoolForward: MeanPoolForward(w, launches, s, prefix); break;
+                case StepKind.MeanPoolBackward: MeanPoolBackward(w, launches, s, prefix); break;
+                case StepKind.AttentionForward when s.Attention is { Options: { TalkingHeads: false } or { TalkingHeads: true, Linear: false } }: AttentionForward(w, launches, s, prefix); break;
+                case StepKind.AttentionBackward when s.Attention is { Options: { TalkingHeads: false } or { TalkingHeads: true, Linear: false } }: AttentionBackward(w, launches, s, prefix); break;
                 default:
                     string what = $"{s.Kind} ({Name(s)})";
                     _unsupported.Add(what);

@@ -42,7 +42,10 @@ internal static class CudaModelEmitter
                 List("gradientNorm", cuda.GradientNorm, w, comma: true);
                 List("sgd", cuda.Sgd, w, comma: true);
                 List("adamW", cuda.AdamW, w, comma: true);
-                w.Line($"    new string[] {{ {string.Join(", ", cuda.Unsupported.Select(String))} }});");
+                w.Line($"    new string[] {{ {string.Join(", ", cuda.Unsupported.Select(String))} }},");
+                w.Line($"    pooled: {Bool(cuda.Pooled)},");
+                List("lion", cuda.Lion, w, comma: false, prefix: "lion: ");
+                w.Line("    );");
             }
         }
 
@@ -50,16 +53,17 @@ internal static class CudaModelEmitter
         return w.ToString();
     }
 
-    private static void List(string label, IReadOnlyList<CudaLaunchSpec> launches, CodeWriter w, bool comma)
+    private static void List(string label, IReadOnlyList<CudaLaunchSpec> launches, CodeWriter w, bool comma, string prefix = "")
     {
-        w.Line($"    /* {label}: */ new global::Dsl.Cuda.CudaLaunch[]");
+        w.Line($"    /* {label}: */ {prefix}new global::Dsl.Cuda.CudaLaunch[]");
         w.Line("    {");
         foreach (var l in launches)
         {
             string gemm = l.Gemm is { } g
                 ? $", new global::Dsl.Cuda.CudaGemm({Bool(g.TransposeA)}, {Bool(g.TransposeB)}, {Int(g.A)}, {Int(g.Lda)}, {Int(g.B)}, {Int(g.Ldb)}, {Int(g.C)}, {Int(g.Ldc)}, {Int(g.M)}, {Int(g.N)}, {Int(g.K)}, {Bool(g.RowsAreM)}, {Bool(g.Accumulate)})"
                 : "";
-            w.Line($"        new({String(l.Name)}, {String(l.Comment)}, global::Dsl.Cuda.CudaGrid.{l.Grid}, {Int(l.Width)}, {Int(l.Block)}{gemm}),");
+            string perExample = l.PerExample ? (l.Gemm is null ? ", null, true" : ", true") : "";
+            w.Line($"        new({String(l.Name)}, {String(l.Comment)}, global::Dsl.Cuda.CudaGrid.{l.Grid}, {Int(l.Width)}, {Int(l.Block)}{gemm}{perExample}),");
         }
 
         w.Line(comma ? "    }," : "    }");
