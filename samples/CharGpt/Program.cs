@@ -15,7 +15,9 @@ namespace CharGpt;
 /// train/val loss every 250 iterations (mean over a fixed set of 20 batches each), the loss over the
 /// whole validation split at the end, 300 sampled characters and saves a checkpoint.
 /// Options: --variant gpt|rope, --iters N, --threads N, --seed N, --data PATH, --checkpoint PATH,
-/// --eval-interval N, --eval-batches N, --sample N.
+/// --eval-interval N, --eval-batches N, --sample N, --device cpu|cuda (cuda trains with the generated
+/// CUDA program, docs/cuda.md; evaluation and sampling then run on the CPU from the downloaded
+/// parameters; without a usable GPU it says what is missing and exits, never falling back silently).
 /// </summary>
 internal static class Program
 {
@@ -27,6 +29,7 @@ internal static class Program
         int iterations = 2000, evalInterval = 250, evalBatches = 20, sampleLength = 300;
         ulong seed = 1337;
         string? data = null, checkpoint = null;
+        bool cuda = false;
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -42,8 +45,18 @@ internal static class Program
                 case "--eval-interval": evalInterval = NextInt(); break;
                 case "--eval-batches": evalBatches = NextInt(); break;
                 case "--sample": sampleLength = NextInt(); break;
+                case "--device":
+                    string device = Next();
+                    if (device is not ("cpu" or "cuda"))
+                    {
+                        Console.Error.WriteLine($"--device {device}: expected cpu or cuda");
+                        return 2;
+                    }
+
+                    cuda = device == "cuda";
+                    break;
                 default:
-                    Console.Error.WriteLine($"unknown option {args[i]}; options: --variant gpt|rope --iters N --threads N --seed N --data PATH --checkpoint PATH --eval-interval N --eval-batches N --sample N");
+                    Console.Error.WriteLine($"unknown option {args[i]}; options: --variant gpt|rope --iters N --threads N --seed N --data PATH --checkpoint PATH --eval-interval N --eval-batches N --sample N --device cpu|cuda");
                     return 2;
             }
         }
@@ -67,6 +80,26 @@ internal static class Program
         }
 
         ICharModel model = variant == "gpt" ? new CharGpt(seed) : new CharGptRope(seed);
+        float[] arena = model is CharGpt gpt ? gpt.Compiled.Arena : ((CharGptRope)model).Compiled.Arena;
+        int parameterRegion = variant == "gpt" ? CharGpt.Engine<float>.ParameterRegion : CharGptRope.Engine<float>.ParameterRegion;
+        Dsl.Cuda.CudaTrainer? gpu = null;
+        if (cuda)
+        {
+            try
+            {
+                gpu = Dsl.Cuda.CudaTrainer.ForTokens(variant == "gpt" ? CharGpt.CudaProgram : CharGptRope.CudaProgram, arena, Block, seed);
+            }
+            catch (Dsl.Cuda.Interop.CudaUnavailableException e)
+            {
+                Console.Error.WriteLine($"--device cuda: {e.Message} Run without --device cuda (or with --device cpu) to train on the CPU.");
+                return 1;
+            }
+
+            Console.WriteLine("training on the GPU (the generated CUDA program); evaluation and sampling on the CPU");
+        }
+
+        // With --device cuda the parameters live on the device: bring them into the model before it evaluates, samples or saves.
+        void PullParameters() => gpu?.Session.Download(arena.AsSpan(0, parameterRegion), 0);
         int vocabulary = variant == "gpt" ? CharGpt.OutputFeatures : CharGptRope.OutputFeatures;
         int parameters = variant == "gpt" ? CharGpt.ParameterCount : CharGptRope.ParameterCount;
         if (corpus.VocabularySize != vocabulary)
@@ -98,6 +131,7 @@ internal static class Program
         {
             if (iteration % evalInterval == 0 || iteration == iterations)
             {
+                PullParameters();
                 double train = model.Evaluate(trainEval.Inputs, trainEval.Targets);
                 double val = model.Evaluate(valEval.Inputs, valEval.Targets);
                 if (val <= 1.88 && reachedIteration < 0)
@@ -114,13 +148,13 @@ internal static class Program
             if (iteration == iterations) break;
             optimizer.LearningRate = LearningRateSchedule.WarmupCosine(iteration, 100, 2000, 1e-3, 1e-4);
             CharCorpus.SampleBatch(corpus.Train, inputs, targets, Batch, Block, random);
-            float loss = model.TrainStep(inputs, targets, optimizer);
+            float loss = gpu is null ? model.TrainStep(inputs, targets, optimizer) : (float)gpu.TrainStep(inputs, targets, optimizer);
             recentLoss = iteration == windowStart ? loss : 0.9 * recentLoss + 0.1 * loss;
             if (iteration % 10 == 9)
             {
                 double rate = (iteration + 1 - windowStart) / window.Elapsed.TotalSeconds;
                 int done = 30 * (iteration + 1) / iterations;
-                Console.Write($"\r[{new string('#', done)}{new string('.', 30 - done)}] iter {iteration + 1,5}/{iterations}  loss {recentLoss:F4}  lr {optimizer.LearningRate:E2}  |g| {optimizer.LastGradientNorm:F2}  {rate:F1} it/s   ");
+                Console.Write($"\r[{new string('#', done)}{new string('.', 30 - done)}] iter {iteration + 1,5}/{iterations}  loss {recentLoss:F4}  lr {optimizer.LearningRate:E2}  {(gpu is null ? $"|g| {optimizer.LastGradientNorm:F2}  " : "")}{rate:F1} it/s   ");
             }
         }
 
@@ -129,6 +163,8 @@ internal static class Program
         var allInputs = new int[windows * Block];
         var allTargets = new int[windows * Block];
         CharCorpus.Windows(corpus.Validation, 0, windows, Block, allInputs, allTargets);
+        PullParameters();
+        gpu?.Dispose();
         double fullVal = model.Evaluate(allInputs, allTargets);
         Console.WriteLine($"final: val loss over the whole validation split ({windows} windows of {Block}, {windows * Block:N0} characters): {fullVal:F4}");
         Console.WriteLine(reachedIteration >= 0

@@ -4,10 +4,11 @@ using Dsl.Optimizers;
 namespace Dsl.Cuda;
 
 /// <summary>
-/// Training and prediction for a model with real-valued inputs on a GPU, the device counterpart of a
-/// model's <c>TrainStep</c> and <c>Predict</c>: inputs are uploaded into the arena's input rows, the
-/// labels staged, and the forward, loss, backward, gradient norm and optimizer launch lists run on
-/// the device. Counts its own optimizer steps (the update does not run in <see cref="Optimizer.Step{T}"/>).
+/// Training and prediction on a GPU, the device counterpart of a model's <c>TrainStep</c> and
+/// <c>Predict</c>: real-valued inputs are uploaded into the arena's input rows (token ids of a token
+/// model are staged instead, see <see cref="ForTokens"/>), the labels staged, and the forward, loss,
+/// backward, gradient norm and optimizer launch lists run on the device. Counts its own optimizer
+/// steps (the update does not run in <see cref="Optimizer.Step{T}"/>).
 /// </summary>
 public sealed class CudaTrainer : IDisposable
 {
@@ -15,6 +16,7 @@ public sealed class CudaTrainer : IDisposable
     private readonly int _inputOffset;
     private readonly int _inputWidth;
     private readonly int _outputOffset;
+    private readonly int _sequence;
     private readonly ulong _seed;
     private long _updates;
     private ulong _dropoutStep;
@@ -23,15 +25,30 @@ public sealed class CudaTrainer : IDisposable
     /// (initialised parameters), for inputs of <paramref name="inputWidth"/> features at <paramref name="inputOffset"/>.</summary>
     /// <exception cref="Interop.CudaUnavailableException">No usable GPU; the message says what is missing.</exception>
     public CudaTrainer(CudaProgram program, ReadOnlySpan<float> arena, int inputOffset, int inputWidth, int outputOffset, ulong seed)
+        : this(program, arena, inputOffset, inputWidth, outputOffset, sequence: 0, seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputWidth);
+    }
+
+    private CudaTrainer(CudaProgram program, ReadOnlySpan<float> arena, int inputOffset, int inputWidth, int outputOffset, int sequence, ulong seed)
     {
         ArgumentNullException.ThrowIfNull(program);
         ArgumentOutOfRangeException.ThrowIfNegative(inputOffset);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputWidth);
         _session = CudaSession.Open(program, arena);
         _inputOffset = inputOffset;
         _inputWidth = inputWidth;
         _outputOffset = outputOffset;
+        _sequence = sequence;
         _seed = seed;
+    }
+
+    /// <summary>A trainer for a token model (its forward starts with an [Embedding]): each example is
+    /// <paramref name="sequence"/> ids, with one label per position.</summary>
+    /// <exception cref="Interop.CudaUnavailableException">No usable GPU; the message says what is missing.</exception>
+    public static CudaTrainer ForTokens(CudaProgram program, ReadOnlySpan<float> arena, int sequence, ulong seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(sequence);
+        return new CudaTrainer(program, arena, inputOffset: 0, inputWidth: 0, outputOffset: 0, sequence, seed);
     }
 
     /// <summary>The device session (for downloading parameters).</summary>
@@ -46,9 +63,34 @@ public sealed class CudaTrainer : IDisposable
         int rows = labels.Length;
         if (rows == 0 || rows > _session.Program.MaxRows || inputs.Length != rows * _inputWidth)
             throw new ArgumentException($"a step takes 1 to {_session.Program.MaxRows} labels and {_inputWidth} inputs per label; got {labels.Length} labels and {inputs.Length} inputs.", nameof(inputs));
+        if (_sequence > 0)
+            throw new InvalidOperationException("this trainer is for a token model: pass the token ids as ints.");
         _session.Upload(inputs, _inputOffset);
         _session.Stage(ReadOnlySpan<int>.Empty, labels, ReadOnlySpan<float>.Empty);
         double loss = _session.TrainingPass(rows, rows, _seed, _dropoutStep);
+        Update(optimizer);
+        return loss;
+    }
+
+    /// <summary>One step of a token model (see <see cref="ForTokens"/>) on up to MaxRows positions: whole
+    /// sequences of ids and one label per position. Returns the mean loss per position.</summary>
+    /// <exception cref="ArgumentException">The shapes disagree, or the optimizer is not AdamW, SGD or Lion.</exception>
+    public double TrainStep(ReadOnlySpan<int> tokens, ReadOnlySpan<int> labels, Optimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        if (_sequence == 0)
+            throw new InvalidOperationException("this trainer is for real-valued inputs: pass them as floats.");
+        int rows = labels.Length;
+        if (rows == 0 || rows > _session.Program.MaxRows || rows % _sequence != 0 || tokens.Length != rows)
+            throw new ArgumentException($"a step takes whole sequences of {_sequence} ids, 1 to {_session.Program.MaxRows} positions, and one label per id; got {tokens.Length} ids and {labels.Length} labels.", nameof(tokens));
+        _session.Stage(tokens, labels, ReadOnlySpan<float>.Empty);
+        double loss = _session.TrainingPass(rows, rows / _sequence, _seed, _dropoutStep);
+        Update(optimizer);
+        return loss;
+    }
+
+    private void Update(Optimizer optimizer)
+    {
         _updates++;
         switch (optimizer)
         {
@@ -78,12 +120,13 @@ public sealed class CudaTrainer : IDisposable
         }
 
         _dropoutStep++;
-        return loss;
     }
 
     /// <summary>The forward pass without dropout on any number of rows (in chunks of MaxRows).</summary>
     public void Predict(ReadOnlySpan<float> inputs, Span<float> outputs)
     {
+        if (_sequence > 0)
+            throw new InvalidOperationException("Predict on the device takes real-valued inputs; for a token model, download the parameters and predict on the CPU.");
         int rows = inputs.Length / _inputWidth;
         int width = _session.Program.OutputWidth, max = _session.Program.MaxRows;
         if (inputs.Length != rows * _inputWidth || outputs.Length < rows * width)

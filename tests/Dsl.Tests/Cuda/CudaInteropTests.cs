@@ -38,6 +38,20 @@ public sealed class CudaInteropTests
     }
 
     [Fact]
+    public void A_token_model_trainer_without_a_driver_says_the_driver_is_missing_and_checks_its_sequence()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => CudaTrainer.ForTokens(TinyGpt.CudaProgram, new float[16], 0, 1));
+        if (NativeLibrary.TryLoad("libcuda.so.1", out IntPtr handle))
+        {
+            NativeLibrary.Free(handle); // a GPU machine: the trainer may well open
+            return;
+        }
+
+        var e = Assert.Throws<CudaUnavailableException>(() => CudaTrainer.ForTokens(TinyGpt.CudaProgram, new float[16], TinyGpt.Sequence, 1));
+        Assert.StartsWith("the CUDA driver could not be loaded", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_program_with_steps_not_emitted_yet_is_refused_before_touching_the_device()
     {
         var e = Assert.Throws<NotSupportedException>(() => CudaSession.Open(SpectralClassifier.CudaProgram, ReadOnlySpan<float>.Empty));
