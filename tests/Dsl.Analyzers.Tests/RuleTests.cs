@@ -664,6 +664,21 @@ public sealed class RuleTests
 
     private static string WithLoss(string loss) => Valid.Replace("Ops.SoftmaxCrossEntropy(Forward(x), y)", loss);
 
+    // ---- DSL209 ---------------------------------------------------------------------------------
+
+    [Fact]
+    public void DSL209_fires_on_priors_for_fewer_classes_than_the_logits()
+    {
+        // Valid's output is Dense(Out = 4): four classes.
+        var d = Fires("DSL209", WithLoss("Ops.LogitAdjustedCrossEntropy(Forward(x), y, 1, [|[0.5, 0.3, 0.2]|])"));
+        Assert.StartsWith("Ops.LogitAdjustedCrossEntropy declares 3 class priors, but the logits have 4 classes", Message(d));
+    }
+
+    [Fact]
+    public void DSL209_near_miss_one_prior_per_class_and_no_priors() => Clean(
+        WithLoss("Ops.LogitAdjustedCrossEntropy(Forward(x), y, 1, [0.4, 0.3, 0.2, 0.1])")
+        + WithLoss("Ops.LogitAdjustedCrossEntropy(Forward(x), y, 1)").Replace("class M", "class M2"));
+
     [Fact]
     public void DSL313_fires_on_a_non_positive_cosent_lambda()
     {

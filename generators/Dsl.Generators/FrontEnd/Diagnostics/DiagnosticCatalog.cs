@@ -33,6 +33,7 @@ internal static class DiagnosticCatalog
     public const string TiedShapeId = "DSL206";
     public const string RepeatShapeId = "DSL207";
     public const string StepBatchId = "DSL208";
+    public const string PriorCountId = "DSL209";
     public const string SquarePlusBId = "DSL301";
     public const string AttentionScaleDimensionId = "DSL302";
     public const string AttentionLogitsLargeId = "DSL303";
@@ -109,6 +110,11 @@ internal static class DiagnosticCatalog
     public static readonly DiagnosticDescriptor RepeatShape = Error(RepeatShapeId, ShapeCategory,
         "A repeated block changes the width",
         "Block '{0}' of a [Repeat] stack maps {1} features to {2}; every block of a stack must keep its input's shape");
+
+    /// <summary>Logit-adjusted cross-entropy declares a different number of class priors than the logits have columns.</summary>
+    public static readonly DiagnosticDescriptor PriorCount = Error(PriorCountId, ShapeCategory,
+        "Class priors do not match the number of classes",
+        "Ops.LogitAdjustedCrossEntropy declares {0} class priors, but the logits have {1} classes; give one prior per class (or none, and set them from the training labels at run time)");
 
     /// <summary>Reported by the TrainStep analyzer when a call's input is an array of a constant size that
     /// is not a whole number of examples or holds more than the model's Batch.</summary>
@@ -195,7 +201,7 @@ internal static class DiagnosticCatalog
         HeadsWidth, RotaryDim, TiedShape, RepeatShape, SquarePlusB, AttentionScaleDimension, AttentionLogitsLarge,
         DeepNormConstants, InitVariance, EmbeddingDimension, KeySizeBottleneck, UnargmaxableClasses, WindowBeyondSequence,
         DeepNormPreNorm, RopeBase, ResidualBranchScale, LossArgument, FloodAboveInitialLoss,
-        TaiLrAccuracy,
+        TaiLrAccuracy, PriorCount,
     };
 
     /// <summary>

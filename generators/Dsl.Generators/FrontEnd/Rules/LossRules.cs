@@ -57,6 +57,13 @@ internal static class LossRules
                 if (!(loss.P1 >= 0) || double.IsInfinity(loss.P1))
                     Invalid("Ops.LogitAdjustedCrossEntropy", "tau", 2, "τ", loss.P1, "finite and ≥ 0",
                         "τ < 0 adds a bonus to the rare classes' logits in training instead of a margin, the opposite of the adjustment; τ = 1 is already near optimal", "1");
+                if (loss.Priors.Count > 0 && Classes(model) is int classes and > 0 && loss.Priors.Count != classes)
+                {
+                    // Shape rule: one prior per class, i.e. per logit column.
+                    report(DiagnosticCatalog.PriorCount, Argument(call, "priors", 3)?.GetLocation() ?? At("priors", 3),
+                        new object?[] { loss.Priors.Count, classes });
+                }
+
                 for (int i = 0; i < loss.Priors.Count; i++)
                 {
                     double prior = loss.Priors[i];
