@@ -1,0 +1,75 @@
+using System;
+using System.IO;
+using Dsl.Cuda.Runner;
+using Xunit;
+
+namespace Dsl.Cuda.Tests;
+
+/// <summary>A fact for the no-GPU path: skipped where a GPU is usable (there the runner would run the real checks).</summary>
+public sealed class NoGpuFactAttribute : FactAttribute
+{
+    /// <summary>Sets <see cref="FactAttribute.Skip"/> when a GPU is usable.</summary>
+    public NoGpuFactAttribute()
+    {
+        if (Gpu.Unavailable is null) Skip = "a GPU is usable: run `Dsl.Cuda.Runner parity` instead";
+    }
+}
+
+/// <summary>The carried runner (bench/Dsl.Cuda.Runner) through its entry point, in process.</summary>
+public sealed class RunnerTests
+{
+    [NoGpuFact]
+    public void Every_subcommand_without_a_gpu_exits_with_the_unavailable_message_and_its_own_code()
+    {
+        foreach (string[] args in new[] { new[] { "parity" }, new[] { "time", "--model", "mlp" }, new[] { "parity", "--model", "chargpt", "--steps", "2" } })
+        {
+            var (code, output, error) = Run(args);
+            Assert.Equal(RunnerProgram.NoGpu, code);
+            Assert.Equal("no usable GPU: " + Gpu.Unavailable, error.Trim());
+            Assert.Equal(string.Empty, output);
+        }
+
+        Assert.NotEqual(RunnerProgram.Ok, RunnerProgram.NoGpu);
+        Assert.NotEqual(RunnerProgram.Failed, RunnerProgram.NoGpu);
+        Assert.NotEqual(RunnerProgram.Usage, RunnerProgram.NoGpu);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("bench")]
+    [InlineData("parity --steps 0")]
+    [InlineData("time --model resnet")]
+    [InlineData("time --python")]
+    public void A_bad_command_line_exits_with_the_usage_code_before_touching_the_gpu(string commandLine)
+    {
+        var (code, output, error) = Run(commandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(RunnerProgram.Usage, code);
+        Assert.Contains("usage: Dsl.Cuda.Runner parity", error, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, output);
+    }
+
+    [Fact]
+    public void The_runner_models_have_no_step_the_cuda_emitter_leaves_out()
+    {
+        Assert.Empty(FashionMnist.FashionMlp.CudaProgram.Unsupported);
+        Assert.Empty(CharGpt.CharGpt.CudaProgram.Unsupported);
+        Assert.NotEmpty(CharGpt.CharGpt.CudaProgram.AdamW);
+        Assert.NotEmpty(CharGpt.CharGpt.CudaProgram.GradientNorm);
+    }
+
+    [Fact]
+    public void The_pytorch_scripts_are_copied_next_to_the_runner()
+    {
+        string folder = Path.Combine(AppContext.BaseDirectory, "torch");
+        foreach (string script in new[] { "torch_mlp.py", "torch_chargpt.py" })
+            Assert.Contains("--device", File.ReadAllText(Path.Combine(folder, script)), StringComparison.Ordinal);
+    }
+
+    private static (int Code, string Output, string Error) Run(string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        int code = RunnerProgram.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+}
