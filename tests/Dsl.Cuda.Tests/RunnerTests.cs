@@ -34,6 +34,15 @@ public sealed class RunnerTests
         Assert.NotEqual(RunnerProgram.Usage, RunnerProgram.NoGpu);
     }
 
+    [GpuFact]
+    public void On_a_gpu_the_runner_parity_passes_for_both_models()
+    {
+        var (code, output, error) = Run(["parity", "--steps", "3"]);
+        Assert.True(code == RunnerProgram.Ok, $"exit {code}\n{output}\n{error}");
+        Assert.Contains("parity: PASS", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("FAIL", output, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("bench")]
