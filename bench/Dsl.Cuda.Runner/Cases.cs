@@ -1,5 +1,8 @@
 using System;
+using System.Runtime.CompilerServices;
 using Dsl.Optimizers;
+
+[assembly: InternalsVisibleTo("Dsl.Cuda.Tests")]
 
 namespace Dsl.Cuda.Runner;
 

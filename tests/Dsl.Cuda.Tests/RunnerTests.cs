@@ -67,6 +67,35 @@ public sealed class RunnerTests
     }
 
     [Fact]
+    public void The_cpu_side_of_each_case_trains_and_its_tensors_tile_the_parameter_region()
+    {
+        foreach (var (c, classes) in new (ModelCase, int)[] { (new MlpCase(seed: 1), 10), (new GptCase(seed: 1337), 65) })
+        {
+            int covered = 0;
+            foreach (var t in c.Tensors) covered += t.Length;
+            Assert.True(covered > 0 && covered <= c.ParameterRegion, $"{c.Name}: tensors cover {covered} of {c.ParameterRegion}");
+
+            c.CpuForward();
+            double first = c.CpuTrainingPass(0);
+            Assert.True(double.IsFinite(first) && first > 0, $"{c.Name}: loss {first}");
+            if (classes == 65) Assert.True(Math.Abs(first - Math.Log(classes)) < 0.3, $"{c.Name}: initial loss {first}, ln {classes} = {Math.Log(classes)}");
+            Assert.Contains(c.Arena.AsSpan(c.GradientOffset, c.ParameterRegion).ToArray(), g => g != 0);
+
+            var adamW = c.NewAdamW();
+            float[] before = c.Arena.AsSpan(0, c.ParameterRegion).ToArray();
+            double loss = first;
+            for (int step = 0; step < 5; step++)
+            {
+                c.CpuApply(adamW);
+                loss = c.CpuTrainingPass((ulong)step + 1);
+            }
+
+            Assert.NotEqual(before, c.Arena.AsSpan(0, c.ParameterRegion).ToArray());
+            Assert.True(loss < first, $"{c.Name}: loss {first} then {loss} after 5 AdamW steps on one batch");
+        }
+    }
+
+    [Fact]
     public void The_pytorch_scripts_are_copied_next_to_the_runner()
     {
         string folder = Path.Combine(AppContext.BaseDirectory, "torch");
