@@ -58,6 +58,11 @@ def parse_args():
     parser.add_argument("--full-val", action="store_true", help="after training, the loss over the whole validation split in non-overlapping windows")
     parser.add_argument("--target", type=float, default=1.88, help="report when the estimated val loss first reaches <= this")
     parser.add_argument("--timing-warmup", type=int, default=10, help="iterations left out of the per-iteration median")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda: eager on the GPU, TF32 off, "
+                        "each timed iteration synchronised")
+    parser.add_argument("--synthetic", type=int, default=0, metavar="N",
+                        help="instead of --data, N characters of seeded random text over 65 symbols (for timing where "
+                             "the corpus is absent)")
     parser.add_argument("--json", default=None, help="also write the summary line to this file")
     parser.add_argument("--export", default=None, metavar="DIR",
                         help="parity trace for `Dsl.Bench chargpt-parity`: write DIR/init.safetensors (the initial "
@@ -77,6 +82,15 @@ import torch.nn.functional as F  # noqa: E402
 
 if ARGS.threads is not None:
     torch.set_num_threads(ARGS.threads)
+DEVICE = torch.device(ARGS.device)
+if DEVICE.type == "cuda":
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+
+
+def sync():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
 
 # The configuration (nanoGPT's README CPU flags for shakespeare_char).
 N_LAYER, N_HEAD, N_EMBD, BLOCK, BATCH = 4, 4, 128, 64, 12
@@ -88,6 +102,12 @@ BETAS, WEIGHT_DECAY, GRAD_CLIP, LN_EPS = (0.9, 0.99), 0.1, 1.0, 1e-5
 # ---------------------------------------------------------------------------- data
 
 def load_corpus(path):
+    if ARGS.synthetic > 0:
+        generator = torch.Generator().manual_seed(ARGS.seed)
+        symbols = [chr(32 + i) for i in range(65)]
+        ids = torch.randint(65, (ARGS.synthetic,), generator=generator)
+        cut = int(len(ids) * 0.9)
+        return symbols, ids[:cut], ids[cut:]
     if not os.path.isfile(path):
         sys.exit(f"corpus not found: {path} (pass --data PATH to tinyshakespeare's input.txt)")
     with open(path, encoding="utf-8") as f:
@@ -103,7 +123,7 @@ def random_batch(split):
     starts = torch.randint(len(split) - BLOCK, (BATCH,))
     x = torch.stack([split[s:s + BLOCK] for s in starts.tolist()])
     y = torch.stack([split[s + 1:s + 1 + BLOCK] for s in starts.tolist()])
-    return x, y
+    return x.to(DEVICE), y.to(DEVICE)
 
 
 # ---------------------------------------------------------------------------- model
@@ -182,7 +202,7 @@ class CharGpt(nn.Module):
 
     def forward(self, idx, targets):
         t = idx.shape[1]
-        x = self.tokens(idx) + self.positions(torch.arange(t))
+        x = self.tokens(idx) + self.positions(torch.arange(t, device=idx.device))
         for block in self.blocks:
             x = block(x)
         logits = self.head(self.final_norm(x))
@@ -221,6 +241,7 @@ def full_validation(model, val, chunk=64):
         starts = range(first * BLOCK, min(windows, first + chunk) * BLOCK, BLOCK)
         x = torch.stack([val[s:s + BLOCK] for s in starts])
         y = torch.stack([val[s + 1:s + 1 + BLOCK] for s in starts])
+        x, y = x.to(DEVICE), y.to(DEVICE)
         total += model(x, y).item() * y.numel()  # the batch mean times its number of targets
         count += y.numel()
     model.train()
@@ -278,7 +299,7 @@ def blas_library():
 def main():
     torch.manual_seed(ARGS.seed)
     vocabulary, train, val = load_corpus(ARGS.data)
-    model = CharGpt(len(vocabulary))
+    model = CharGpt(len(vocabulary)).to(DEVICE)
     parameters = list(model.parameters())  # the tied matrix appears once
     decayed = [p for p in parameters if p.dim() >= 2]
     undecayed = [p for p in parameters if p.dim() < 2]
@@ -327,9 +348,10 @@ def main():
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(parameters, GRAD_CLIP)
         optimizer.step()
+        sync()
         step_seconds.append(time.perf_counter() - t0)
         if trace:
-            trace["batches"].write(x.to(torch.int32).numpy().tobytes() + y.to(torch.int32).numpy().tobytes())
+            trace["batches"].write(x.to(torch.int32).cpu().numpy().tobytes() + y.to(torch.int32).cpu().numpy().tobytes())
             trace["losses"].write(f"{loss.item():.9g} {norm.item():.9g}\n")
         if it % ARGS.log_interval == 0:
             print(f"iter {it}: loss {loss.item():.4f}, grad norm {norm.item():.3f}, lr {lr:.2e}, "
@@ -349,6 +371,8 @@ def main():
         "final_estimated_val": evals[-1]["val"], "final_estimated_train": evals[-1]["train"],
         "target": ARGS.target, "reached": reached,
     }
+    if DEVICE.type == "cuda":
+        summary["device"] = torch.cuda.get_device_name(DEVICE)
     print(f"median {median_ms:.2f} ms per iteration (iterations {ARGS.timing_warmup}..{ARGS.iters - 1}, "
           f"batch fetch + forward + backward + clip + step)")
     print(f"wall {wall:.1f} s ({wall - eval_seconds:.1f} s training, {eval_seconds:.1f} s estimating)")

@@ -92,6 +92,9 @@ public sealed unsafe class CudaSession : IDisposable
         IntPtr module;
         fixed (byte* image = ptx) Driver.Check(Driver.cuModuleLoadData(out module, image), "cuModuleLoadData");
         Cublas.Check(Cublas.cublasCreate(out IntPtr cublas), "cublasCreate");
+        // Explicitly the default math mode: FP32 products stay FP32 (no TF32), whatever a caller set before.
+        // The environment variable NVIDIA_TF32_OVERRIDE=1 can still force TF32; see docs/cuda.md.
+        Cublas.Check(Cublas.cublasSetMathMode(cublas, Cublas.DefaultMath), "cublasSetMathMode");
         Driver.Check(Driver.cuMemAlloc(out ulong deviceArena, (nuint)program.ArenaLength * sizeof(float)), $"cuMemAlloc({program.ArenaLength} floats)");
         int stagingLength = (2 * program.MaxRows) + (program.MaxRows * program.OutputWidth);
         Driver.Check(Driver.cuMemAlloc(out ulong staging, (nuint)stagingLength * 4), "cuMemAlloc(staging)");

@@ -101,6 +101,12 @@ internal static unsafe partial class Cublas
     [LibraryImport(CudaLibraries.Cublas, EntryPoint = "cublasDestroy_v2")]
     public static partial int cublasDestroy(IntPtr handle);
 
+    /// <summary>CUBLAS_DEFAULT_MATH: FP32 GEMMs in full FP32, no TF32 tensor-core rounding.</summary>
+    public const int DefaultMath = 0;
+
+    [LibraryImport(CudaLibraries.Cublas)]
+    public static partial int cublasSetMathMode(IntPtr handle, int mode);
+
     [LibraryImport(CudaLibraries.Cublas, EntryPoint = "cublasSgemm_v2")]
     public static partial int cublasSgemm(IntPtr handle, int transa, int transb, int m, int n, int k,
         float* alpha, ulong a, int lda, ulong b, int ldb, float* beta, ulong c, int ldc);
