@@ -66,6 +66,55 @@ public sealed partial class CudaEmulationTests
         Assert.Contains("∂", e.Message, StringComparison.Ordinal);
     }
 
+    private static readonly int[] s_taggerIds = { 1, 4, 0, 5, 2, 2, 3, 1 };
+    private static readonly int[] s_taggerLabels = { 0, 2, 1, 1, 2, 0, 0, 1 };
+
+    private static Subject Tagger(CudaProgram program, AdversarialTagger.Engine<float> engine) =>
+        new(program, engine.Arena, engine.Seed, b => engine.AdversarialPass(b, s_taggerLabels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            -1, 1, AdversarialTagger.Engine<float>.OutputOffset, AdversarialTagger.OutputFeatures,
+            AdversarialTagger.Engine<float>.GradientOffset, AdversarialTagger.Engine<float>.Tensors.ToArray());
+
+    [Fact]
+    public void AdversarialTagger_fgm_matches_the_cpu_engine_and_restores_the_table_exactly()
+    {
+        // Clean pass, r = ε·g/‖g‖ on the table, perturbed pass, gradients summed, table restored: the combined
+        // gradients within 1e-4 and the table after the pass bit for bit the CPU's (and the one before the pass).
+        const int batch = 2;
+        var program = AdversarialTagger.CudaProgram;
+        Assert.Empty(program.Unsupported);
+        var engine = new AdversarialTagger.Engine<float>(seed: 61);
+        s_taggerIds.CopyTo(engine.Tokens, 0);
+        var table = AdversarialTagger.Engine<float>.Tensors.ToArray().Single(t => t.Name.StartsWith("Tokens", StringComparison.Ordinal));
+        float[] before = engine.Arena.AsSpan(table.Offset, table.Length).ToArray();
+        int checkedTables = 0;
+        Check(Tagger(program, engine), batch, s_taggerLabels, Array.Empty<float>(), new AdamW(learningRate: 0.05), o => CudaArgs.ForAdamW((AdamW)o), program.AdamW,
+            steps: 2, sequence: AdversarialTagger.Sequence, ids: s_taggerIds, adversarial: true, afterPass: (step, device) =>
+            {
+                Assert.True(engine.AdversarialPerturbationNorm > 0, "the CPU pass perturbed nothing");
+                Assert.Equal(engine.Arena.AsSpan(table.Offset, table.Length).ToArray(), device.AsSpan(table.Offset, table.Length).ToArray());
+                if (step == 0) Assert.Equal(before, device.AsSpan(table.Offset, table.Length).ToArray());
+                checkedTables++;
+            });
+        Assert.Equal(2, checkedTables);
+    }
+
+    [Fact]
+    public void Fgm_without_the_saved_gradients_fails_the_check()
+    {
+        // The restore kernel without the clean pass's gradients: only the perturbed pass's are left.
+        const string add = "+= saved;";
+        var good = AdversarialTagger.CudaProgram;
+        Assert.Contains(add, good.Source, StringComparison.Ordinal);
+        var bad = new CudaProgram("AdversarialTaggerMutated", good.Source.Replace(add, "+= 0.0f * saved;", StringComparison.Ordinal),
+            good.ArenaLength, good.NormOffset, good.LossOffset, good.LossDivisor, good.MaxRows, good.OutputWidth, good.Forward.ToArray(), good.Loss.ToArray(), good.Backward.ToArray(),
+            good.GradientNorm.ToArray(), good.Sgd.ToArray(), good.AdamW.ToArray(), Array.Empty<string>(), good.Pooled, good.Lion.ToArray(), good.AdversarialPerturb.ToArray(), good.AdversarialRestore.ToArray());
+        var engine = new AdversarialTagger.Engine<float>(seed: 61);
+        s_taggerIds.CopyTo(engine.Tokens, 0);
+        var e = Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => Check(Tagger(bad, engine), 2, s_taggerLabels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), bad.Sgd,
+            steps: 1, sequence: AdversarialTagger.Sequence, ids: s_taggerIds, adversarial: true));
+        Assert.Contains("∂", e.Message, StringComparison.Ordinal);
+    }
+
     private static CudaProgram Rebuild(CudaProgram good, string model, string source, CudaLaunch[] backward) =>
         new(model, source, good.ArenaLength, good.NormOffset, good.LossOffset, good.LossDivisor, good.MaxRows, good.OutputWidth,
             good.Forward.ToArray(), good.Loss.ToArray(), backward, good.GradientNorm.ToArray(), good.Sgd.ToArray(), good.AdamW.ToArray(), Array.Empty<string>(), good.Pooled, good.Lion.ToArray());

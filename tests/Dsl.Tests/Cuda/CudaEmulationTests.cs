@@ -349,7 +349,7 @@ public sealed partial class CudaEmulationTests
     }
 
     private static void Check(Subject s, int batch, int[] labels, float[] targets, Optimizer optimizer, Func<Optimizer, CudaArgs> argsFor,
-        System.Collections.Generic.IReadOnlyList<CudaLaunch> update, int steps = 3, int sequence = 1, int[]? ids = null, bool pooled = false, Action<int, float[]>? afterPass = null)
+        System.Collections.Generic.IReadOnlyList<CudaLaunch> update, int steps = 3, int sequence = 1, int[]? ids = null, bool pooled = false, Action<int, float[]>? afterPass = null, bool adversarial = false)
     {
         var program = s.Program;
         int rows = batch * sequence;
@@ -369,7 +369,9 @@ public sealed partial class CudaEmulationTests
         {
             s.SetDropoutStep((ulong)step);
             double expectedLoss = s.TrainingPass(batch);
-            double loss = emulator.TrainingPass(device, rows, batch, ids, labels, targets, s.Seed, (ulong)step);
+            double loss = adversarial
+                ? emulator.AdversarialPass(device, rows, batch, ids, labels, targets, s.Seed, (ulong)step)
+                : emulator.TrainingPass(device, rows, batch, ids, labels, targets, s.Seed, (ulong)step);
             Close($"step {step}: loss", expectedLoss, loss);
             float gradientScale = MaxAbs(s.Arena.AsSpan(s.GradientOffset, s.GradientOffset)); // the gradient region is as long as the parameter region before it
             Close($"step {step}: output", s.Arena.AsSpan(s.OutputOffset, outputRows * s.OutputWidth), device.AsSpan(s.OutputOffset, outputRows * s.OutputWidth));

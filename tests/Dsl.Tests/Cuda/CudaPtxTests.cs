@@ -103,9 +103,19 @@ public sealed class CudaPtxTests
         Assert.Equal(new[] { "sn0_power_iteration", "sn0_normalize", "sn1_power_iteration", "sn1_normalize" }, program.Forward.Take(4).Select(l => l.Name));
         Assert.Equal(new[] { "sn0_backward", "sn1_backward" }, program.Backward.TakeLast(2).Select(l => l.Name));
         Assert.DoesNotContain(program.Forward.Skip(4), l => l.Name.StartsWith("sn", StringComparison.Ordinal));
-        Assert.Contains(AdversarialTagger.CudaProgram.Unsupported, u => u.StartsWith("Adversarial FGM", StringComparison.Ordinal));
-        Assert.Contains("not emitted for CUDA yet", AdversarialTagger.CudaProgram.Source, StringComparison.Ordinal);
-        Assert.Empty(PlainTagger.CudaProgram.Unsupported);
+    }
+
+    [Fact]
+    public void Fgm_has_its_own_launch_lists()
+    {
+        var program = AdversarialTagger.CudaProgram;
+        Assert.Empty(program.Unsupported);
+        Assert.True(program.Adversarial);
+        Assert.Equal(new[] { "fgm_save_gradients", "fgm_perturb" }, program.AdversarialPerturb.Select(l => l.Name));
+        Assert.Equal(new[] { "fgm_restore" }, program.AdversarialRestore.Select(l => l.Name));
+        Assert.DoesNotContain(program.Forward.Concat(program.Backward), l => l.Name.StartsWith("fgm", StringComparison.Ordinal));
+        Assert.False(PlainTagger.CudaProgram.Adversarial);
+        Assert.Empty(PlainTagger.CudaProgram.AdversarialRestore);
     }
 
     [Fact]

@@ -17,7 +17,8 @@ internal sealed record CudaGemmSpec(bool TransposeA, bool TransposeB, int A, int
 internal sealed record CudaModule(
     string Source, int ArenaLength, int NormOffset, int LossOffset, int LossDivisor,
     List<CudaLaunchSpec> Forward, List<CudaLaunchSpec> Loss, List<CudaLaunchSpec> Backward,
-    List<CudaLaunchSpec> GradientNorm, List<CudaLaunchSpec> Sgd, List<CudaLaunchSpec> AdamW, List<string> Unsupported, bool Pooled, List<CudaLaunchSpec> Lion);
+    List<CudaLaunchSpec> GradientNorm, List<CudaLaunchSpec> Sgd, List<CudaLaunchSpec> AdamW, List<string> Unsupported, bool Pooled, List<CudaLaunchSpec> Lion,
+    List<CudaLaunchSpec> AdversarialPerturb, List<CudaLaunchSpec> AdversarialRestore);
 
 /// <summary>
 /// Prints CUDA C for a <see cref="ModelPlan"/>: the same steps, offsets and fusion decisions the CPU
@@ -83,7 +84,6 @@ internal static partial class CudaEmitter
         public CudaModule Run()
         {
             // Plan-level extras the CUDA path does not carry yet: refused by name rather than run without them.
-            if (_plan.Adversarial is { } fgm) _unsupported.Add($"Adversarial FGM ({fgm.Layer})");
             var extras = _unsupported.ToList();
             static bool IsLoss(PlanStep s) => s.Kind is StepKind.SoftmaxCrossEntropy or StepKind.MeanSquaredError or StepKind.Loss;
             var forward = _plan.Forward.Where(s => !IsLoss(s)).ToList();
@@ -121,6 +121,10 @@ internal static partial class CudaEmitter
             var spectralForward = new List<CudaLaunchSpec>();
             var spectralBackward = new List<CudaLaunchSpec>();
             SpectralNorm(spectral, spectralForward, spectralBackward);
+            var adversarial = new CodeWriter();
+            var perturb = new List<CudaLaunchSpec>();
+            var restore = new List<CudaLaunchSpec>();
+            Adversarial(adversarial, perturb, restore);
 
             var optimizer = new CodeWriter();
             var norm = new List<CudaLaunchSpec>();
@@ -152,12 +156,13 @@ internal static partial class CudaEmitter
             w.Line("/* ---- optimizer updates ---- */");
             w.Line();
             Append(w, optimizer);
-            Exports(w, forward, lossLaunches, norm, sgd, adamW.Concat(lion).Concat(spectralForward).Concat(spectralBackward).ToList());
+            if (perturb.Count > 0) Append(w, adversarial);
+            Exports(w, forward, lossLaunches, norm, sgd, adamW.Concat(lion).Concat(spectralForward).Concat(spectralBackward).Concat(perturb).Concat(restore).ToList());
 
             return new CudaModule(w.ToString(), _arenaLength, _normOffset, _lossOffset, lossDivisor,
                 spectralForward.Concat(forward.SelectMany(s => _launches[s])).ToList(), lossLaunches,
                 _plan.Backward.SelectMany(s => _launches[s]).Concat(spectralBackward).ToList(),
-                norm, sgd, adamW, _unsupported, pooled, lion);
+                norm, sgd, adamW, _unsupported, pooled, lion, perturb, restore);
         }
 
         private static void PerExample(List<CudaLaunchSpec> launches)
