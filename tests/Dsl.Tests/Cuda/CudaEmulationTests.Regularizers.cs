@@ -3,6 +3,7 @@ using System.Linq;
 using System.Text.RegularExpressions;
 using Dsl.Cuda;
 using Dsl.Optimizers;
+using Dsl.Runtime;
 using Dsl.Tests.EndToEnd;
 using Xunit;
 
@@ -42,6 +43,30 @@ public sealed partial class CudaEmulationTests
                 checkedSigmas++;
             });
         Assert.Equal(3, checkedSigmas);
+    }
+
+    [Fact]
+    public void Spectral_norm_outside_training_keeps_u_and_v_and_matches_the_cpu_forward()
+    {
+        // training = 0: no power iteration (u, v bit for bit unchanged), σ and W̄ from the current u, v as on the CPU.
+        var program = SpectralClassifier.CudaProgram;
+        var engine = new SpectralClassifier.Engine<float>(seed: 52);
+        int rows = 3;
+        var random = new SeededRandom(7);
+        for (int i = 0; i < rows * SpectralClassifier.InputFeatures; i++) engine.Arena[SpectralClassifier.Engine<float>.InputOffset + i] = (float)((random.NextDouble() * 2) - 1);
+        var match = Regex.Match(program.Source, @"/\* Hidden: one power iteration[^\n]*\n\s*W \[\d+, \d+\] at \d+, u at (\d+), v at (\d+)");
+        Assert.True(match.Success, "no u, v offsets for Hidden in the source");
+        int u = int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), v = int.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+        float[] device = new float[program.ArenaLength];
+        engine.Arena.CopyTo(device, 0);
+        float[] uv = device.AsSpan(u, 7).ToArray().Concat(device.AsSpan(v, 5).ToArray()).ToArray();
+        engine.Forward(rows, training: false);
+        var emulator = new CudaEmulator(program);
+        emulator.Run(program.Forward, device, Array.Empty<int>(), Array.Empty<int>(), Array.Empty<float>(), CudaArgs.ForPass(rows, rows, training: false, engine.Seed, 0));
+        Assert.Equal(uv, device.AsSpan(u, 7).ToArray().Concat(device.AsSpan(v, 5).ToArray()).ToArray());
+        Close("σ(Hidden)", engine.SpectralSigma("Hidden"), device[SigmaOffset(program, "Hidden")]);
+        Close("output", engine.Arena.AsSpan(SpectralClassifier.Engine<float>.OutputOffset, rows * SpectralClassifier.OutputFeatures),
+            device.AsSpan(SpectralClassifier.Engine<float>.OutputOffset, rows * SpectralClassifier.OutputFeatures));
     }
 
     [Fact]
