@@ -29,10 +29,14 @@ public sealed class CudaProgram
     /// <param name="unsupported">Steps the CUDA emitter does not emit yet (empty when complete).</param>
     /// <param name="pooled">The model mean-pools its sequence: the loss has one row per example.</param>
     /// <param name="lion">The Lion update (empty for a program printed before it existed).</param>
+    /// <param name="adversarialPerturb">FGM, after a clean pass: save the gradients, back the table up and perturb it (empty without [Adversarial]).</param>
+    /// <param name="adversarialRestore">FGM, after the perturbed pass: add the saved gradients and restore the table.</param>
     public CudaProgram(string model, string source, int arenaLength, int normOffset, int lossOffset, int lossDivisor, int maxRows, int outputWidth,
         CudaLaunch[] forward, CudaLaunch[] loss, CudaLaunch[] backward, CudaLaunch[] gradientNorm, CudaLaunch[] sgd, CudaLaunch[] adamW, string[] unsupported,
-        bool pooled = false, CudaLaunch[]? lion = null)
+        bool pooled = false, CudaLaunch[]? lion = null, CudaLaunch[]? adversarialPerturb = null, CudaLaunch[]? adversarialRestore = null)
     {
+        AdversarialPerturb = adversarialPerturb ?? System.Array.Empty<CudaLaunch>();
+        AdversarialRestore = adversarialRestore ?? System.Array.Empty<CudaLaunch>();
         Pooled = pooled;
         Lion = lion ?? System.Array.Empty<CudaLaunch>();
         Model = model;
@@ -105,6 +109,18 @@ public sealed class CudaProgram
     /// <summary>The Lion update: sign of an interpolated momentum (reads the global norm for clipping).</summary>
     public IReadOnlyList<CudaLaunch> Lion { get; }
 
+    /// <summary>FGM ([Adversarial]), run after a clean training pass: saves the gradient region, backs the embedding
+    /// table up and adds r = ε·g/‖g‖ to it (g the table's clean gradient). Then a second training pass with the same
+    /// arguments and <see cref="AdversarialRestore"/> (see <see cref="CudaSession.AdversarialPass"/>). Empty without FGM.</summary>
+    public IReadOnlyList<CudaLaunch> AdversarialPerturb { get; }
+
+    /// <summary>FGM, after the perturbed pass: adds the saved clean gradients to the perturbed ones and copies the
+    /// table back bit for bit. Empty without FGM.</summary>
+    public IReadOnlyList<CudaLaunch> AdversarialRestore { get; }
+
+    /// <summary>Whether the model trains with FGM: a training step is <see cref="CudaSession.AdversarialPass"/>, not a plain pass.</summary>
+    public bool Adversarial => AdversarialPerturb.Count > 0;
+
     /// <summary>How many per-row losses a pass of <paramref name="rows"/> rows over <paramref name="batch"/> examples leaves.</summary>
     public int LossRows(int rows, int batch) => Pooled ? batch : rows;
 
@@ -112,7 +128,7 @@ public sealed class CudaProgram
     public IEnumerable<string> KernelNames()
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var list in new[] { Forward, Loss, Backward, GradientNorm, Sgd, AdamW, Lion })
+        foreach (var list in new[] { Forward, Loss, Backward, GradientNorm, Sgd, AdamW, Lion, AdversarialPerturb, AdversarialRestore })
         {
             foreach (var launch in list)
             {

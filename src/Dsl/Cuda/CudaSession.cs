@@ -182,6 +182,24 @@ public sealed unsafe class CudaSession : IDisposable
         return lossRows == 0 ? 0 : total / ((double)lossRows * _program.LossDivisor);
     }
 
+    /// <summary>
+    /// FGM ([Adversarial]) on the staged batch, as the CPU engine's <c>AdversarialPass</c>: a clean pass, then
+    /// <see cref="CudaProgram.AdversarialPerturb"/>, a second pass with the same seed and dropout step, and
+    /// <see cref="CudaProgram.AdversarialRestore"/>. The gradient region then holds the sum of both passes' gradients and
+    /// the table is restored bit for bit. Returns the clean mean loss.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The program has no [Adversarial] layer.</exception>
+    public double AdversarialPass(int rows, int batch, ulong seed, ulong dropoutStep)
+    {
+        if (!_program.Adversarial) throw new InvalidOperationException($"{_program.Model} has no [Adversarial] layer: use TrainingPass.");
+        double loss = TrainingPass(rows, batch, seed, dropoutStep);
+        var args = CudaArgs.ForPass(rows, batch, training: true, seed, dropoutStep);
+        Run(_program.AdversarialPerturb, args);
+        TrainingPass(rows, batch, seed, dropoutStep);
+        Run(_program.AdversarialRestore, args);
+        return loss;
+    }
+
     /// <summary>Releases the device memory, the module, cuBLAS and the context reference.</summary>
     public void Dispose()
     {

@@ -67,7 +67,7 @@ public sealed class CudaTrainer : IDisposable
             throw new InvalidOperationException("this trainer is for a token model: pass the token ids as ints.");
         _session.Upload(inputs, _inputOffset);
         _session.Stage(ReadOnlySpan<int>.Empty, labels, ReadOnlySpan<float>.Empty);
-        double loss = _session.TrainingPass(rows, rows, _seed, _dropoutStep);
+        double loss = Pass(rows, rows);
         Update(optimizer);
         return loss;
     }
@@ -84,7 +84,7 @@ public sealed class CudaTrainer : IDisposable
         if (rows == 0 || rows > _session.Program.MaxRows || rows % _sequence != 0 || tokens.Length != rows)
             throw new ArgumentException($"a step takes whole sequences of {_sequence} ids, 1 to {_session.Program.MaxRows} positions, and one label per id; got {tokens.Length} ids and {labels.Length} labels.", nameof(tokens));
         _session.Stage(tokens, labels, ReadOnlySpan<float>.Empty);
-        double loss = _session.TrainingPass(rows, rows / _sequence, _seed, _dropoutStep);
+        double loss = Pass(rows, rows / _sequence);
         Update(optimizer);
         return loss;
     }
@@ -139,6 +139,10 @@ public sealed class CudaTrainer : IDisposable
             _session.Download(outputs.Slice(start * width, count * width), _outputOffset);
         }
     }
+
+    /// <summary>One training pass: FGM's two passes when the program has [Adversarial], else a plain pass.</summary>
+    private double Pass(int rows, int batch) =>
+        _session.Program.Adversarial ? _session.AdversarialPass(rows, batch, _seed, _dropoutStep) : _session.TrainingPass(rows, batch, _seed, _dropoutStep);
 
     /// <summary>Releases the session.</summary>
     public void Dispose() => _session.Dispose();

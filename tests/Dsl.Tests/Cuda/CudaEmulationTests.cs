@@ -14,7 +14,7 @@ namespace Dsl.Tests.Cuda;
 /// and must match the CPU engine's forward output, loss, parameter gradients, gradient norm and
 /// parameters after optimizer steps, within 1e-4 relative.
 /// </summary>
-public sealed class CudaEmulationTests
+public sealed partial class CudaEmulationTests
 {
     private const double Tolerance = 1e-4;
 
@@ -349,7 +349,7 @@ public sealed class CudaEmulationTests
     }
 
     private static void Check(Subject s, int batch, int[] labels, float[] targets, Optimizer optimizer, Func<Optimizer, CudaArgs> argsFor,
-        System.Collections.Generic.IReadOnlyList<CudaLaunch> update, int steps = 3, int sequence = 1, int[]? ids = null, bool pooled = false)
+        System.Collections.Generic.IReadOnlyList<CudaLaunch> update, int steps = 3, int sequence = 1, int[]? ids = null, bool pooled = false, Action<int, float[]>? afterPass = null, bool adversarial = false)
     {
         var program = s.Program;
         int rows = batch * sequence;
@@ -369,7 +369,9 @@ public sealed class CudaEmulationTests
         {
             s.SetDropoutStep((ulong)step);
             double expectedLoss = s.TrainingPass(batch);
-            double loss = emulator.TrainingPass(device, rows, batch, ids, labels, targets, s.Seed, (ulong)step);
+            double loss = adversarial
+                ? emulator.AdversarialPass(device, rows, batch, ids, labels, targets, s.Seed, (ulong)step)
+                : emulator.TrainingPass(device, rows, batch, ids, labels, targets, s.Seed, (ulong)step);
             Close($"step {step}: loss", expectedLoss, loss);
             float gradientScale = MaxAbs(s.Arena.AsSpan(s.GradientOffset, s.GradientOffset)); // the gradient region is as long as the parameter region before it
             Close($"step {step}: output", s.Arena.AsSpan(s.OutputOffset, outputRows * s.OutputWidth), device.AsSpan(s.OutputOffset, outputRows * s.OutputWidth));
@@ -377,6 +379,7 @@ public sealed class CudaEmulationTests
             foreach (var t in s.Tensors)
                 Collect(failures, $"step {step}: ∂{t.Name}", s.Arena.AsSpan(s.GradientOffset + t.Offset, t.Length), device.AsSpan(s.GradientOffset + t.Offset, t.Length), gradientScale);
             Assert.True(failures.Count == 0, string.Join("\n", failures));
+            afterPass?.Invoke(step, device);
 
             float parameterScale = MaxAbs(s.Arena.AsSpan(0, s.GradientOffset));
             var args = argsFor(optimizer);

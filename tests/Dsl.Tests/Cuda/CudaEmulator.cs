@@ -62,6 +62,17 @@ internal sealed unsafe class CudaEmulator
         return total / ((double)lossRows * _program.LossDivisor);
     }
 
+    /// <summary>FGM as <see cref="CudaSession.AdversarialPass"/> runs it: clean pass, perturb, second pass, restore; returns the clean loss.</summary>
+    public double AdversarialPass(float[] arena, int rows, int batch, int[] ids, int[] labels, float[] targets, ulong seed, ulong dropoutStep)
+    {
+        double loss = TrainingPass(arena, rows, batch, ids, labels, targets, seed, dropoutStep);
+        var args = CudaArgs.ForPass(rows, batch, training: true, seed, dropoutStep);
+        Run(_program.AdversarialPerturb, arena, ids, labels, targets, args);
+        TrainingPass(arena, rows, batch, ids, labels, targets, seed, dropoutStep);
+        Run(_program.AdversarialRestore, arena, ids, labels, targets, args);
+        return loss;
+    }
+
     /// <summary>C = α·op(A)·op(B) + β·C, column-major, α = 1: the cublasSgemm contract (accumulated in double).</summary>
     private static void Sgemm(CublasCall call, float[] arena)
     {

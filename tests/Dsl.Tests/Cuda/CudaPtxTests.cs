@@ -95,15 +95,27 @@ public sealed class CudaPtxTests
     }
 
     [Fact]
-    public void Spectral_norm_and_fgm_are_listed_not_silently_dropped()
+    public void Spectral_norm_is_emitted_around_the_schedule()
     {
-        // Both live in the plan beside the steps (u, v, σ and W̄ buffers; FGM's backups), which the CUDA
-        // schedule does not run yet: such a model must be refused, not trained without them.
-        Assert.Contains(SpectralClassifier.CudaProgram.Unsupported, u => u.StartsWith("SpectralNorm (Hidden)", StringComparison.Ordinal));
-        Assert.Contains(SpectralClassifier.CudaProgram.Unsupported, u => u.StartsWith("SpectralNorm (Square)", StringComparison.Ordinal));
-        Assert.Contains(AdversarialTagger.CudaProgram.Unsupported, u => u.StartsWith("Adversarial FGM", StringComparison.Ordinal));
-        Assert.Contains("not emitted for CUDA yet", SpectralClassifier.CudaProgram.Source, StringComparison.Ordinal);
-        Assert.Empty(PlainTagger.CudaProgram.Unsupported);
+        // Power iteration and W̄ = W/σ before the forward schedule, the σ term after the backward one.
+        var program = SpectralClassifier.CudaProgram;
+        Assert.Empty(program.Unsupported);
+        Assert.Equal(new[] { "sn0_power_iteration", "sn0_normalize", "sn1_power_iteration", "sn1_normalize" }, program.Forward.Take(4).Select(l => l.Name));
+        Assert.Equal(new[] { "sn0_backward", "sn1_backward" }, program.Backward.TakeLast(2).Select(l => l.Name));
+        Assert.DoesNotContain(program.Forward.Skip(4), l => l.Name.StartsWith("sn", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Fgm_has_its_own_launch_lists()
+    {
+        var program = AdversarialTagger.CudaProgram;
+        Assert.Empty(program.Unsupported);
+        Assert.True(program.Adversarial);
+        Assert.Equal(new[] { "fgm_save_gradients", "fgm_perturb" }, program.AdversarialPerturb.Select(l => l.Name));
+        Assert.Equal(new[] { "fgm_restore" }, program.AdversarialRestore.Select(l => l.Name));
+        Assert.DoesNotContain(program.Forward.Concat(program.Backward), l => l.Name.StartsWith("fgm", StringComparison.Ordinal));
+        Assert.False(PlainTagger.CudaProgram.Adversarial);
+        Assert.Empty(PlainTagger.CudaProgram.AdversarialRestore);
     }
 
     [Fact]

@@ -17,7 +17,8 @@ internal sealed record CudaGemmSpec(bool TransposeA, bool TransposeB, int A, int
 internal sealed record CudaModule(
     string Source, int ArenaLength, int NormOffset, int LossOffset, int LossDivisor,
     List<CudaLaunchSpec> Forward, List<CudaLaunchSpec> Loss, List<CudaLaunchSpec> Backward,
-    List<CudaLaunchSpec> GradientNorm, List<CudaLaunchSpec> Sgd, List<CudaLaunchSpec> AdamW, List<string> Unsupported, bool Pooled, List<CudaLaunchSpec> Lion);
+    List<CudaLaunchSpec> GradientNorm, List<CudaLaunchSpec> Sgd, List<CudaLaunchSpec> AdamW, List<string> Unsupported, bool Pooled, List<CudaLaunchSpec> Lion,
+    List<CudaLaunchSpec> AdversarialPerturb, List<CudaLaunchSpec> AdversarialRestore);
 
 /// <summary>
 /// Prints CUDA C for a <see cref="ModelPlan"/>: the same steps, offsets and fusion decisions the CPU
@@ -83,8 +84,6 @@ internal static partial class CudaEmitter
         public CudaModule Run()
         {
             // Plan-level extras the CUDA path does not carry yet: refused by name rather than run without them.
-            foreach (var sn in _plan.SpectralNorms) _unsupported.Add($"SpectralNorm ({sn.Layer})");
-            if (_plan.Adversarial is { } fgm) _unsupported.Add($"Adversarial FGM ({fgm.Layer})");
             var extras = _unsupported.ToList();
             static bool IsLoss(PlanStep s) => s.Kind is StepKind.SoftmaxCrossEntropy or StepKind.MeanSquaredError or StepKind.Loss;
             var forward = _plan.Forward.Where(s => !IsLoss(s)).ToList();
@@ -117,6 +116,16 @@ internal static partial class CudaEmitter
                 PerExample(lossLaunches);
             }
 
+            // Spectral normalisation: before the forward schedule (power iteration, σ, W̄) and after the backward one (the σ term).
+            var spectral = new CodeWriter();
+            var spectralForward = new List<CudaLaunchSpec>();
+            var spectralBackward = new List<CudaLaunchSpec>();
+            SpectralNorm(spectral, spectralForward, spectralBackward);
+            var adversarial = new CodeWriter();
+            var perturb = new List<CudaLaunchSpec>();
+            var restore = new List<CudaLaunchSpec>();
+            Adversarial(adversarial, perturb, restore);
+
             var optimizer = new CodeWriter();
             var norm = new List<CudaLaunchSpec>();
             var sgd = new List<CudaLaunchSpec>();
@@ -129,6 +138,7 @@ internal static partial class CudaEmitter
             Header(w);
             foreach (var extra in extras) w.Line($"/* {extra}: not emitted for CUDA yet; this model cannot run on a GPU. */");
             if (extras.Count > 0) w.Line();
+            if (spectralForward.Count > 0) Append(w, spectral);
             // Forward and backward side by side: each forward step, then the backward steps of the same node.
             var byNode = _plan.Backward.GroupBy(s => s.Node).ToDictionary(g => g.Key, g => g.ToList());
             var printed = new HashSet<PlanStep>(ByReference.Instance);
@@ -146,11 +156,13 @@ internal static partial class CudaEmitter
             w.Line("/* ---- optimizer updates ---- */");
             w.Line();
             Append(w, optimizer);
-            Exports(w, forward, lossLaunches, norm, sgd, adamW.Concat(lion).ToList());
+            if (perturb.Count > 0) Append(w, adversarial);
+            Exports(w, forward, lossLaunches, norm, sgd, adamW.Concat(lion).Concat(spectralForward).Concat(spectralBackward).Concat(perturb).Concat(restore).ToList());
 
             return new CudaModule(w.ToString(), _arenaLength, _normOffset, _lossOffset, lossDivisor,
-                forward.SelectMany(s => _launches[s]).ToList(), lossLaunches, _plan.Backward.SelectMany(s => _launches[s]).ToList(),
-                norm, sgd, adamW, _unsupported, pooled, lion);
+                spectralForward.Concat(forward.SelectMany(s => _launches[s])).ToList(), lossLaunches,
+                _plan.Backward.SelectMany(s => _launches[s]).Concat(spectralBackward).ToList(),
+                norm, sgd, adamW, _unsupported, pooled, lion, perturb, restore);
         }
 
         private static void PerExample(List<CudaLaunchSpec> launches)

@@ -44,7 +44,14 @@ internal static class CudaModelEmitter
                 List("adamW", cuda.AdamW, w, comma: true);
                 w.Line($"    new string[] {{ {string.Join(", ", cuda.Unsupported.Select(String))} }},");
                 w.Line($"    pooled: {Bool(cuda.Pooled)},");
-                List("lion", cuda.Lion, w, comma: false, prefix: "lion: ");
+                bool fgm = cuda.AdversarialPerturb.Count > 0;
+                List("lion", cuda.Lion, w, comma: fgm, prefix: "lion: ");
+                if (fgm)
+                {
+                    List("adversarialPerturb", cuda.AdversarialPerturb, w, comma: true, prefix: "adversarialPerturb: ");
+                    List("adversarialRestore", cuda.AdversarialRestore, w, comma: false, prefix: "adversarialRestore: ");
+                }
+
                 w.Line("    );");
             }
         }
