@@ -33,6 +33,9 @@ public sealed unsafe class CudaSession : IDisposable
     private readonly IntPtr _cublas;
     private readonly ulong _arena;
     private readonly ulong _staging;
+
+    // Per-row losses brought back after each pass: one buffer for the session, so a step allocates nothing.
+    private float[]? _losses;
     private bool _disposed;
 
     private CudaSession(CudaProgram program, int device, IntPtr context, IntPtr module, IntPtr cublas, ulong arena, ulong staging)
@@ -175,7 +178,8 @@ public sealed unsafe class CudaSession : IDisposable
         Run(_program.Loss, args);
         Run(_program.Backward, args);
         int lossRows = _program.LossRows(rows, batch);
-        float[] losses = new float[lossRows];
+        if (_losses is null || _losses.Length < lossRows) _losses = new float[Math.Max(lossRows, _program.MaxRows)];
+        Span<float> losses = _losses.AsSpan(0, lossRows);
         Download(losses, _program.LossOffset);
         double total = 0;
         foreach (float loss in losses) total += loss;
