@@ -148,6 +148,11 @@ public sealed class WorkerPool
     {
         ArgumentNullException.ThrowIfNull(work);
         ArgumentOutOfRangeException.ThrowIfNegative(parts);
+
+        // Touch this thread's counter on every call: a thread static's storage is allocated on its
+        // thread's first access, and a caller whose early runs all went inline (the helpers busy with
+        // another thread's run) would otherwise pay those bytes in some later, warm step.
+        _ = Volatile.Read(ref t_helperBytesForCaller);
         int helpers = Math.Min(Threads, parts) - 1;
         if (helpers <= 0 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
