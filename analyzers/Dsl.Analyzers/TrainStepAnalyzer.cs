@@ -98,8 +98,8 @@ public sealed class TrainStepAnalyzer : DiagnosticAnalyzer
             return;
 
         var attribute = type.GetAttributes().First(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, modelAttribute));
-        int Named(string name) => attribute.NamedArguments.FirstOrDefault(n => n.Key == name).Value.Value is int v ? v : 0;
-        int batch = Named("Batch"), input = Named("Input"), sequence = Math.Max(1, Named("Sequence"));
+        int batch = ModelParser.NamedInt(attribute, "Batch", 0), input = ModelParser.NamedInt(attribute, "Input", 0);
+        int sequence = Math.Max(1, ModelParser.NamedInt(attribute, "Sequence", 0));
         int perExample = input > 0 ? input * sequence : sequence; // a token model takes Sequence ids per example
         if (batch <= 0 || perExample <= 0) return; // DSL104 reports the declaration itself
 

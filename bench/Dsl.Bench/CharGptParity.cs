@@ -1,5 +1,4 @@
 using System;
-using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Runtime.InteropServices;
@@ -85,7 +84,7 @@ internal static class CharGptParity
             }
         }
 
-        Console.WriteLine($"{steps} steps: largest relative loss difference {maxLoss:E2}, gradient norm {maxNorm:E2}; mean (Dsl − torch) loss {sumLoss / steps:+0.00000;-0.00000}");
+        Console.WriteLine($"{steps} steps: largest relative loss difference {maxLoss:E2}, gradient norm {maxNorm:E2}; mean (Dsl − torch) loss {sumLoss / steps:E2}");
 
         // Both trained models on the whole validation split (the same windows as torch_chargpt.py --full-val).
         var corpus = Dsl.IO.CharCorpus.Load(data);
@@ -109,30 +108,10 @@ internal static class CharGptParity
         return 0;
     }
 
-    private static bool Export(string python, string script, string data, string directory, int steps)
-    {
-        var info = new ProcessStartInfo(python) { UseShellExecute = false };
-        foreach (var a in new[] { script, "--data", data, "--iters", steps.ToString(CultureInfo.InvariantCulture), "--eval-interval", "1000000", "--eval-iters", "1", "--log-interval", "1000000", "--full-val", "--json", Path.Combine(directory, "summary.json"), "--export", directory })
+    private static bool Export(string python, string script, string data, string directory, int steps) =>
+        TorchProcess.Run(python, script, threads: null, new[]
         {
-            info.ArgumentList.Add(a);
-        }
-
-        try
-        {
-            using var process = Process.Start(info)!;
-            process.WaitForExit();
-            if (process.ExitCode != 0)
-            {
-                Console.Error.WriteLine($"PyTorch export failed ({python} {script}, exit {process.ExitCode})");
-                return false;
-            }
-
-            return true;
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            Console.Error.WriteLine($"PyTorch not available ({python}: {e.Message}); install it with: sudo apt-get install -y python3-torch libopenblas0-pthread");
-            return false;
-        }
-    }
+            "--data", data, "--iters", steps.ToString(CultureInfo.InvariantCulture), "--eval-interval", "1000000", "--eval-iters", "1",
+            "--log-interval", "1000000", "--full-val", "--json", Path.Combine(directory, "summary.json"), "--export", directory,
+        }) is not null;
 }

@@ -864,7 +864,8 @@ internal sealed partial class ModelParser
 
     private static bool IsType(ITypeSymbol type, string fullName) => type.ToDisplayString() == fullName;
 
-    private static int NamedInt(AttributeData a, string name, int fallback) =>
+    /// <summary>The attribute's named int argument, or <paramref name="fallback"/> (shared with the analyzers).</summary>
+    internal static int NamedInt(AttributeData a, string name, int fallback) =>
         a.NamedArguments.FirstOrDefault(kv => kv.Key == name).Value.Value is int i ? i : fallback;
 
     private static bool NamedBool(AttributeData a, string name, bool fallback) =>
