@@ -15,8 +15,9 @@ internal static partial class EngineEmitter
     {
         if (plan.Adversarial is not { } fgm) return;
         bool labels = plan.Model.Targets == TargetKind.Labels;
-        string targetType = labels ? "global::System.ReadOnlySpan<int>" : "global::System.ReadOnlySpan<T>";
-        string targetName = labels ? "labels" : "targets";
+        var (parameters, targetName) = plan.Model.MultiTask is not null
+            ? TaskTargets(plan.Model, "T")
+            : ($"{(labels ? "global::System.ReadOnlySpan<int>" : "global::System.ReadOnlySpan<T>")} {(labels ? "labels" : "targets")}", labels ? "labels" : "targets");
         w.Line($"/// <summary>FGM's ε: the L2 norm of the perturbation of {fgm.Layer}'s table.</summary>");
         w.Line($"public const double AdversarialEpsilon = {Double(fgm.Epsilon)};");
         w.Line();
@@ -28,7 +29,7 @@ internal static partial class EngineEmitter
         w.Line($"/// then {fgm.Layer}'s table moves by r = ε·g/‖g‖ (g its clean gradient), a second pass with the same dropout masks,");
         w.Line("/// the clean gradients added to the perturbed ones, and the table restored bit for bit. <see cref=\"Gradients\"/> then");
         w.Line("/// holds ∇[L(θ) + L(θ + r)] with r held constant. Returns the clean mean loss. Allocates nothing.</summary>");
-        using (w.Block($"public double AdversarialPass(int batch, {targetType} {targetName})"))
+        using (w.Block($"public double AdversarialPass(int batch, {parameters})"))
         {
             string table = $"global::System.MemoryExtensions.AsSpan(Arena, {Int(fgm.Table)}, {Int(fgm.TableLength)})";
             w.Line($"double loss = TrainingPass(batch, {targetName});");

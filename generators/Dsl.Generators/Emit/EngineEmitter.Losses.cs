@@ -38,7 +38,6 @@ internal static partial class EngineEmitter
         string rows = model.Pooled ? "batch" : "batch * Sequence";
         string n = $"rows * {Int(step.In)}";
         string classes = Int(step.In);
-        const string mean = "T.One / T.CreateTruncating(rows)";
 
         if (spec.IsPairLoss)
         {
@@ -47,50 +46,9 @@ internal static partial class EngineEmitter
             w.Line();
         }
 
-        if (spec.Kind == LossKind.LogitAdjusted)
-        {
-            string priors = spec.Priors.Count > 0 ? $"new double[] {{ {string.Join(", ", spec.Priors.Select(Double))} }}" : "null";
-            w.Line($"/// <summary>τ ln π per class (τ = {Double(spec.P1)}); from the declared priors, else uniform until <see cref=\"SetClassPriors\"/>.</summary>");
-            w.Line($"private readonly T[] _logitOffsets = LogitOffsets({priors});");
-            w.Line();
-            w.Line("/// <summary>Sets the class priors π of the logit adjustment (any positive weights or counts, one per class;");
-            w.Line("/// <see cref=\"global::Dsl.Kernels.LogitAdjustedCrossEntropy.CountPriors\"/> counts them from training labels).</summary>");
-            w.Line($"public void SetClassPriors(global::System.ReadOnlySpan<double> priors) => {Kernels}.LogitAdjustedCrossEntropy.Offsets<T>(priors, {Double(spec.P1)}, _logitOffsets);");
-            w.Line();
-            using (w.Block("private static T[] LogitOffsets(double[]? priors)"))
-            {
-                w.Line($"var offsets = new T[{classes}];");
-                w.Line($"if (priors is not null) {Kernels}.LogitAdjustedCrossEntropy.Offsets<T>(priors, {Double(spec.P1)}, offsets);");
-                w.Line("return offsets;");
-            }
+        if (spec.Kind == LossKind.LogitAdjusted) LogitAdjustmentMembers(w, spec, classes);
 
-            w.Line();
-        }
-
-        string Kernel(bool gradient)
-        {
-            string x = gradient ? Span(step.X, n) : SpanA(step.X, n);
-            string dx = Span(step.DX, n);
-            string tail = gradient ? $", {dx}, {mean})" : ")";
-            string method = gradient ? "ForwardBackward" : "Forward";
-            return spec.Kind switch
-            {
-                LossKind.SoftmaxCrossEntropy => $"{Kernels}.SoftmaxCrossEntropy.{method}<T>({x}, labels, rows, {classes}{tail}",
-                LossKind.MeanSquaredError => gradient
-                    ? $"{Kernels}.MeanSquaredError.ForwardBackward<T>({x}, targets, {dx}, T.One)"
-                    : $"{Kernels}.MeanSquaredError.Forward<T>({x}, targets)",
-                LossKind.LabelSmoothing => $"{Kernels}.LabelSmoothedCrossEntropy.{method}<T>({x}, labels, rows, {classes}, {Double(spec.P1)}{tail}",
-                LossKind.Focal => $"{Kernels}.FocalLoss.{method}<T>({x}, labels, rows, {classes}, {Double(spec.P1)}, {Double(spec.P2)}{tail}",
-                LossKind.LogitAdjusted => $"{Kernels}.LogitAdjustedCrossEntropy.{method}<T>({x}, labels, rows, {classes}, _logitOffsets{tail}",
-                LossKind.TaiLr => $"{Kernels}.TaiLr.{method}<T>({x}, labels, rows, {classes}, {Double(spec.P1)}, {Double(spec.P2)}{tail}",
-                LossKind.CoSent => gradient
-                    ? $"{Kernels}.CoSent.ForwardBackward<T>({x}, scores, batch / 2, {classes}, {Double(spec.P1)}, _pairScratch, {dx}, T.One)"
-                    : $"{Kernels}.CoSent.Forward<T>({x}, scores, batch / 2, {classes}, {Double(spec.P1)}, _pairScratch)",
-                _ => gradient
-                    ? $"{Kernels}.CosineMse.ForwardBackward<T>({x}, scores, batch / 2, {classes}, _pairScratch, {dx}, T.One)"
-                    : $"{Kernels}.CosineMse.Forward<T>({x}, scores, batch / 2, {classes}, _pairScratch)",
-            };
-        }
+        string Kernel(bool gradient) => LossKernel(spec, step, targetName, gradient);
 
         string formula = Formula(spec);
         bool flood = spec.Flood >= 0;
@@ -127,6 +85,58 @@ internal static partial class EngineEmitter
         w.Line();
         w.Line("private ulong DropoutStream(int layer) => unchecked((DropoutStep << 12) | (uint)layer);");
         w.Line();
+    }
+
+    /// <summary>The logit adjustment's offsets τ ln π and SetClassPriors.</summary>
+    private static void LogitAdjustmentMembers(CodeWriter w, LossSpec spec, string classes)
+    {
+        string priors = spec.Priors.Count > 0 ? $"new double[] {{ {string.Join(", ", spec.Priors.Select(Double))} }}" : "null";
+        w.Line($"/// <summary>τ ln π per class (τ = {Double(spec.P1)}); from the declared priors, else uniform until <see cref=\"SetClassPriors\"/>.</summary>");
+        w.Line($"private readonly T[] _logitOffsets = LogitOffsets({priors});");
+        w.Line();
+        w.Line("/// <summary>Sets the class priors π of the logit adjustment (any positive weights or counts, one per class;");
+        w.Line("/// <see cref=\"global::Dsl.Kernels.LogitAdjustedCrossEntropy.CountPriors\"/> counts them from training labels).</summary>");
+        w.Line($"public void SetClassPriors(global::System.ReadOnlySpan<double> priors) => {Kernels}.LogitAdjustedCrossEntropy.Offsets<T>(priors, {Double(spec.P1)}, _logitOffsets);");
+        w.Line();
+        using (w.Block("private static T[] LogitOffsets(double[]? priors)"))
+        {
+            w.Line($"var offsets = new T[{classes}];");
+            w.Line($"if (priors is not null) {Kernels}.LogitAdjustedCrossEntropy.Offsets<T>(priors, {Double(spec.P1)}, offsets);");
+            w.Line("return offsets;");
+        }
+
+        w.Line();
+    }
+
+    /// <summary>The fused call of one loss on <paramref name="step"/>'s prediction: the loss value, and with
+    /// <paramref name="gradient"/> its unweighted gradient ∂loss/∂prediction written to the step's DX. Reads
+    /// <c>rows</c> (and <c>batch</c> for pair losses) and the target span named <paramref name="target"/>.</summary>
+    private static string LossKernel(LossSpec spec, PlanStep step, string target, bool gradient)
+    {
+        string n = $"rows * {Int(step.In)}";
+        string classes = Int(step.In);
+        const string mean = "T.One / T.CreateTruncating(rows)";
+        string x = gradient ? Span(step.X, n) : SpanA(step.X, n);
+        string dx = Span(step.DX, n);
+        string tail = gradient ? $", {dx}, {mean})" : ")";
+        string method = gradient ? "ForwardBackward" : "Forward";
+        return spec.Kind switch
+        {
+            LossKind.SoftmaxCrossEntropy => $"{Kernels}.SoftmaxCrossEntropy.{method}<T>({x}, {target}, rows, {classes}{tail}",
+            LossKind.MeanSquaredError => gradient
+                ? $"{Kernels}.MeanSquaredError.ForwardBackward<T>({x}, {target}, {dx}, T.One)"
+                : $"{Kernels}.MeanSquaredError.Forward<T>({x}, {target})",
+            LossKind.LabelSmoothing => $"{Kernels}.LabelSmoothedCrossEntropy.{method}<T>({x}, {target}, rows, {classes}, {Double(spec.P1)}{tail}",
+            LossKind.Focal => $"{Kernels}.FocalLoss.{method}<T>({x}, {target}, rows, {classes}, {Double(spec.P1)}, {Double(spec.P2)}{tail}",
+            LossKind.LogitAdjusted => $"{Kernels}.LogitAdjustedCrossEntropy.{method}<T>({x}, {target}, rows, {classes}, _logitOffsets{tail}",
+            LossKind.TaiLr => $"{Kernels}.TaiLr.{method}<T>({x}, {target}, rows, {classes}, {Double(spec.P1)}, {Double(spec.P2)}{tail}",
+            LossKind.CoSent => gradient
+                ? $"{Kernels}.CoSent.ForwardBackward<T>({x}, {target}, batch / 2, {classes}, {Double(spec.P1)}, _pairScratch, {dx}, T.One)"
+                : $"{Kernels}.CoSent.Forward<T>({x}, {target}, batch / 2, {classes}, {Double(spec.P1)}, _pairScratch)",
+            _ => gradient
+                ? $"{Kernels}.CosineMse.ForwardBackward<T>({x}, {target}, batch / 2, {classes}, _pairScratch, {dx}, T.One)"
+                : $"{Kernels}.CosineMse.Forward<T>({x}, {target}, batch / 2, {classes}, _pairScratch)",
+        };
     }
 
     private static string Formula(LossSpec spec) => spec.Kind switch

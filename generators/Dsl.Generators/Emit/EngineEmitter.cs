@@ -288,6 +288,12 @@ internal static partial class EngineEmitter
 
     private static void Loss(CodeWriter w, ModelPlan plan)
     {
+        if (plan.Model.MultiTask is not null)
+        {
+            MultiTaskLoss(w, plan);
+            return;
+        }
+
         if (plan.Model.Loss is { IsPlain: false } || plan.Model.Pooled)
         {
             ExtendedLoss(w, plan);

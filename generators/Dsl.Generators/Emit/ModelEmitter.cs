@@ -165,7 +165,11 @@ internal static partial class ModelEmitter
 
             """);
 
-        if (model.LossNode >= 0 && model.Targets == TargetKind.Scores)
+        if (model.MultiTask is not null)
+        {
+            MultiTaskTraining(w, plan, inputType, staging);
+        }
+        else if (model.LossNode >= 0 && model.Targets == TargetKind.Scores)
         {
             PairTraining(w, inputType, staging);
         }
@@ -310,8 +314,18 @@ internal static partial class ModelEmitter
         w.Line($"public void Predict({inputs} inputs, global::System.Span<float> outputs) => {fail};");
         w.Line($"public void Save(string path) => {fail};");
         w.Line($"public void Load(string path) => {fail};");
-        w.Line($"public float TrainStep({inputs} inputs, global::System.ReadOnlySpan<{(labels ? "int" : "float")}> targets, global::Dsl.Optimizers.Optimizer optimizer) => {fail};");
-        w.Line($"public float Evaluate({inputs} inputs, global::System.ReadOnlySpan<{(labels ? "int" : "float")}> targets) => {fail};");
+        if (model.TargetParameters.Count > 1)
+        {
+            // Several target parameters (a multi-task loss, valid or not): keep the call sites' shape.
+            var (parameters, _) = EngineEmitter.TaskTargets(model, "float");
+            w.Line($"public float TrainStep({inputs} inputs, {parameters}, global::Dsl.Optimizers.Optimizer optimizer) => {fail};");
+            w.Line($"public float Evaluate({inputs} inputs, {parameters}) => {fail};");
+        }
+        else
+        {
+            w.Line($"public float TrainStep({inputs} inputs, global::System.ReadOnlySpan<{(labels ? "int" : "float")}> targets, global::Dsl.Optimizers.Optimizer optimizer) => {fail};");
+            w.Line($"public float Evaluate({inputs} inputs, global::System.ReadOnlySpan<{(labels ? "int" : "float")}> targets) => {fail};");
+        }
         foreach (var member in model.Members)
             w.Line($"{member.Accessibility} partial global::Dsl.Tensor {member.Name}(global::Dsl.Tensor {member.ParameterName}{(member.SecondParameterName.Length > 0 ? $", global::Dsl.Tensor {member.SecondParameterName}" : "")}) => {fail};");
         foreach (var module in model.Modules)

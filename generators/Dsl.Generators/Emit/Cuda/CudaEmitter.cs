@@ -85,6 +85,7 @@ internal static partial class CudaEmitter
         {
             // Plan-level extras the CUDA path does not carry yet: refused by name rather than run without them.
             var extras = _unsupported.ToList();
+            if (_plan.Model.MultiTask is not null) extras.Add("multi-task loss weighting (Ops.MultiTask)");
             static bool IsLoss(PlanStep s) => s.Kind is StepKind.SoftmaxCrossEntropy or StepKind.MeanSquaredError or StepKind.Loss;
             var forward = _plan.Forward.Where(s => !IsLoss(s)).ToList();
             var lossStep = _plan.Forward.FirstOrDefault(IsLoss);

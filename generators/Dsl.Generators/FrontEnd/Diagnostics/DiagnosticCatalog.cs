@@ -49,6 +49,8 @@ internal static class DiagnosticCatalog
     public const string LossArgumentId = "DSL313";
     public const string FloodAboveInitialLossId = "DSL314";
     public const string TaiLrAccuracyId = "DSL318";
+    public const string TaskWeightId = "DSL319";
+    public const string UnscaledTasksId = "DSL320";
     public const string InternalErrorId = "DSL901";
 
     public static readonly DiagnosticDescriptor ModelNotPartial = Error(ModelNotPartialId, DeclarationCategory,
@@ -77,7 +79,7 @@ internal static class DiagnosticCatalog
 
     public static readonly DiagnosticDescriptor LossForm = Error(LossFormId, DeclarationCategory,
         "Loss method has an unsupported form",
-        "Loss method '{0}' must return a loss op of Ops (SoftmaxCrossEntropy, MeanSquaredError, FocalLoss, LogitAdjustedCrossEntropy, TaiLr, CoSent, CosineMse; optionally inside Flood) of Forward and its own target parameter: {1}");
+        "Loss method '{0}' must return a loss op of Ops (SoftmaxCrossEntropy, MeanSquaredError, FocalLoss, LogitAdjustedCrossEntropy, TaiLr, CoSent, CosineMse; optionally inside Flood) of Forward and its own target parameter, or Ops.MultiTask of several: {1}");
 
     public static readonly DiagnosticDescriptor NestedModule = Error(NestedModuleId, DeclarationCategory,
         "Module members must be layers",
@@ -188,6 +190,16 @@ internal static class DiagnosticCatalog
         "TaiLr with γ = 1 is the slow −p loss",
         "Ops.TaiLr with γ = 1 weights each example by w = clamp(p, {0}, 1), so its gradient is {1}: the −p \"accuracy\" loss, whose gradient −p(1 − p)∇z vanishes as p → 0 and learns slowly from wrong predictions; γ < 1 keeps part of cross-entropy (the public examples use 0.8 or 1e-7)");
 
+    // ---- multi-task weighting (SEEDS.md §2 NNS023; logic in FrontEnd/Rules/MultiTaskRules.cs) ----------
+
+    public static readonly DiagnosticDescriptor TaskWeight = Error(TaskWeightId, ScalingCategory,
+        "Multi-task weight out of range",
+        "Ops.MultiTask gives task {0}, {2}, the weight α = {1}; task weights must be finite and ≥ 0: L = Σ α_i L_i with α_i < 0 rewards that task's loss for growing, so gradient descent pushes it up");
+
+    public static readonly DiagnosticDescriptor UnscaledTasks = Info(UnscaledTasksId, ScalingCategory,
+        "Classification and regression losses summed with equal weights",
+        "Ops.MultiTask sums {0} and {1} with equal weights, but their losses live on different scales (cross-entropy starts near {2}, a squared error in the targets' squared units), so the larger one dominates the gradient; TaskWeighting.LogSum (Σ ln L_i, the real-time weights L_i/sg(L_i)) or TaskWeighting.InitialLoss puts them on one scale");
+
     public static readonly DiagnosticDescriptor InternalError = new(InternalErrorId,
         "Internal error in the DSL generator",
         "The DSL generator failed on '{0}': {1}. Please report this; the model was emitted as stubs.",
@@ -201,7 +213,7 @@ internal static class DiagnosticCatalog
         HeadsWidth, RotaryDim, TiedShape, RepeatShape, SquarePlusB, AttentionScaleDimension, AttentionLogitsLarge,
         DeepNormConstants, InitVariance, EmbeddingDimension, KeySizeBottleneck, UnargmaxableClasses, WindowBeyondSequence,
         DeepNormPreNorm, RopeBase, ResidualBranchScale, LossArgument, FloodAboveInitialLoss,
-        TaiLrAccuracy, PriorCount,
+        TaiLrAccuracy, PriorCount, TaskWeight, UnscaledTasks,
     };
 
     /// <summary>

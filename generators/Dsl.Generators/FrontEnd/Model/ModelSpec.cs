@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 
 namespace Dsl.Generators.Model;
@@ -133,6 +134,19 @@ internal sealed record ModelSpec(
 {
     /// <summary>The forward has a MeanPool: from it on, one row per example instead of Sequence.</summary>
     public bool Pooled => Nodes.Any(n => n.Kind == NodeKind.MeanPool);
+
+    /// <summary>Ops.MultiTask's tasks and weighting, or null for a single loss. A multi-task model's
+    /// <see cref="LossNode"/> and <see cref="Loss"/> are its first task's.</summary>
+    public MultiTaskSpec? MultiTask { get; init; }
+
+    /// <summary>The [Loss] method's target parameters (empty without a loss).</summary>
+    public EquatableArray<TargetParameter> TargetParameters { get; init; } = EquatableArray<TargetParameter>.Empty;
+
+    /// <summary>Every loss node with its spec: the tasks of a multi-task loss, else the one loss.</summary>
+    public IEnumerable<(int Node, LossSpec Loss)> LossNodes =>
+        MultiTask is { } multi ? multi.Tasks.Select(t => (t.LossNode, t.Loss))
+        : LossNode >= 0 && Loss is { } loss ? new[] { (LossNode, loss) }
+        : Enumerable.Empty<(int, LossSpec)>();
 }
 
 /// <summary>A module type, for emitting its members' eager bodies.</summary>

@@ -35,9 +35,9 @@ internal sealed partial class ModelParser
             if (!args.TryGetValue(method.Parameters[0].Name, out var inner)) return -1;
             int lossNode = Expression(inner.Expression, scope, model);
             if (lossNode < 0) return -1;
-            if (!_lossSpecs.TryGetValue(lossNode, out var innerSpec) || innerSpec.Flood >= 0)
+            if (!_lossSpecs.TryGetValue(lossNode, out var innerSpec) || innerSpec.Flood >= 0 || _multiTask?.Tasks[0].LossNode == lossNode)
             {
-                Report(DiagnosticCatalog.LossForm, location, "Loss", "Ops.Flood must wrap one loss op (e.g. Ops.Flood(Ops.SoftmaxCrossEntropy(Forward(x), y), 0.1))");
+                Report(DiagnosticCatalog.LossForm, location, "Loss", "Ops.Flood must wrap one loss op (e.g. Ops.Flood(Ops.SoftmaxCrossEntropy(Forward(x), y), 0.1)); to flood a task of Ops.MultiTask, wrap that task's loss");
                 return -1;
             }
 
@@ -104,6 +104,7 @@ internal sealed partial class ModelParser
         int prediction = Expression(args[method.Parameters[0].Name].Expression, scope, model);
         if (prediction < 0) return -1;
         int node = AddNode(NodeKind.Loss, new[] { prediction }, "", ActivationKind.None, 0, location);
+        _lossTargets[node] = target.Identifier.ValueText;
         _lossSpecs[node] = new LossSpec(lossKind, p1.Value, p2.Value, priors, -1);
         return node;
     }

@@ -57,6 +57,8 @@ internal sealed partial class ModelParser
     private readonly Dictionary<string, (INamedTypeSymbol Type, int Count)> _repeats = new(StringComparer.Ordinal);
     private readonly List<(int Input, int Output, string Block, Location Location)> _repeatChecks = new();
     private int _outputNode = -1;
+    private readonly Dictionary<string, int> _nodeKeys = new(StringComparer.Ordinal);
+    private List<TargetParameter> _targetParameters = new();
     private int _sequence = 1;
 
     private ModelParser(Compilation compilation, CancellationToken ct)
@@ -219,6 +221,7 @@ internal sealed partial class ModelParser
         CheckPooling(tokens);
         var inferred = ShapeInference.Infer(_nodes, _layers, input);
         foreach (var error in inferred.Errors) ReportShapeError(error);
+        if (loss is not null) CheckTaskTargets(loss, _targetParameters, inferred.Widths);
         foreach (var (blockInput, blockOutput, block, location) in _repeatChecks)
         {
             int a = inferred.Widths[blockInput], b = inferred.Widths[blockOutput];
@@ -235,6 +238,8 @@ internal sealed partial class ModelParser
             Loss: lossNode >= 0 && _lossSpecs.TryGetValue(lossNode, out var lossSpec) ? lossSpec : null)
         {
             Adversarial = adversarial,
+            MultiTask = lossNode >= 0 ? _multiTask : null,
+            TargetParameters = _targetParameters.ToEquatableArray(),
         };
         ScalingRules.Check(spec, new RuleLocations(this, attribute, attributeLocation), _diagnostics);
         bool valid = !_diagnostics.Any(d => DiagnosticCatalog.BlocksGeneration(d.Descriptor)) && _outputNode >= 0;
@@ -268,18 +273,12 @@ internal sealed partial class ModelParser
     private (int LossNode, TargetKind Targets) ParseLoss(INamedTypeSymbol type, IMethodSymbol loss, int inputNode)
     {
         var location = loss.Locations.FirstOrDefault();
-        var parameters = loss.Parameters;
-        if (parameters.Length != 2 || !IsType(parameters[0].Type, TensorName) ||
-            !(IsType(parameters[1].Type, LabelsName) || IsType(parameters[1].Type, TensorName) || IsType(parameters[1].Type, ScoresName)))
-        {
-            Report(DiagnosticCatalog.LossForm, location, loss.Name, "it must take (Tensor inputs, Labels labels), (Tensor inputs, Tensor targets) or (Tensor pairs, Scores scores)");
-            return (-1, TargetKind.None);
-        }
-
-        var targets = IsType(parameters[1].Type, LabelsName) ? TargetKind.Labels : IsType(parameters[1].Type, ScoresName) ? TargetKind.Scores : TargetKind.Tensor;
+        var targets = TargetParameters(loss);
+        if (targets is null) return (-1, TargetKind.None);
+        _targetParameters = targets;
         var scope = new Scope("", type,
-            new Dictionary<string, int>(StringComparer.Ordinal) { [parameters[0].Name] = inputNode },
-            new Dictionary<string, TargetKind>(StringComparer.Ordinal) { [parameters[1].Name] = targets });
+            new Dictionary<string, int>(StringComparer.Ordinal) { [loss.Parameters[0].Name] = inputNode },
+            targets.ToDictionary(t => t.Name, t => t.Kind, StringComparer.Ordinal));
         int node = ParseBody(loss, scope);
         if (node >= 0 && _nodes[node].Kind is not (NodeKind.SoftmaxCrossEntropy or NodeKind.MeanSquaredError or NodeKind.Loss))
         {
@@ -287,9 +286,16 @@ internal sealed partial class ModelParser
             return (-1, TargetKind.None);
         }
 
+        if (node >= 0 && _multiTask is null && targets.Count > 1)
+        {
+            Report(DiagnosticCatalog.LossForm, location, loss.Name,
+                $"it takes {targets.Count.ToString(CultureInfo.InvariantCulture)} target parameters but returns one loss; combine one loss per target with Ops.MultiTask(TaskWeighting…, loss₁, loss₂, …)");
+            return (-1, TargetKind.None);
+        }
+
         if (node >= 0 && _outputNode < 0)
             Report(DiagnosticCatalog.LossForm, location, loss.Name, "it must compute its prediction by calling Forward");
-        return (node, targets);
+        return (node, targets[0].Kind);
     }
 
     // ---- layers -------------------------------------------------------------------------------
@@ -746,6 +752,9 @@ internal sealed partial class ModelParser
         if (IsExtendedLoss(name, args.Count))
             return LossOp(name, call, scope, model);
 
+        if (name == "MultiTask")
+            return MultiTaskOp(call, scope, model);
+
         if (name is "SoftmaxCrossEntropy" or "MeanSquaredError")
         {
             var expected = name == "SoftmaxCrossEntropy" ? TargetKind.Labels : TargetKind.Tensor;
@@ -761,6 +770,7 @@ internal sealed partial class ModelParser
             var nodeKind = name == "SoftmaxCrossEntropy" ? NodeKind.SoftmaxCrossEntropy : NodeKind.MeanSquaredError;
             if (prediction < 0) return -1;
             int lossNode = AddNode(nodeKind, new[] { prediction }, "", ActivationKind.None, 0, location);
+            _lossTargets[lossNode] = target.Identifier.ValueText;
             _lossSpecs[lossNode] = new LossSpec(name == "SoftmaxCrossEntropy" ? LossKind.SoftmaxCrossEntropy : LossKind.MeanSquaredError, 0, 0, EquatableArray<double>.Empty, -1);
             return lossNode;
         }
@@ -813,9 +823,20 @@ internal sealed partial class ModelParser
 
     // ---- helpers ------------------------------------------------------------------------------
 
+    /// <summary>
+    /// Adds a node, or returns the existing node that computes the same value: the same layer (or op) with the
+    /// same constant on the same inputs. So a loss that calls Forward(x) and also Head(Features(x)) computes
+    /// Features(x) once; a Dropout applied twice to one value reuses its mask, as two nodes of one Dropout layer
+    /// already would in a step. The input and the losses are never shared.
+    /// </summary>
     private int AddNode(NodeKind kind, int[] inputs, string layer, ActivationKind activation, double scalar, Location? location)
     {
+        string? key = kind is NodeKind.Input or NodeKind.Loss or NodeKind.SoftmaxCrossEntropy or NodeKind.MeanSquaredError ? null
+            : string.Join("|", ((int)kind).ToString(CultureInfo.InvariantCulture), string.Join(",", inputs.Select(i => i.ToString(CultureInfo.InvariantCulture))),
+                layer, ((int)activation).ToString(CultureInfo.InvariantCulture), scalar.ToString("R", CultureInfo.InvariantCulture));
+        if (key is not null && _nodeKeys.TryGetValue(key, out int existing)) return existing;
         int id = _nodes.Count;
+        if (key is not null) _nodeKeys[key] = id;
         _nodes.Add(new NodeSpec(id, kind, inputs.ToEquatableArray(), layer, activation, scalar));
         _nodeLocations.Add(location);
         return id;

@@ -153,7 +153,11 @@ internal sealed record ModelPlan(
     EquatableArray<PlanStep> Backward,
     EquatableArray<LayerBinding> Bindings,
     AdversarialPlan? Adversarial = null,
-    EquatableArray<SpectralNormPlan> SpectralNorms = default);
+    EquatableArray<SpectralNormPlan> SpectralNorms = default)
+{
+    /// <summary>Offset of the learned task log-variances s_i (multi-task uncertainty weighting), or −1.</summary>
+    public int TaskLogVariance { get; init; } = -1;
+}
 
 /// <summary>
 /// What a layer's eager member body needs (offsets into the arena and sizes), in a per-kind layout

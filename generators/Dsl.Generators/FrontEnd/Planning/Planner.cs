@@ -217,6 +217,11 @@ internal static partial class Planner
             }
         }
 
+        // Multi-task uncertainty weighting: one learned s_i = ln σ_i² per task, after the layers' tensors.
+        int taskLogVariance = model.MultiTask is { Weighting: TaskWeightingKind.Uncertainty } uncertain
+            ? Add(TaskLogVarianceName, "tasks", 1, uncertain.Tasks.Count, false, InitKind.Zeros, 0)
+            : -1;
+
         int parameterRegion = Align(offset);
         int parameterCount = parameters.Sum(p => p.Rows * p.Columns);
         int gradientOffset = parameterRegion;
@@ -409,8 +414,9 @@ internal static partial class Planner
         bool AccumulateParams(int firstTensor) => firstTensor >= 0 && !paramsWritten.Add(firstTensor);
         if (model.LossNode >= 0)
         {
-            // The fused loss step writes ∂loss/∂logits first.
-            if (grad[model.OutputNode] >= 0) written.Add(grad[model.OutputNode]);
+            // The fused loss steps write ∂loss/∂prediction first (one prediction per task).
+            foreach (var (lossNode, _) in model.LossNodes)
+                if (grad[nodes[lossNode].Inputs[0]] >= 0) written.Add(grad[nodes[lossNode].Inputs[0]]);
 
             for (int id = n - 1; id >= 0; id--)
             {
@@ -516,8 +522,12 @@ internal static partial class Planner
         {
             Adversarial = adversarial,
             SpectralNorms = spectralNorms.ToEquatableArray(),
+            TaskLogVariance = taskLogVariance,
         };
     }
+
+    /// <summary>Checkpoint name of the learned log-variances of <see cref="TaskWeightingKind.Uncertainty"/>.</summary>
+    public const string TaskLogVarianceName = "tasks.log_variance";
 
     /// <summary>λ for a fixed-scale attention: the declared value, else 1/√KeySize (linear attention: unused, 1).</summary>
     public static double AttentionScale(AttentionSpec a) => a.Linear ? 1 : a.Scale > 0 ? a.Scale : 1 / Math.Sqrt(Math.Max(1, a.KeySize));

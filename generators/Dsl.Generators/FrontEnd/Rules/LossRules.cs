@@ -23,9 +23,14 @@ internal static class LossRules
     /// <summary>Runs the loss rules on <paramref name="model"/>.</summary>
     public static void Check(ModelSpec model, IRuleLocations locations, Action<DiagnosticDescriptor, Location?, object?[]> report)
     {
-        if (model.Loss is not { } loss || model.LossNode < 0) return;
-        var call = Invocation(locations.Node(model.LossNode));
-        Location? At(string parameter, int position) => Argument(call, parameter, position)?.GetLocation() ?? call?.GetLocation() ?? locations.Node(model.LossNode);
+        foreach (var (node, loss) in model.LossNodes) Check(model, node, loss, locations, report);
+        MultiTaskRules.Check(model, locations, report);
+    }
+
+    private static void Check(ModelSpec model, int lossNode, LossSpec loss, IRuleLocations locations, Action<DiagnosticDescriptor, Location?, object?[]> report)
+    {
+        var call = Invocation(locations.Node(lossNode));
+        Location? At(string parameter, int position) => Argument(call, parameter, position)?.GetLocation() ?? call?.GetLocation() ?? locations.Node(lossNode);
         void Invalid(string op, string parameter, int position, string name, double value, string range, string why, string? fix) =>
             report(DiagnosticCatalog.LossArgument, At(parameter, position), new object?[] { op, name, ScalingRules.Show(value), range, why, fix, parameter });
 
@@ -57,7 +62,7 @@ internal static class LossRules
                 if (!(loss.P1 >= 0) || double.IsInfinity(loss.P1))
                     Invalid("Ops.LogitAdjustedCrossEntropy", "tau", 2, "τ", loss.P1, "finite and ≥ 0",
                         "τ < 0 adds a bonus to the rare classes' logits in training instead of a margin, the opposite of the adjustment; τ = 1 is already near optimal", "1");
-                if (loss.Priors.Count > 0 && Classes(model) is int classes and > 0 && loss.Priors.Count != classes)
+                if (loss.Priors.Count > 0 && Classes(model, lossNode) is int classes and > 0 && loss.Priors.Count != classes)
                 {
                     // Shape rule: one prior per class, i.e. per logit column.
                     report(DiagnosticCatalog.PriorCount, Argument(call, "priors", 3)?.GetLocation() ?? At("priors", 3),
@@ -91,12 +96,12 @@ internal static class LossRules
                 break;
         }
 
-        Flood(model, loss, call, report);
+        Flood(model, lossNode, loss, call, report);
     }
 
     // ---- NNS022: flooding ([K-7643]; initial loss per [K-8870]) -----------------------------------------
 
-    private static void Flood(ModelSpec model, LossSpec loss, InvocationExpressionSyntax? call, Action<DiagnosticDescriptor, Location?, object?[]> report)
+    private static void Flood(ModelSpec model, int lossNode, LossSpec loss, InvocationExpressionSyntax? call, Action<DiagnosticDescriptor, Location?, object?[]> report)
     {
         // The spec's "no flood" is −1, which a user may also write: whether Ops.Flood wraps the loss call decides.
         var flood = call?.Parent is ArgumentSyntax { Parent: ArgumentListSyntax { Parent: InvocationExpressionSyntax outer } } &&
@@ -111,16 +116,16 @@ internal static class LossRules
             return;
         }
 
-        if (b == 0 || InitialLoss(model, loss) is not (double initial, string how)) return;
+        if (b == 0 || InitialLoss(model, lossNode, loss) is not (double initial, string how)) return;
         if (b < initial) return;
-        report(DiagnosticCatalog.FloodAboveInitialLoss, location, new object?[] { ScalingRules.Show(b), how, ScalingRules.Show(initial), Classes(model) });
+        report(DiagnosticCatalog.FloodAboveInitialLoss, location, new object?[] { ScalingRules.Show(b), how, ScalingRules.Show(initial), Classes(model, lossNode) });
     }
 
     /// <summary>The loss at a uniform initial output (all logits equal) for a K-class loss, with the formula
     /// that gives it, or null where there is no such estimate (regression and pair losses).</summary>
-    private static (double Loss, string How)? InitialLoss(ModelSpec model, LossSpec loss)
+    private static (double Loss, string How)? InitialLoss(ModelSpec model, int lossNode, LossSpec loss)
     {
-        int k = Classes(model);
+        int k = Classes(model, lossNode);
         if (k < 2) return null;
         double lnK = Math.Log(k);
         switch (loss.Kind)
@@ -154,13 +159,17 @@ internal static class LossRules
         }
     }
 
-    /// <summary>K: the width of the model's output (the logits a classification loss reads), or 0.</summary>
-    private static int Classes(ModelSpec model) =>
-        model.OutputNode >= 0 && model.OutputNode < model.Widths.Count ? Math.Max(0, model.Widths[model.OutputNode]) : 0;
+    /// <summary>K: the width of the prediction the loss node reads (the logits of a classification loss), or 0.</summary>
+    internal static int Classes(ModelSpec model, int lossNode)
+    {
+        if (lossNode < 0 || lossNode >= model.Nodes.Count || model.Nodes[lossNode].Inputs.Count == 0) return 0;
+        int prediction = model.Nodes[lossNode].Inputs[0];
+        return prediction >= 0 && prediction < model.Widths.Count ? Math.Max(0, model.Widths[prediction]) : 0;
+    }
 
     // ---- locations -------------------------------------------------------------------------------------
 
-    private static InvocationExpressionSyntax? Invocation(Location? location)
+    internal static InvocationExpressionSyntax? Invocation(Location? location)
     {
         if (location?.SourceTree is not { } tree || !location.IsInSource) return null;
         var root = tree.GetRoot();
@@ -169,7 +178,7 @@ internal static class LossRules
     }
 
     /// <summary>The argument of <paramref name="call"/> bound to <paramref name="parameter"/>: by name, else at <paramref name="position"/>.</summary>
-    private static ArgumentSyntax? Argument(InvocationExpressionSyntax? call, string parameter, int position)
+    internal static ArgumentSyntax? Argument(InvocationExpressionSyntax? call, string parameter, int position)
     {
         if (call is null) return null;
         var arguments = call.ArgumentList.Arguments;
@@ -179,7 +188,7 @@ internal static class LossRules
     }
 
     /// <summary>Element <paramref name="index"/> of a constant priors array, or null.</summary>
-    private static Location? PriorLocation(ArgumentSyntax? argument, int index)
+    internal static Location? PriorLocation(ArgumentSyntax? argument, int index)
     {
         IReadOnlyList<SyntaxNode>? items = argument?.Expression switch
         {
