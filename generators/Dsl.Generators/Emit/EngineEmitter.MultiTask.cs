@@ -53,7 +53,7 @@ internal static partial class EngineEmitter
         w.Line($"/// in the order of Ops.MultiTask's arguments: {string.Join(", ", tasks.Select((t, i) => $"{Int(i)}: {TaskTitle(t)}"))}.</summary>");
         w.Line("public global::System.ReadOnlySpan<double> TaskLosses => _taskLosses;");
         w.Line();
-        w.Line("/// <summary>Each task's effective weight ∂L/∂L_i in the last pass: the factor its gradient was scaled by.</summary>");
+        w.Line("/// <summary>Each task's effective weight ∂L/∂L_i in the last <see cref=\"TrainingPass\"/>: the factor its gradient was scaled by.</summary>");
         w.Line("public global::System.ReadOnlySpan<double> TaskWeights => _taskScales;");
         w.Line();
         switch (multi.Weighting)

@@ -46,7 +46,7 @@ internal static partial class ModelEmitter
             {
                 int rows = global::Dsl.Runtime.ShapeChecks.Rows(inputs.Length, InputFeatures, nameof(inputs));
                 int examples = global::Dsl.Runtime.ShapeChecks.Examples(rows, Sequence, nameof(inputs));
-            {{string.Concat(targets.Select(t => $"        global::Dsl.Runtime.ShapeChecks.Length({EngineEmitter.TargetVariable(t.Name)}.Length, rows, {Width(t)}, {String(t.Name)});\n"))}}        if (!taskLosses.IsEmpty) global::Dsl.Runtime.ShapeChecks.Length(taskLosses.Length, 1, Engine<float>.TaskCount, nameof(taskLosses));
+            {{string.Concat(targets.Select(t => $"    global::Dsl.Runtime.ShapeChecks.Length({EngineEmitter.TargetVariable(t.Name)}.Length, rows, {Width(t)}, {String(t.Name)});\n"))}}    if (!taskLosses.IsEmpty) global::Dsl.Runtime.ShapeChecks.Length(taskLosses.Length, 1, Engine<float>.TaskCount, nameof(taskLosses));
                 global::System.Span<double> totals = stackalloc double[Engine<float>.TaskCount];
                 totals.Clear();
                 for (int start = 0; start < examples; start += MaxBatch)
@@ -67,7 +67,7 @@ internal static partial class ModelEmitter
             {
                 global::Dsl.Runtime.ShapeChecks.Batch(inputs.Length, {{firstVariable}}.Length, InputFeatures, {{Width(first)}}, MaxBatch * Sequence, {{String(first.Name)}});
                 int batch = global::Dsl.Runtime.ShapeChecks.Examples({{firstVariable}}.Length / {{Width(first)}}, Sequence, {{String(first.Name)}});
-            {{string.Concat(targets.Skip(1).Select(t => $"        global::Dsl.Runtime.ShapeChecks.Length({EngineEmitter.TargetVariable(t.Name)}.Length, batch * Sequence, {Width(t)}, {String(t.Name)});\n"))}}        inputs.CopyTo({{staging}});
+            {{string.Concat(targets.Skip(1).Select(t => $"    global::Dsl.Runtime.ShapeChecks.Length({EngineEmitter.TargetVariable(t.Name)}.Length, batch * Sequence, {Width(t)}, {String(t.Name)});\n"))}}    inputs.CopyTo({{staging}});
                 return batch;
             }
 

@@ -95,6 +95,7 @@ internal static partial class ModelEmitter
         string inputType = model.TokenInput ? "global::System.ReadOnlySpan<int>" : "global::System.ReadOnlySpan<float>";
         string staging = model.TokenInput ? "global::System.MemoryExtensions.AsSpan(_engine.Tokens)" : "_engine.Input";
         string rowsWord = model.Sequence > 1 ? "rows (Sequence per example)" : "rows";
+        bool initialLoss = model.MultiTask?.Weighting == TaskWeightingKind.InitialLoss;
 
         w.Line("private readonly Engine<float> _engine;");
         foreach (var module in model.Modules)
@@ -148,19 +149,19 @@ internal static partial class ModelEmitter
                 var table = Engine<float>.Tensors;
                 for (int i = 0; i < table.Length; i++)
                     tensors.Add(new global::Dsl.IO.SafeTensor(table[i].Name, (int[])Engine<float>.Shapes[i].Clone(), _engine.Parameters.Slice(table[i].Offset, table[i].Length).ToArray()));
-                global::Dsl.IO.SafeTensors.Write(path, tensors, new global::System.Collections.Generic.Dictionary<string, string> { ["model"] = {{String(name)}} });
+                global::Dsl.IO.SafeTensors.Write(path, tensors, new global::System.Collections.Generic.Dictionary<string, string> { ["model"] = {{String(name)}}{{(initialLoss ? ", [global::Dsl.Runtime.TaskCheckpoint.Key] = global::Dsl.Runtime.TaskCheckpoint.Format(_engine.InitialTaskLosses)" : "")}} });
             }
 
             /// <summary>Loads parameters saved by <see cref="Save"/> (or any safetensors file with the same names and
             /// shapes). Checks every tensor before changing anything: on error the model is unchanged.</summary>
             public void Load(string path)
             {
-                var file = global::Dsl.IO.SafeTensors.Read(path);
+                var {{(initialLoss ? "(file, metadata)" : "file")}} = global::Dsl.IO.SafeTensors.{{(initialLoss ? "ReadWithMetadata" : "Read")}}(path);
                 var table = Engine<float>.Tensors;
                 for (int i = 0; i < table.Length; i++)
-                    global::Dsl.Runtime.ShapeChecks.Checkpoint(path, file, table[i].Name, Engine<float>.Shapes[i]);
+                    global::Dsl.Runtime.ShapeChecks.Checkpoint(path, file, table[i].Name, Engine<float>.Shapes[i]);{{(initialLoss ? "\n    global::System.Span<double> initial = stackalloc double[Engine<float>.TaskCount];\n    bool recorded = global::Dsl.Runtime.TaskCheckpoint.TryRead(path, metadata, initial);" : "")}}
                 for (int i = 0; i < table.Length; i++)
-                    global::System.MemoryExtensions.AsSpan(file[table[i].Name].Data).CopyTo(_engine.Parameters.Slice(table[i].Offset, table[i].Length));
+                    global::System.MemoryExtensions.AsSpan(file[table[i].Name].Data).CopyTo(_engine.Parameters.Slice(table[i].Offset, table[i].Length));{{(initialLoss ? "\n    if (recorded) initial.CopyTo(_engine.InitialTaskLosses);" : "")}}
             }
 
             """);
