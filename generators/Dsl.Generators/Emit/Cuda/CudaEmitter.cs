@@ -29,7 +29,8 @@ internal sealed record CudaModule(
 /// emitter prints as C#, as kernels over one float arena (llm.c's layout: every kernel gets the
 /// arena base and indexes it at the plan's constant offsets). Matrix products are not kernels here:
 /// they become cuBLAS calls in the launch list, and each Dense's bias and activation run in a small
-/// epilogue kernel after it. Each layer's backward kernels follow its forward kernels in the text.
+/// epilogue kernel after it — or, where cuBLASLt offers the same epilogue (a bias, GELU-tanh), in the
+/// product itself, the kernel then marked to run only on the plain cuBLAS path. Each layer's backward kernels follow its forward kernels in the text.
 /// Every kernel has the same signature, so one launcher serves them all. The source carries its own
 /// prelude: under NVRTC it uses CUDA's names, under clang-14 without the CUDA SDK it spells them with
 /// attributes and NVVM builtins, and under <c>DSL_EMULATE</c> (a C++ compiler, for the CPU emulation
@@ -183,7 +184,7 @@ internal static partial class CudaEmitter
             w.Line($"//     [{Int(_normOffset),9}] CUDA scratch: gradient norm (1), per-row losses from {Int(_lossOffset)} ({Int(_plan.Rows)})");
             w.Line($"//   Device arena: {Int(_arenaLength)} floats, one allocation.");
             w.Line("// Every kernel: (arena, token ids, labels, targets, args) at the offsets above; matrix products are");
-            w.Line("// cuBLAS calls listed in the C# launch list, not kernels.");
+            w.Line("// cuBLAS (or cuBLASLt, with a fused bias/GELU) calls listed in the C# launch list, not kernels.");
             w.Lines(Prelude);
         }
 
