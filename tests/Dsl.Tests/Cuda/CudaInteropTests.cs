@@ -106,6 +106,8 @@ public sealed class CudaInteropTests
         Assert.Equal(8u, CublasLtPlan.Alignment(6));
         Assert.Equal(64u, CublasLtPlan.Alignment(16));
         Assert.Equal(256u, CublasLtPlan.Alignment(64 * 3));
+        // cublasLtMatmulHeuristicResult_t: the 64-byte algo, size_t workspaceSize, status, float wavesCount, int[4].
+        Assert.Equal(96, System.Runtime.CompilerServices.Unsafe.SizeOf<CublasLt.HeuristicResult>());
     }
 
     [Fact]
