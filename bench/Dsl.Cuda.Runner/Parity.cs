@@ -31,16 +31,17 @@ internal static class Parity
     public static int Run(Options options, TextWriter output)
     {
         bool pass = true;
-        if (options.Includes("mlp")) pass &= Check(new MlpCase(seed: 1), options.Steps, output);
-        if (options.Includes("chargpt")) pass &= Check(new GptCase(seed: 1337), options.Steps, output);
+        if (options.Includes("mlp")) pass &= Check(new MlpCase(seed: 1), options.Steps, options.CublasLt, output);
+        if (options.Includes("chargpt")) pass &= Check(new GptCase(seed: 1337), options.Steps, options.CublasLt, output);
         output.WriteLine(pass ? "parity: PASS" : "parity: FAIL");
         return pass ? RunnerProgram.Ok : RunnerProgram.Failed;
     }
 
-    private static bool Check(ModelCase c, int steps, TextWriter output)
+    private static bool Check(ModelCase c, int steps, bool cublasLt, TextWriter output)
     {
         output.WriteLine($"== {c.Name}: tolerance {Tolerance:g} relative (floor {RelativeFloor:g} x tensor max, {AbsoluteFloor:g} absolute)");
-        using var session = CudaSession.Open(c.Program, c.Arena);
+        using var session = CudaSession.Open(c.Program, c.Arena, useCublasLt: cublasLt);
+        output.WriteLine(Options.MatmulPath(session));
         var report = new Report(output);
         c.Stage(session);
 

@@ -28,12 +28,14 @@ public static class RunnerProgram
     public const int Error = 4;
 
     private const string Help = """
-        usage: Dsl.Cuda.Runner parity [--steps N] [--model mlp|chargpt|all]
-               Dsl.Cuda.Runner time [--steps N] [--warmup N] [--model mlp|chargpt|all] [--python PATH] [--no-torch]
+        usage: Dsl.Cuda.Runner parity [--steps N] [--model mlp|chargpt|all] [--no-cublaslt]
+               Dsl.Cuda.Runner time [--steps N] [--warmup N] [--model mlp|chargpt|all] [--python PATH] [--no-torch] [--no-cublaslt]
           parity  GPU vs CPU engine (Engine<float>): output, loss, every gradient, N AdamW steps (default 10);
                   max relative error per group, PASS/FAIL at 1e-4; exit 1 on FAIL.
           time    median ms per training step on the GPU (default 50 steps after 10 warm-up) and PyTorch eager on
                   the same GPU (TF32 off) through PATH (default python3), with the ratio.
+          --no-cublaslt   every product through cublasSgemm and the separate bias/activation kernels (the fallback
+                          path), instead of cuBLASLt's fused bias/GELU epilogues; each model prints the path it ran.
         exit codes: 0 ok, 1 parity failed, 2 usage, 3 no usable GPU, 4 other error.
         """;
 
@@ -66,9 +68,11 @@ public static class RunnerProgram
                 "--model" => value is "mlp" or "chargpt" or "all" && (options.Model = value) is not null && ++i > 0,
                 "--python" => value is not null && (options.Python = value) is not null && ++i > 0,
                 "--no-torch" => true,
+                "--no-cublaslt" => true,
                 _ => false,
             };
             if (option == "--no-torch") options.Torch = false;
+            if (option == "--no-cublaslt") options.CublasLt = false;
             if (!ok)
             {
                 error.WriteLine($"bad option '{option}'{(value is null ? "" : $" (value '{value}')")}.");
@@ -119,6 +123,15 @@ internal sealed class Options
 
     /// <summary>Time: run the PyTorch side.</summary>
     public bool Torch = true;
+
+    /// <summary>Fused products through cuBLASLt (false: <c>--no-cublaslt</c>, the cublasSgemm fallback path).</summary>
+    public bool CublasLt = true;
+
+    /// <summary>The line saying which matmul path <paramref name="session"/> runs, and any product it could not fuse.</summary>
+    public static string MatmulPath(CudaSession session) =>
+        session.MatmulPath == CudaMatmulPath.CublasLt
+            ? "  matmul path: cuBLASLt (bias/GELU epilogues fused)" + (session.UnfusedProducts.Count == 0 ? "" : "; not fused: " + string.Join("; ", session.UnfusedProducts))
+            : $"  matmul path: cublasSgemm + epilogue kernels ({session.MatmulPathReason})";
 
     /// <summary>Whether <c>--steps</c> appears in <paramref name="args"/>.</summary>
     public bool StepsGiven(string[] args) => Array.IndexOf(args, "--steps") > 0;

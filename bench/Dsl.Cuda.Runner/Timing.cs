@@ -23,14 +23,14 @@ internal static class Timing
         output.WriteLine($"median ms per training step, {options.Steps} steps after {options.Warmup} warm-up, each synchronised; PyTorch eager, TF32 off");
         if (options.Includes("mlp"))
         {
-            double dsl = TimeGpu(new MlpCase(seed: 1), options);
+            double dsl = TimeGpu(new MlpCase(seed: 1), options, output);
             string[] torchArgs = ["--device", "cuda", "--batch", "128", "--steps", Int(options.Steps), "--warmup", Int(options.Warmup)];
             ok &= Print(output, error, "mlp", dsl, options, "torch_mlp.py", torchArgs, "median_ms");
         }
 
         if (options.Includes("chargpt"))
         {
-            double dsl = TimeGpu(new GptCase(seed: 1337), options);
+            double dsl = TimeGpu(new GptCase(seed: 1337), options, output);
             string[] torchArgs =
             [
                 "--device", "cuda", "--synthetic", "200000", "--iters", Int(options.Warmup + options.Steps), "--timing-warmup", Int(options.Warmup),
@@ -44,9 +44,10 @@ internal static class Timing
 
     private static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);
 
-    private static double TimeGpu(ModelCase c, Options options)
+    private static double TimeGpu(ModelCase c, Options options, TextWriter output)
     {
-        using var session = CudaSession.Open(c.Program, c.Arena);
+        using var session = CudaSession.Open(c.Program, c.Arena, useCublasLt: options.CublasLt);
+        output.WriteLine($"{c.Name}:{Options.MatmulPath(session)[1..]}");
         c.Stage(session);
         var adamW = c.NewAdamW();
         float[] sync = new float[1];

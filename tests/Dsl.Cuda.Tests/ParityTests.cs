@@ -12,15 +12,39 @@ public sealed class ParityTests
     private const double Tolerance = 1e-3;
 
     [GpuFact]
-    public void Mlp_training_pass_and_update_match_the_cpu_engine()
+    public void Mlp_training_pass_and_update_match_the_cpu_engine() => Mlp(useCublasLt: true);
+
+    [GpuFact]
+    public void Mlp_on_the_cublas_fallback_path_matches_the_cpu_engine() => Mlp(useCublasLt: false);
+
+    [GpuFact]
+    public void Mlp_on_a_partial_batch_matches_the_cpu_engine() => Mlp(useCublasLt: true, batch: 11);
+
+    /// <summary>GpuMlp's hidden layer fuses GELU_AUX_BIAS and its head BIAS when cuBLASLt loads; without it (or with
+    /// <paramref name="useCublasLt"/> false) the same products run through cublasSgemm and the epilogue kernels.</summary>
+    private static void Mlp(bool useCublasLt, int batch = 16)
     {
-        const int batch = 16;
         var engine = new GpuMlp.Engine<float>(seed: 1);
         var random = new Dsl.Runtime.SeededRandom(2);
         for (int i = 0; i < batch * GpuMlp.InputFeatures; i++) engine.Input[i] = (float)random.NextGaussian();
         int[] labels = Enumerable.Range(0, batch).Select(r => r % GpuMlp.OutputFeatures).ToArray();
         var program = GpuMlp.CudaProgram;
-        using var session = CudaSession.Open(program, engine.Arena);
+        using var session = CudaSession.Open(program, engine.Arena, useCublasLt: useCublasLt);
+        if (!useCublasLt)
+        {
+            Assert.Equal(CudaMatmulPath.Cublas, session.MatmulPath);
+            Assert.Contains("useCublasLt: false", session.MatmulPathReason, StringComparison.Ordinal);
+        }
+        else if (session.MatmulPath == CudaMatmulPath.Cublas)
+        {
+            Assert.StartsWith("cuBLASLt could not be loaded", session.MatmulPathReason, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Null(session.MatmulPathReason);
+            Assert.Empty(session.UnfusedProducts); // every fused product found an algorithm
+        }
+
         session.Stage(ReadOnlySpan<int>.Empty, labels, ReadOnlySpan<float>.Empty);
         double loss = session.TrainingPass(batch, batch, engine.Seed, 0);
         double expected = engine.TrainingPass(batch, labels);

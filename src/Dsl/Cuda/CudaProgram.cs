@@ -6,7 +6,7 @@ namespace Dsl.Cuda;
 /// <summary>
 /// A model's CUDA form, generated from the same plan as its CPU engine: the CUDA C source (every
 /// kernel reads and writes slices of one device arena at the plan's offsets) and the launch lists
-/// that run it, matrix products going to cuBLAS. The device arena is the CPU arena followed by a
+/// that run it, matrix products going to cuBLAS (cuBLASLt where a Dense's bias/GELU is fused into the product). The device arena is the CPU arena followed by a
 /// small scratch tail (the gradient norm and the per-row losses).
 /// </summary>
 public sealed class CudaProgram

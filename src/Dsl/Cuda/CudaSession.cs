@@ -11,7 +11,11 @@ namespace Dsl.Cuda;
 /// Runs a <see cref="CudaProgram"/> on a GPU: one device allocation for the arena (plus a small one for
 /// the batch's token ids, labels and targets), the source compiled once by NVRTC for the device's
 /// architecture (the PTX cached on disk by a hash of source and architecture), kernels launched through
-/// the driver API and matrix products through cuBLAS. Opening fails with a
+/// the driver API and matrix products through cuBLAS. A product whose <see cref="CudaGemm.Epilogue"/> cuBLASLt
+/// can fuse (a Dense's bias, GELU-tanh) runs through cublasLtMatmul with the epilogue, and the kernel that
+/// would otherwise apply it (<see cref="CudaLaunch.UnlessFused"/>) is skipped; without cuBLASLt (library
+/// missing, or <c>useCublasLt: false</c>) every product is a cublasSgemm followed by that kernel, and
+/// <see cref="MatmulPath"/> says which path runs. Opening fails with a
 /// <see cref="CudaUnavailableException"/> that names what is missing (driver, device, NVRTC, cuBLAS);
 /// nothing falls back to the CPU unless the caller chooses to.
 /// </summary>
@@ -33,6 +37,14 @@ public sealed unsafe class CudaSession : IDisposable
     private readonly IntPtr _cublas;
     private readonly ulong _arena;
     private readonly ulong _staging;
+
+    // cuBLASLt: the handle (zero on the cublasSgemm path), its workspace, and the fused products prepared so far,
+    // by product and row count (null: no algorithm for that shape, so cublasSgemm and the epilogue kernel run).
+    private const ulong LtWorkspaceBytes = 32UL << 20;
+    private IntPtr _lt;
+    private ulong _ltWorkspace;
+    private readonly Dictionary<(CudaGemm Gemm, int Rows), CublasLtPlan?> _ltPlans = new();
+    private readonly List<string> _unfused = new();
 
     // Per-row losses brought back after each pass: one buffer for the session, so a step allocates nothing.
     private float[]? _losses;
@@ -57,6 +69,19 @@ public sealed unsafe class CudaSession : IDisposable
     /// <summary>The program this session runs.</summary>
     public CudaProgram Program => _program;
 
+    /// <summary>Whether fusable products (<see cref="CudaGemm.Epilogue"/>) run through cuBLASLt with their epilogue, or
+    /// every product through cublasSgemm followed by the separate bias/activation kernel. The two give the same
+    /// values up to float rounding.</summary>
+    public CudaMatmulPath MatmulPath => _lt != IntPtr.Zero ? CudaMatmulPath.CublasLt : CudaMatmulPath.Cublas;
+
+    /// <summary>Why <see cref="MatmulPath"/> is <see cref="CudaMatmulPath.Cublas"/> (the caller asked for it, or cuBLASLt
+    /// could not be loaded: the files tried); null on the cuBLASLt path.</summary>
+    public string? MatmulPathReason { get; private set; }
+
+    /// <summary>Fused products that still run through cublasSgemm and their epilogue kernel because cuBLASLt offered no
+    /// algorithm for them ("label (rows): reason"); empty when every one is fused.</summary>
+    public IReadOnlyList<string> UnfusedProducts => _unfused;
+
     /// <summary>Checks that a GPU can run programs: the driver loads, a device exists, NVRTC and cuBLAS load.</summary>
     /// <exception cref="CudaUnavailableException">Something is missing; the message says what.</exception>
     public static void RequireAvailable(int deviceOrdinal = 0)
@@ -74,11 +99,14 @@ public sealed unsafe class CudaSession : IDisposable
     }
 
     /// <summary>Compiles (or takes from the cache) and loads <paramref name="program"/>, allocates the device
-    /// arena and uploads <paramref name="arena"/> (the CPU engine's arena: parameters, state, tables).</summary>
+    /// arena and uploads <paramref name="arena"/> (the CPU engine's arena: parameters, state, tables). With
+    /// <paramref name="useCublasLt"/> (the default) and cuBLASLt loadable, the fused products are prepared for
+    /// <see cref="CudaProgram.MaxRows"/> rows here (descriptors, layouts, algorithm); another row count (a last,
+    /// partial batch) is prepared once, the first time it runs.</summary>
     /// <exception cref="CudaUnavailableException">No driver, device, NVRTC or cuBLAS.</exception>
     /// <exception cref="NotSupportedException">The program has steps the CUDA emitter does not emit yet.</exception>
     /// <exception cref="ArgumentException"><paramref name="arena"/> is longer than the device arena.</exception>
-    public static CudaSession Open(CudaProgram program, ReadOnlySpan<float> arena, int deviceOrdinal = 0)
+    public static CudaSession Open(CudaProgram program, ReadOnlySpan<float> arena, int deviceOrdinal = 0, bool useCublasLt = true)
     {
         ArgumentNullException.ThrowIfNull(program);
         if (program.Unsupported.Count > 0)
@@ -102,10 +130,59 @@ public sealed unsafe class CudaSession : IDisposable
         int stagingLength = (2 * program.MaxRows) + (program.MaxRows * program.OutputWidth);
         Driver.Check(Driver.cuMemAlloc(out ulong staging, (nuint)stagingLength * 4), "cuMemAlloc(staging)");
         var session = new CudaSession(program, device, context, module, cublas, deviceArena, staging);
-        float[] zeros = new float[program.ArenaLength];
-        arena.CopyTo(zeros);
-        session.Upload(zeros, 0);
+        try
+        {
+            float[] zeros = new float[program.ArenaLength];
+            arena.CopyTo(zeros);
+            session.Upload(zeros, 0);
+            session.OpenCublasLt(useCublasLt);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+
         return session;
+    }
+
+    /// <summary>Creates the cuBLASLt handle and workspace and prepares the fused products for a full batch, or records
+    /// why the session stays on cublasSgemm.</summary>
+    private void OpenCublasLt(bool wanted)
+    {
+        if (!wanted)
+        {
+            MatmulPathReason = "cuBLASLt was turned off (useCublasLt: false)";
+            return;
+        }
+
+        if (!CudaLibraries.TryRequire(CudaLibraries.CublasLt, out string? reason))
+        {
+            MatmulPathReason = reason;
+            return;
+        }
+
+        CublasLt.Check(CublasLt.cublasLtCreate(out IntPtr lt), "cublasLtCreate");
+        _lt = lt;
+        Driver.Check(Driver.cuMemAlloc(out _ltWorkspace, (nuint)LtWorkspaceBytes), "cuMemAlloc(cuBLASLt workspace)");
+        foreach (var list in new[] { _program.Forward, _program.Loss, _program.Backward, _program.AdversarialPerturb, _program.AdversarialRestore })
+        {
+            foreach (var launch in list)
+            {
+                if (launch.Gemm is { Epilogue: not CudaEpilogue.None } gemm && !launch.PerExample) _ = LtPlan(launch, gemm, _program.MaxRows);
+            }
+        }
+    }
+
+    /// <summary>The prepared cuBLASLt product for <paramref name="rows"/> rows (prepared now if this row count is new), or
+    /// null when cuBLASLt has no algorithm for it.</summary>
+    private CublasLtPlan? LtPlan(CudaLaunch launch, CudaGemm gemm, int rows)
+    {
+        if (_ltPlans.TryGetValue((gemm, rows), out var plan)) return plan;
+        plan = CublasLtPlan.Create(_lt, gemm.ToCublasLt(rows), _arena, LtWorkspaceBytes, out string? reason);
+        if (plan is null) _unfused.Add($"{launch.Name} ({rows} rows): {reason}");
+        _ltPlans[(gemm, rows)] = plan;
+        return plan;
     }
 
     /// <summary>Copies <paramref name="values"/> to the device arena at <paramref name="offset"/>.</summary>
@@ -152,13 +229,29 @@ public sealed unsafe class CudaSession : IDisposable
         var bound = args;
         parameters[4] = &bound;
         float one = 1f;
+        bool fused = false;
         foreach (var launch in launches)
         {
             bound = launch.Bind(args);
+            // The bias/activation kernel after a product whose epilogue cuBLASLt already applied.
+            if (launch.UnlessFused && fused)
+            {
+                fused = false;
+                continue;
+            }
+
+            fused = false;
             if (launch.Gemm is { } gemm)
             {
                 var c = gemm.ToCublas(bound.Rows);
                 if (c.M == 0 || c.N == 0) continue;
+                if (gemm.Epilogue != CudaEpilogue.None && _lt != IntPtr.Zero && LtPlan(launch, gemm, bound.Rows) is { } plan)
+                {
+                    plan.Run(_lt, arena, _ltWorkspace, LtWorkspaceBytes, launch.Name);
+                    fused = true;
+                    continue;
+                }
+
                 float beta = c.Beta;
                 Cublas.Check(Cublas.cublasSgemm(_cublas, c.TransA ? 1 : 0, c.TransB ? 1 : 0, c.M, c.N, c.K, &one,
                     arena + ((ulong)c.A * 4), c.Lda, arena + ((ulong)c.B * 4), c.Ldb, &beta, arena + ((ulong)c.C * 4), c.Ldc), $"cublasSgemm({launch.Name})");
@@ -204,11 +297,15 @@ public sealed unsafe class CudaSession : IDisposable
         return loss;
     }
 
-    /// <summary>Releases the device memory, the module, cuBLAS and the context reference.</summary>
+    /// <summary>Releases the device memory, the module, cuBLAS, cuBLASLt's descriptors and handle, and the context reference.</summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
+        foreach (var plan in _ltPlans.Values) plan?.Dispose();
+        _ltPlans.Clear();
+        if (_lt != IntPtr.Zero) _ = CublasLt.cublasLtDestroy(_lt);
+        if (_ltWorkspace != 0) _ = Driver.cuMemFree(_ltWorkspace);
         _ = Driver.cuMemFree(_staging);
         _ = Driver.cuMemFree(_arena);
         _ = Cublas.cublasDestroy(_cublas);

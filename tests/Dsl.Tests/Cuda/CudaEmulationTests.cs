@@ -49,8 +49,10 @@ public sealed partial class CudaEmulationTests
         Check(subject, batch, Array.Empty<int>(), targets, sgd, o => CudaArgs.ForSgd((Sgd)o), Regressor.CudaProgram.Sgd);
     }
 
-    [Fact]
-    public void WideMlp_matches_the_cpu_engine_on_a_partial_batch()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void WideMlp_matches_the_cpu_engine_on_a_partial_batch(bool cublasLt)
     {
         // The Fashion-MNIST shape (784 → 256 → 256 → 10, dropout, GELU) on fewer rows than MaxBatch.
         const int batch = 6;
@@ -58,11 +60,16 @@ public sealed partial class CudaEmulationTests
         var engine = new WideMlp.Engine<float>(seed: 13);
         var subject = new Subject(WideMlp.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
             WideMlp.Engine<float>.InputOffset, WideMlp.InputFeatures, WideMlp.Engine<float>.OutputOffset, WideMlp.OutputFeatures, WideMlp.Engine<float>.GradientOffset, WideMlp.Engine<float>.Tensors.ToArray());
-        Check(subject, batch, labels, Array.Empty<float>(), new AdamW(learningRate: 1e-3), o => CudaArgs.ForAdamW((AdamW)o), WideMlp.CudaProgram.AdamW, steps: 2);
+        var emulator = Check(subject, batch, labels, Array.Empty<float>(), new AdamW(learningRate: 1e-3), o => CudaArgs.ForAdamW((AdamW)o), WideMlp.CudaProgram.AdamW, steps: 2, cublasLt: cublasLt);
+        // Hidden2 (GELU_AUX_BIAS) and Classes (BIAS) each step; Hidden1's ReLU stays a kernel.
+        Assert.Equal(cublasLt ? 2 * 2 : 0, emulator.FusedProducts);
+        Assert.Equal(emulator.FusedProducts, emulator.SkippedKernels);
     }
 
-    [Fact]
-    public void TinyGpt_matches_the_cpu_engine()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void TinyGpt_matches_the_cpu_engine(bool cublasLt)
     {
         // Token and position embeddings, causal attention, LayerNorm without bias and the fused
         // residual add, a head tied to the embedding.
@@ -73,8 +80,10 @@ public sealed partial class CudaEmulationTests
         int[] labels = Enumerable.Range(0, rows).Select(r => (r * 5 + 2) % 7).ToArray();
         var subject = new Subject(TinyGpt.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
             -1, 1, TinyGpt.Engine<float>.OutputOffset, TinyGpt.OutputFeatures, TinyGpt.Engine<float>.GradientOffset, TinyGpt.Engine<float>.Tensors.ToArray());
-        Check(subject, batch, labels, Array.Empty<float>(), new AdamW(learningRate: 0.01) { MaxGradientNorm = 1 }, o => CudaArgs.ForAdamW((AdamW)o), TinyGpt.CudaProgram.AdamW,
-            sequence: TinyGpt.Sequence, ids: (int[])engine.Tokens.Clone());
+        var emulator = Check(subject, batch, labels, Array.Empty<float>(), new AdamW(learningRate: 0.01) { MaxGradientNorm = 1 }, o => CudaArgs.ForAdamW((AdamW)o), TinyGpt.CudaProgram.AdamW,
+            sequence: TinyGpt.Sequence, ids: (int[])engine.Tokens.Clone(), cublasLt: cublasLt);
+        // Each block's MLP up-projection (no bias, GELU: GELU_AUX), two blocks, three steps.
+        Assert.Equal(cublasLt ? 2 * 3 : 0, emulator.FusedProducts);
     }
 
     [Fact]
@@ -348,8 +357,9 @@ public sealed partial class CudaEmulationTests
         Assert.Contains("∂", e.Message, StringComparison.Ordinal);
     }
 
-    private static void Check(Subject s, int batch, int[] labels, float[] targets, Optimizer optimizer, Func<Optimizer, CudaArgs> argsFor,
-        System.Collections.Generic.IReadOnlyList<CudaLaunch> update, int steps = 3, int sequence = 1, int[]? ids = null, bool pooled = false, Action<int, float[]>? afterPass = null, bool adversarial = false)
+    private static CudaEmulator Check(Subject s, int batch, int[] labels, float[] targets, Optimizer optimizer, Func<Optimizer, CudaArgs> argsFor,
+        System.Collections.Generic.IReadOnlyList<CudaLaunch> update, int steps = 3, int sequence = 1, int[]? ids = null, bool pooled = false, Action<int, float[]>? afterPass = null, bool adversarial = false,
+        bool cublasLt = true)
     {
         var program = s.Program;
         int rows = batch * sequence;
@@ -361,7 +371,7 @@ public sealed partial class CudaEmulationTests
             for (int i = 0; i < rows * s.InputWidth; i++) s.Arena[s.InputOffset + i] = (float)((random.NextDouble() * 2) - 1);
         }
 
-        var emulator = new CudaEmulator(program);
+        var emulator = new CudaEmulator(program, cublasLt);
         float[] device = new float[program.ArenaLength];
         s.Arena.CopyTo(device, 0);
 
@@ -395,6 +405,8 @@ public sealed partial class CudaEmulationTests
             // parameters and moments rather than compounding float rounding across steps.
             s.Arena.CopyTo(device, 0);
         }
+
+        return emulator;
     }
 
     private static void Close(string what, double expected, double actual) =>

@@ -76,6 +76,54 @@ public sealed class CudaInteropTests
     }
 
     [Fact]
+    public void Fused_products_map_to_cublaslt_arguments_and_epilogue_numbers()
+    {
+        // y[rows, 16] = GELU(x[rows, 6]·W[16, 6]ᵀ + b), z kept: column-major D is yᵀ [16, rows], so the bias is per row of D
+        // and the aux matrix has D's leading dimension.
+        var gemm = new CudaGemm(false, true, A: 100, Lda: 6, B: 0, Ldb: 6, C: 200, Ldc: 16, M: 0, N: 16, K: 6, RowsAreM: true, Accumulate: false,
+            CudaEpilogue.GeluBias, Bias: 96, Aux: 300);
+        var call = gemm.ToCublasLt(rows: 5);
+        Assert.Equal(gemm.ToCublas(5), call.Product);
+        Assert.Equal(new CublasLtCall(new CublasCall(true, false, 16, 5, 6, 0, 6, 100, 6, 200, 16, 0f), 164, 96, 300, 16), call);
+        Assert.Equal(36, (gemm with { Aux = -1 }).ToCublasLt(5).Epilogue);
+        Assert.Equal(160, (gemm with { Epilogue = CudaEpilogue.Gelu, Bias = -1 }).ToCublasLt(5).Epilogue);
+        Assert.Equal(32, (gemm with { Epilogue = CudaEpilogue.Gelu, Bias = -1, Aux = -1 }).ToCublasLt(5).Epilogue);
+        var bias = (gemm with { Epilogue = CudaEpilogue.Bias, Aux = -1 }).ToCublasLt(5);
+        Assert.Equal((4, 0), (bias.Epilogue, bias.AuxLd));
+        // What cuBLASLt cannot do is refused by name, not run wrongly.
+        Assert.Throws<InvalidOperationException>(() => (gemm with { Epilogue = CudaEpilogue.None }).ToCublasLt(5));
+        Assert.Throws<InvalidOperationException>(() => (gemm with { Accumulate = true }).ToCublasLt(5));
+        Assert.Throws<InvalidOperationException>(() => (gemm with { Bias = -1 }).ToCublasLt(5));
+        Assert.Throws<InvalidOperationException>(() => (gemm with { Epilogue = CudaEpilogue.Gelu }).ToCublasLt(5));
+        Assert.Throws<InvalidOperationException>(() => (gemm with { Epilogue = CudaEpilogue.Bias }).ToCublasLt(5));
+    }
+
+    [Fact]
+    public void Cublaslt_alignment_preferences_follow_the_arena_offsets()
+    {
+        Assert.Equal(256u, CublasLtPlan.Alignment(0));
+        Assert.Equal(4u, CublasLtPlan.Alignment(1));
+        Assert.Equal(8u, CublasLtPlan.Alignment(6));
+        Assert.Equal(64u, CublasLtPlan.Alignment(16));
+        Assert.Equal(256u, CublasLtPlan.Alignment(64 * 3));
+        // cublasLtMatmulHeuristicResult_t: the 64-byte algo, size_t workspaceSize, status, float wavesCount, int[4].
+        Assert.Equal(96, System.Runtime.CompilerServices.Unsafe.SizeOf<CublasLt.HeuristicResult>());
+    }
+
+    [Fact]
+    public void A_missing_cublaslt_is_a_reason_to_fall_back_not_an_error()
+    {
+        // The session stays on cublasSgemm with this reason (CudaSession.MatmulPathReason) rather than failing to open.
+        if (CudaLibraries.TryRequire(CudaLibraries.CublasLt, out string? reason))
+        {
+            Assert.Null(reason); // a machine with cuBLASLt
+            return;
+        }
+
+        Assert.StartsWith("cuBLASLt could not be loaded (tried libcublasLt.so.13", reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AdamW_arguments_follow_the_step_the_device_has_reached()
     {
         var adamW = new Dsl.Optimizers.AdamW(learningRate: 0.01, beta1: 0.8, beta2: 0.9, weightDecay: 0.5);

@@ -44,3 +44,26 @@ public partial class WindowedTalkingHeads
 
     [Loss] public Scalar Loss(Tensor x, Labels y) => Ops.SoftmaxCrossEntropy(Forward(x), y);
 }
+
+/// <summary>Every case of the cuBLASLt epilogue decision: GELU-tanh with a bias and a width that is a multiple of
+/// 8 (GELU_AUX_BIAS, z kept for the backward), without a bias (GELU_AUX), on a width of 6 (not fused: z's leading
+/// dimension must be a multiple of 8), the exact GELU (never fused: cuBLASLt's GELU is the tanh form), a bias
+/// alone (BIAS) and a plain product.</summary>
+[Model(Batch = 4, Input = 6)]
+public partial class EpilogueMlp
+{
+    [Dense(Out = 16)] public partial Tensor Up(Tensor x);
+    [Gelu] public partial Tensor Act1(Tensor x);
+    [Dense(Out = 8, Bias = false)] public partial Tensor Mid(Tensor x);
+    [Gelu] public partial Tensor Act2(Tensor x);
+    [Dense(Out = 6)] public partial Tensor Narrow(Tensor x);
+    [Gelu] public partial Tensor Act3(Tensor x);
+    [Dense(Out = 8)] public partial Tensor Exact(Tensor x);
+    [Gelu(Exact = true)] public partial Tensor Act4(Tensor x);
+    [Dense(Out = 8, Bias = false)] public partial Tensor Plain(Tensor x);
+    [Dense(Out = 5)] public partial Tensor Head(Tensor x);
+
+    public Tensor Forward(Tensor x) => Head(Plain(Act4(Exact(Act3(Narrow(Act2(Mid(Act1(Up(x))))))))));
+
+    [Loss] public Scalar Loss(Tensor x, Labels y) => Ops.SoftmaxCrossEntropy(Forward(x), y);
+}

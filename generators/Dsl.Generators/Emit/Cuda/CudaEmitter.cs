@@ -8,10 +8,14 @@ namespace Dsl.Generators.Emit.Cuda;
 
 /// <summary>One launch of the CUDA schedule, as the emitter decided it (printed into the C# as a
 /// <c>Dsl.Cuda.CudaLaunch</c>).</summary>
-internal sealed record CudaLaunchSpec(string Name, string Comment, string Grid, int Width, int Block, CudaGemmSpec? Gemm = null, bool PerExample = false);
+/// <c>UnlessFused</c>: a Dense's bias/activation kernel that runs only when cuBLASLt did not fuse it into the product before it.
+internal sealed record CudaLaunchSpec(string Name, string Comment, string Grid, int Width, int Block, CudaGemmSpec? Gemm = null, bool PerExample = false, bool UnlessFused = false);
 
-/// <summary>A row-major C (+)= op(A)·op(B) over arena offsets (see <c>Dsl.Cuda.CudaGemm</c>).</summary>
-internal sealed record CudaGemmSpec(bool TransposeA, bool TransposeB, int A, int Lda, int B, int Ldb, int C, int Ldc, int M, int N, int K, bool RowsAreM, bool Accumulate);
+/// <summary>A row-major C (+)= op(A)·op(B) over arena offsets (see <c>Dsl.Cuda.CudaGemm</c>); <paramref name="Epilogue"/>
+/// names a <c>Dsl.Cuda.CudaEpilogue</c> member cuBLASLt may fuse ("None", "Bias", "Gelu", "GeluBias"), with the bias
+/// and the kept GELU input (aux) at <paramref name="Bias"/> and <paramref name="Aux"/> (−1 when absent).</summary>
+internal sealed record CudaGemmSpec(bool TransposeA, bool TransposeB, int A, int Lda, int B, int Ldb, int C, int Ldc, int M, int N, int K, bool RowsAreM, bool Accumulate,
+    string Epilogue = "None", int Bias = -1, int Aux = -1);
 
 /// <summary>The CUDA form of a plan: the source and its launch lists.</summary>
 internal sealed record CudaModule(
@@ -25,7 +29,8 @@ internal sealed record CudaModule(
 /// emitter prints as C#, as kernels over one float arena (llm.c's layout: every kernel gets the
 /// arena base and indexes it at the plan's constant offsets). Matrix products are not kernels here:
 /// they become cuBLAS calls in the launch list, and each Dense's bias and activation run in a small
-/// epilogue kernel after it. Each layer's backward kernels follow its forward kernels in the text.
+/// epilogue kernel after it — or, where cuBLASLt offers the same epilogue (a bias, GELU-tanh), in the
+/// product itself, the kernel then marked to run only on the plain cuBLAS path. Each layer's backward kernels follow its forward kernels in the text.
 /// Every kernel has the same signature, so one launcher serves them all. The source carries its own
 /// prelude: under NVRTC it uses CUDA's names, under clang-14 without the CUDA SDK it spells them with
 /// attributes and NVVM builtins, and under <c>DSL_EMULATE</c> (a C++ compiler, for the CPU emulation
@@ -180,7 +185,7 @@ internal static partial class CudaEmitter
             w.Line($"//     [{Int(_normOffset),9}] CUDA scratch: gradient norm (1), per-row losses from {Int(_lossOffset)} ({Int(_plan.Rows)})");
             w.Line($"//   Device arena: {Int(_arenaLength)} floats, one allocation.");
             w.Line("// Every kernel: (arena, token ids, labels, targets, args) at the offsets above; matrix products are");
-            w.Line("// cuBLAS calls listed in the C# launch list, not kernels.");
+            w.Line("// cuBLAS (or cuBLASLt, with a fused bias/GELU) calls listed in the C# launch list, not kernels.");
             w.Lines(Prelude);
         }
 
@@ -410,17 +415,49 @@ internal static partial class CudaEmitter
         {
             string act = s.Activation == ActivationKind.None ? "" : ActivationName(s.Activation);
             string formula = $"y[rows, {Int(s.Out)}] = {(act.Length > 0 ? act + "(" : "")}x[rows, {Int(s.In)}]·W[{Int(s.Out)}, {Int(s.In)}]ᵀ{(s.B >= 0 ? " + b" : "")}{(act.Length > 0 ? ")" : "")}";
+            string? fused = FusedEpilogue(s);
             w.Line($"/* ==== {s.Layer}: Dense {Int(s.In)} → {Int(s.Out)}: {formula} ==== */");
             w.Line($"/* cuBLAS: y = x·Wᵀ (x at {Int(s.X)}, W at {Int(s.W)}, y at {Int(s.Y)}) */");
-            launches.Add(new CudaLaunchSpec($"{prefix}_gemm", $"{s.Layer}: y = x·Wᵀ", "Single", 0, 0,
-                new CudaGemmSpec(false, true, s.X, s.In, s.W, s.In, s.Y, s.Out, 0, s.Out, s.In, RowsAreM: true, Accumulate: false)));
+            var gemm = new CudaGemmSpec(false, true, s.X, s.In, s.W, s.In, s.Y, s.Out, 0, s.Out, s.In, RowsAreM: true, Accumulate: false);
+            if (fused is not null)
+            {
+                bool keepsZ = fused != "Bias" && s.Z >= 0;
+                gemm = gemm with { Epilogue = fused, Bias = fused is "Bias" or "GeluBias" ? s.B : -1, Aux = keepsZ ? s.Z : -1 };
+                w.Line($"/* cuBLASLt fuses the epilogue into the product ({LtEpilogueName(fused, keepsZ)}{(keepsZ ? $", z kept at {Int(s.Z)}" : "")});");
+                w.Line("   the kernel below runs only on the plain cublasSgemm path (cuBLASLt missing, or no algorithm for the shape). */");
+            }
+
+            launches.Add(new CudaLaunchSpec($"{prefix}_gemm", $"{s.Layer}: y = x·Wᵀ{(fused is null ? "" : $" with the {fused} epilogue on cuBLASLt")}", "Single", 0, 0, gemm));
             if (s.B < 0 && s.Activation == ActivationKind.None) return;
             var body = new List<string> { s.B >= 0 ? $"const float z = arena[{Int(s.Y)} + i] + arena[{Int(s.B)} + c];" : $"const float z = arena[{Int(s.Y)} + i];" };
             if (s.Z >= 0) body.Add($"arena[{Int(s.Z)} + i] = z;");
             body.Add($"arena[{Int(s.Y)} + i] = {Forward(s.Activation, "z", s.Scalar)};");
             string comment = $"{s.Layer} epilogue: {(s.B >= 0 ? "z = y + b" : "z = y")}{(s.Z >= 0 ? $" (kept at {Int(s.Z)})" : "")}, y = {(act.Length > 0 ? act + "(z)" : "z")}";
             Elementwise(w, launches, $"{prefix}_dense_epilogue", comment, s.Out, false, body.ToArray());
+            if (fused is not null) launches[launches.Count - 1] = launches[launches.Count - 1] with { UnlessFused = true };
         }
+
+        /// <summary>
+        /// The cuBLASLt epilogue a Dense forward's bias and activation can become, or null. cuBLASLt offers a bias
+        /// (added per output column) and GELU in its tanh form, which is our GeluTanh (x·σ(2√(2/π)(x + 0.044715x³)),
+        /// the same function as ½x(1 + tanh(√(2/π)(x + 0.044715x³)))); the exact (erf) GELU and the other activations
+        /// stay in our kernel. When the backward needs z, cuBLASLt's GELU_AUX writes it with a leading dimension
+        /// that must be a multiple of 8, and z's is the layer's width, so a width that is not is not fused.
+        /// </summary>
+        private static string? FusedEpilogue(PlanStep s)
+        {
+            if (s.Activation == ActivationKind.None) return s.B >= 0 && s.Z < 0 ? "Bias" : null;
+            if (s.Activation != ActivationKind.GeluTanh) return null;
+            if (s.Z >= 0 && s.Out % 8 != 0) return null;
+            return s.B >= 0 ? "GeluBias" : "Gelu";
+        }
+
+        private static string LtEpilogueName(string fused, bool aux) => fused switch
+        {
+            "Bias" => "CUBLASLT_EPILOGUE_BIAS",
+            "Gelu" => aux ? "CUBLASLT_EPILOGUE_GELU_AUX" : "CUBLASLT_EPILOGUE_GELU",
+            _ => aux ? "CUBLASLT_EPILOGUE_GELU_AUX_BIAS" : "CUBLASLT_EPILOGUE_GELU_BIAS",
+        };
 
         private static void DenseBackward(CodeWriter w, List<CudaLaunchSpec> launches, PlanStep s, string prefix)
         {

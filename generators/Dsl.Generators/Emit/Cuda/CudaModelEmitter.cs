@@ -66,11 +66,15 @@ internal static class CudaModelEmitter
         w.Line("    {");
         foreach (var l in launches)
         {
-            string gemm = l.Gemm is { } g
-                ? $", new global::Dsl.Cuda.CudaGemm({Bool(g.TransposeA)}, {Bool(g.TransposeB)}, {Int(g.A)}, {Int(g.Lda)}, {Int(g.B)}, {Int(g.Ldb)}, {Int(g.C)}, {Int(g.Ldc)}, {Int(g.M)}, {Int(g.N)}, {Int(g.K)}, {Bool(g.RowsAreM)}, {Bool(g.Accumulate)})"
+            string epilogue = l.Gemm is { Epilogue: not "None" } e
+                ? $", global::Dsl.Cuda.CudaEpilogue.{e.Epilogue}, {Int(e.Bias)}, {Int(e.Aux)}"
                 : "";
-            string perExample = l.PerExample ? (l.Gemm is null ? ", null, true" : ", true") : "";
-            w.Line($"        new({String(l.Name)}, {String(l.Comment)}, global::Dsl.Cuda.CudaGrid.{l.Grid}, {Int(l.Width)}, {Int(l.Block)}{gemm}{perExample}),");
+            string gemm = l.Gemm is { } g
+                ? $", new global::Dsl.Cuda.CudaGemm({Bool(g.TransposeA)}, {Bool(g.TransposeB)}, {Int(g.A)}, {Int(g.Lda)}, {Int(g.B)}, {Int(g.Ldb)}, {Int(g.C)}, {Int(g.Ldc)}, {Int(g.M)}, {Int(g.N)}, {Int(g.K)}, {Bool(g.RowsAreM)}, {Bool(g.Accumulate)}{epilogue})"
+                : "";
+            string perExample = l.PerExample ? ", PerExample: true" : "";
+            string unlessFused = l.UnlessFused ? ", UnlessFused: true" : "";
+            w.Line($"        new({String(l.Name)}, {String(l.Comment)}, global::Dsl.Cuda.CudaGrid.{l.Grid}, {Int(l.Width)}, {Int(l.Block)}{gemm}{perExample}{unlessFused}),");
         }
 
         w.Line(comma ? "    }," : "    }");

@@ -6,9 +6,9 @@ using System.Runtime.InteropServices;
 namespace Dsl.Cuda.Interop;
 
 /// <summary>
-/// Resolves the three native libraries the GPU path needs (the CUDA driver, NVRTC, cuBLAS) from their
-/// usual file names, and turns a missing one into a <see cref="CudaUnavailableException"/> that names
-/// the library, the file names tried and what to install.
+/// Resolves the native libraries the GPU path needs (the CUDA driver, NVRTC, cuBLAS; cuBLASLt when present)
+/// from their usual file names, and turns a missing one into a <see cref="CudaUnavailableException"/> that
+/// names the library, the file names tried and what to install.
 /// </summary>
 internal static class CudaLibraries
 {
@@ -21,11 +21,15 @@ internal static class CudaLibraries
     /// <summary>Logical name of cuBLAS.</summary>
     public const string Cublas = "dsl-cuda-cublas";
 
+    /// <summary>Logical name of cuBLASLt (optional: without it products run through cuBLAS and separate epilogue kernels).</summary>
+    public const string CublasLt = "dsl-cuda-cublaslt";
+
     private static readonly Dictionary<string, (string What, string[] Files, string Install)> s_libraries = new(StringComparer.Ordinal)
     {
         [Driver] = ("the CUDA driver", new[] { "libcuda.so.1", "libcuda.so", "nvcuda.dll" }, "an NVIDIA GPU driver (it provides libcuda)"),
         [Nvrtc] = ("NVRTC, the CUDA runtime compiler", new[] { "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so", "nvrtc64_120_0.dll", "nvrtc64_112_0.dll" }, "the CUDA toolkit's NVRTC (e.g. the cuda-nvrtc package, or pip nvidia-cuda-nvrtc-cu12 with its lib folder on LD_LIBRARY_PATH)"),
         [Cublas] = ("cuBLAS", new[] { "libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so", "cublas64_12.dll", "cublas64_11.dll" }, "the CUDA toolkit's cuBLAS (e.g. the libcublas package, or pip nvidia-cublas-cu12 with its lib folder on LD_LIBRARY_PATH)"),
+        [CublasLt] = ("cuBLASLt", new[] { "libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so.11", "libcublasLt.so", "cublasLt64_12.dll", "cublasLt64_11.dll" }, "the CUDA toolkit's cuBLASLt (shipped with cuBLAS: the libcublas package, or pip nvidia-cublas-cu12 with its lib folder on LD_LIBRARY_PATH)"),
     };
 
     private static readonly Dictionary<string, IntPtr> s_loaded = new(StringComparer.Ordinal);
@@ -55,6 +59,22 @@ internal static class CudaLibraries
             handle = Load(what, files, install);
             s_loaded[logicalName] = handle;
             return handle;
+        }
+    }
+
+    /// <summary>Loads <paramref name="logicalName"/> if it can; otherwise false with the reason (what is missing, the files tried).</summary>
+    public static bool TryRequire(string logicalName, out string? reason)
+    {
+        try
+        {
+            Require(logicalName);
+            reason = null;
+            return true;
+        }
+        catch (CudaUnavailableException e)
+        {
+            reason = e.Message;
+            return false;
         }
     }
 
