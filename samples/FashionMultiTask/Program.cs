@@ -76,7 +76,9 @@ internal static class Program
             + $"(+2 log-variances for Uncertainty); {epochs} epoch(s) of batch {MultiTaskTrainer.BatchSize}, AdamW {MultiTaskTrainer.PeakLearningRate:G} "
             + $"with warm-up and cosine decay; seed {seed}; {WorkerPool.Shared.Threads} thread(s)");
 
+        // A live progress line (rewritten with \r) only on a terminal; a redirected log gets one line per epoch.
         bool live = !Console.IsOutputRedirected;
+        string lineStart = live ? "\r" : "";
         var results = new List<(string Name, TaskScores Scores, double Seconds, double[] Weights)>();
         var clock = Stopwatch.StartNew();
         foreach (Weighting weighting in Weighting.All)
@@ -96,8 +98,8 @@ internal static class Program
                     : null;
                 double trainLoss = trainer.RunEpoch(progress);
                 scores = TaskScores.Of(model, test);
-                Console.WriteLine($"\r  epoch {epoch,2}/{epochs}  test cross-entropy {scores.CrossEntropy:F4}  thumbnail MSE {scores.ThumbnailMse:F5}  "
-                    + $"accuracy {scores.Accuracy:F4}  (train combined loss {trainLoss:F4}, {trainer.TrainingSeconds:F1} s)   ");
+                Console.WriteLine($"{lineStart}  epoch {epoch,2}/{epochs}  test cross-entropy {scores.CrossEntropy:F4}  thumbnail MSE {scores.ThumbnailMse:F5}  "
+                    + $"accuracy {scores.Accuracy:F4}  (train combined loss {trainLoss:F4}, {trainer.TrainingSeconds:F1} s){(live ? "   " : "")}");
             }
 
             double[] weights = model.TaskWeights.ToArray();
