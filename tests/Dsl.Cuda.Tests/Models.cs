@@ -36,3 +36,19 @@ public partial class GpuGpt
 
     [Loss] public Scalar Loss(Tensor ids, Labels next) => Ops.SoftmaxCrossEntropy(Forward(ids), next);
 }
+
+/// <summary>Two heads weighed by learned uncertainty (Ops.MultiTask): a 5-class classifier and a 3-value regression.</summary>
+[Model(Batch = 16, Input = 20)]
+public partial class GpuMultiTask
+{
+    [Dense(Out = 32)] public partial Tensor Hidden(Tensor x);
+    [Tanh] public partial Tensor Act(Tensor x);
+    [Dense(Out = 5)] public partial Tensor Classes(Tensor h);
+    [Dense(Out = 3)] public partial Tensor Box(Tensor h);
+
+    public Tensor Shared(Tensor x) => Act(Hidden(x));
+    public Tensor Forward(Tensor x) => Classes(Shared(x));
+
+    [Loss] public Scalar Loss(Tensor x, Labels y, Tensor box) =>
+        Ops.MultiTask(TaskWeighting.Uncertainty, Ops.SoftmaxCrossEntropy(Forward(x), y), Ops.MeanSquaredError(Box(Shared(x)), box));
+}

@@ -75,6 +75,38 @@ public sealed class ParityTests
         Compare("gradients", engine.Gradients, session, GpuGpt.Engine<float>.GradientOffset);
     }
 
+    [GpuFact]
+    public void Multi_task_training_pass_and_update_match_the_cpu_engine()
+    {
+        // Uncertainty weighting: both task losses read back, weighed on the host, ∂L/∂s_i written to the device.
+        const int batch = 12;
+        var engine = new GpuMultiTask.Engine<float>(seed: 4);
+        var random = new Dsl.Runtime.SeededRandom(5);
+        for (int i = 0; i < batch * GpuMultiTask.InputFeatures; i++) engine.Input[i] = (float)random.NextGaussian();
+        int[] labels = Enumerable.Range(0, batch).Select(r => (r * 3) % 5).ToArray();
+        float[] box = Enumerable.Range(0, batch * 3).Select(_ => (float)random.NextGaussian()).ToArray();
+        var program = GpuMultiTask.CudaProgram;
+        using var session = CudaSession.Open(program, engine.Arena);
+        var targets = new CudaTargets(program).SetLabels("y", labels).SetTensor("box", box);
+        var adamW = new AdamW(learningRate: 0.01);
+        for (int step = 0; step < 2; step++)
+        {
+            session.Stage(ReadOnlySpan<int>.Empty, targets);
+            double loss = session.TrainingPass(batch, batch, engine.Seed, (ulong)step);
+            engine.DropoutStep = (ulong)step;
+            double expected = engine.TrainingPass(batch, labels, box);
+            Assert.True(Math.Abs(loss - expected) <= Tolerance * Math.Abs(expected), $"step {step}: loss: CPU {expected}, GPU {loss}");
+            for (int t = 0; t < 2; t++)
+                Assert.True(Math.Abs(session.TaskLosses[t] - engine.TaskLosses[t]) <= Tolerance * Math.Abs(engine.TaskLosses[t]), $"step {step}: task {t}: CPU {engine.TaskLosses[t]}, GPU {session.TaskLosses[t]}");
+            Compare("gradients", engine.Gradients, session, GpuMultiTask.Engine<float>.GradientOffset);
+            var args = CudaArgs.ForAdamW(adamW);
+            engine.ApplyOptimizer(adamW);
+            session.Run(program.GradientNorm, args);
+            session.Run(program.AdamW, args);
+            Compare("parameters", engine.Parameters, session, 0);
+        }
+    }
+
     private static void Compare(string what, ReadOnlySpan<float> expected, CudaSession session, int offset)
     {
         float[] actual = new float[expected.Length];

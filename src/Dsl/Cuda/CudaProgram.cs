@@ -31,10 +31,13 @@ public sealed class CudaProgram
     /// <param name="lion">The Lion update (empty for a program printed before it existed).</param>
     /// <param name="adversarialPerturb">FGM, after a clean pass: save the gradients, back the table up and perturb it (empty without [Adversarial]).</param>
     /// <param name="adversarialRestore">FGM, after the perturbed pass: add the saved gradients and restore the table.</param>
+    /// <param name="multiTask">The tasks of a multi-task loss (Ops.MultiTask), or null for a single loss.</param>
     public CudaProgram(string model, string source, int arenaLength, int normOffset, int lossOffset, int lossDivisor, int maxRows, int outputWidth,
         CudaLaunch[] forward, CudaLaunch[] loss, CudaLaunch[] backward, CudaLaunch[] gradientNorm, CudaLaunch[] sgd, CudaLaunch[] adamW, string[] unsupported,
-        bool pooled = false, CudaLaunch[]? lion = null, CudaLaunch[]? adversarialPerturb = null, CudaLaunch[]? adversarialRestore = null)
+        bool pooled = false, CudaLaunch[]? lion = null, CudaLaunch[]? adversarialPerturb = null, CudaLaunch[]? adversarialRestore = null,
+        CudaMultiTask? multiTask = null)
     {
+        MultiTask = multiTask;
         AdversarialPerturb = adversarialPerturb ?? System.Array.Empty<CudaLaunch>();
         AdversarialRestore = adversarialRestore ?? System.Array.Empty<CudaLaunch>();
         Pooled = pooled;
@@ -121,6 +124,10 @@ public sealed class CudaProgram
     /// <summary>Whether the model trains with FGM: a training step is <see cref="CudaSession.AdversarialPass"/>, not a plain pass.</summary>
     public bool Adversarial => AdversarialPerturb.Count > 0;
 
+    /// <summary>The tasks of a multi-task loss (Ops.MultiTask): <see cref="Loss"/> then holds every task's loss launches,
+    /// and a training pass weighs them on the host (see <see cref="CudaMultiTask"/>); null for a single loss.</summary>
+    public CudaMultiTask? MultiTask { get; }
+
     /// <summary>How many per-row losses a pass of <paramref name="rows"/> rows over <paramref name="batch"/> examples leaves.</summary>
     public int LossRows(int rows, int batch) => Pooled ? batch : rows;
 
@@ -134,6 +141,12 @@ public sealed class CudaProgram
             {
                 if (launch.Gemm is null && seen.Add(launch.Name)) yield return launch.Name;
             }
+        }
+
+        if (MultiTask is null) yield break;
+        foreach (var task in MultiTask.Tasks)
+        {
+            if (seen.Add(task.Scale.Name)) yield return task.Scale.Name;
         }
     }
 }

@@ -50,9 +50,23 @@ public sealed unsafe class CudaSession : IDisposable
     private float[]? _losses;
     private bool _disposed;
 
+    // Multi-task: the host weighting state, and the staging layout (labels of every labels target, then the tensor targets).
+    private readonly CudaTaskWeights? _taskWeights;
+    private readonly float[] _taskHost = Array.Empty<float>();
+    private readonly int _labelsLength;
+
     private CudaSession(CudaProgram program, int device, IntPtr context, IntPtr module, IntPtr cublas, ulong arena, ulong staging)
     {
         _program = program;
+        _labelsLength = program.MaxRows;
+        if (program.MultiTask is { } multi)
+        {
+            _taskWeights = new CudaTaskWeights(multi);
+            // s_i (Uncertainty), ∂L/∂s_i and the factors, one task count each.
+            _taskHost = new float[3 * multi.Tasks.Count];
+            _labelsLength = Math.Max(_labelsLength, multi.StagingLengths(program.MaxRows).Labels);
+        }
+
         _device = device;
         _context = context;
         _module = module;
@@ -127,7 +141,7 @@ public sealed unsafe class CudaSession : IDisposable
         // The environment variable NVIDIA_TF32_OVERRIDE=1 can still force TF32; see docs/cuda.md.
         Cublas.Check(Cublas.cublasSetMathMode(cublas, Cublas.DefaultMath), "cublasSetMathMode");
         Driver.Check(Driver.cuMemAlloc(out ulong deviceArena, (nuint)program.ArenaLength * sizeof(float)), $"cuMemAlloc({program.ArenaLength} floats)");
-        int stagingLength = (2 * program.MaxRows) + (program.MaxRows * program.OutputWidth);
+        int stagingLength = StagingLength(program);
         Driver.Check(Driver.cuMemAlloc(out ulong staging, (nuint)stagingLength * 4), "cuMemAlloc(staging)");
         var session = new CudaSession(program, device, context, module, cublas, deviceArena, staging);
         try
@@ -199,11 +213,26 @@ public sealed unsafe class CudaSession : IDisposable
         fixed (float* p = destination) Driver.Check(Driver.cuMemcpyDtoH(p, _arena + ((ulong)offset * 4), (nuint)destination.Length * 4), "cuMemcpyDtoH");
     }
 
+    /// <summary>Ids, labels and targets, in ints/floats: the labels buffer holds every labels target of a multi-task program.</summary>
+    private static int StagingLength(CudaProgram program)
+    {
+        int labels = program.MaxRows, targets = program.MaxRows * program.OutputWidth;
+        if (program.MultiTask is { } multi)
+        {
+            var (l, t) = multi.StagingLengths(program.MaxRows);
+            labels = Math.Max(labels, l);
+            targets = Math.Max(targets, t);
+        }
+
+        return program.MaxRows + labels + targets;
+    }
+
     /// <summary>Stages the batch's token ids, labels and targets (any may be empty).</summary>
     public void Stage(ReadOnlySpan<int> ids, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets)
     {
-        if (ids.Length > _program.MaxRows || labels.Length > _program.MaxRows || targets.Length > _program.MaxRows * _program.OutputWidth)
-            throw new ArgumentException($"a batch holds at most {_program.MaxRows} rows of ids and labels and {_program.MaxRows * _program.OutputWidth} targets; got {ids.Length}, {labels.Length} and {targets.Length}.");
+        int maxTargets = StagingLength(_program) - _program.MaxRows - _labelsLength;
+        if (ids.Length > _program.MaxRows || labels.Length > _labelsLength || targets.Length > maxTargets)
+            throw new ArgumentException($"a batch holds at most {_program.MaxRows} rows of ids, {_labelsLength} labels and {maxTargets} targets; got {ids.Length}, {labels.Length} and {targets.Length}.");
         fixed (int* i = ids) if (ids.Length > 0) Driver.Check(Driver.cuMemcpyHtoD(IdsPointer, i, (nuint)ids.Length * 4), "cuMemcpyHtoD(ids)");
         fixed (int* l = labels) if (labels.Length > 0) Driver.Check(Driver.cuMemcpyHtoD(LabelsPointer, l, (nuint)labels.Length * 4), "cuMemcpyHtoD(labels)");
         fixed (float* t = targets) if (targets.Length > 0) Driver.Check(Driver.cuMemcpyHtoD(TargetsPointer, t, (nuint)targets.Length * 4), "cuMemcpyHtoD(targets)");
@@ -213,7 +242,26 @@ public sealed unsafe class CudaSession : IDisposable
 
     private ulong LabelsPointer => _staging + ((ulong)_program.MaxRows * 4);
 
-    private ulong TargetsPointer => _staging + ((ulong)_program.MaxRows * 8);
+    private ulong TargetsPointer => _staging + ((ulong)(_program.MaxRows + _labelsLength) * 4);
+
+    /// <summary>Stages the batch's token ids (empty for real-valued inputs) and the targets of a multi-task program.</summary>
+    public void Stage(ReadOnlySpan<int> ids, CudaTargets targets)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        if (!ReferenceEquals(targets.Spec, _program.MultiTask))
+            throw new ArgumentException($"these targets were created for another program than {_program.Model}'s.", nameof(targets));
+        Stage(ids, targets.Labels, targets.Tensors);
+    }
+
+    /// <summary>Each task's own loss L_i from the last pass of a multi-task program (empty otherwise), in Ops.MultiTask's order.</summary>
+    public ReadOnlySpan<double> TaskLosses => _taskWeights is null ? default : _taskWeights.TaskLosses;
+
+    /// <summary>Each task's factor ∂L/∂L_i in the last pass (empty for a single loss).</summary>
+    public ReadOnlySpan<double> TaskWeights => _taskWeights is null ? default : _taskWeights.TaskWeights;
+
+    /// <summary>L_i⁰ of TaskWeighting.InitialLoss (0 until the first training pass records it; set them to resume a run).
+    /// Empty for a single loss.</summary>
+    public Span<double> InitialTaskLosses => _taskWeights is null ? default : _taskWeights.InitialTaskLosses;
 
     /// <summary>Runs <paramref name="launches"/> in order with <paramref name="args"/>.</summary>
     public void Run(IReadOnlyList<CudaLaunch> launches, CudaArgs args)
@@ -263,12 +311,21 @@ public sealed unsafe class CudaSession : IDisposable
         }
     }
 
-    /// <summary>Forward (training), loss and backward on the staged batch; returns the mean loss.</summary>
+    /// <summary>Forward (training), loss and backward on the staged batch; returns the mean loss (for a multi-task program
+    /// the combined loss, each task's in <see cref="TaskLosses"/>: the tasks' losses are read back, weighed on the host and
+    /// each head's gradient scaled by its factor before the backward).</summary>
     public double TrainingPass(int rows, int batch, ulong seed, ulong dropoutStep)
     {
         var args = CudaArgs.ForPass(rows, batch, training: true, seed, dropoutStep);
         Run(_program.Forward, args);
         Run(_program.Loss, args);
+        if (_taskWeights is not null)
+        {
+            double combined = WeighTasks(rows, batch, training: true, args);
+            Run(_program.Backward, args);
+            return combined;
+        }
+
         Run(_program.Backward, args);
         int lossRows = _program.LossRows(rows, batch);
         if (_losses is null || _losses.Length < lossRows) _losses = new float[Math.Max(lossRows, _program.MaxRows)];
@@ -277,6 +334,40 @@ public sealed unsafe class CudaSession : IDisposable
         double total = 0;
         foreach (float loss in losses) total += loss;
         return lossRows == 0 ? 0 : total / ((double)lossRows * _program.LossDivisor);
+    }
+
+    /// <summary>The combined loss of a multi-task program on the staged batch, without dropout or an update (each task's
+    /// loss in <see cref="TaskLosses"/>). The loss launches overwrite the heads' outputs' gradients, nothing else.</summary>
+    /// <exception cref="InvalidOperationException">The program has a single loss.</exception>
+    public double EvaluatePass(int rows, int batch)
+    {
+        if (_taskWeights is null) throw new InvalidOperationException($"{_program.Model} has a single loss: EvaluatePass is for multi-task programs.");
+        var args = CudaArgs.ForPass(rows, batch, training: false, 0, 0);
+        Run(_program.Forward, args);
+        Run(_program.Loss, args);
+        return WeighTasks(rows, batch, training: false, args);
+    }
+
+    /// <summary>Reads the tasks' row losses back, weighs them on the host and, in training, writes the factors (and
+    /// ∂L/∂s_i) to the device and scales each head's gradient.</summary>
+    private double WeighTasks(int rows, int batch, bool training, CudaArgs args)
+    {
+        var multi = _program.MultiTask!;
+        int count = multi.Tasks.Count;
+        int lossRows = _program.LossRows(rows, batch);
+        int span = _taskWeights!.SlotSpan(lossRows);
+        if (_losses is null || _losses.Length < span) _losses = new float[span];
+        Span<float> slots = _losses.AsSpan(0, span);
+        Download(slots, multi.Tasks[0].LossOffset);
+        Span<float> logVariance = _taskHost.AsSpan(0, count), gradient = _taskHost.AsSpan(count, count), factors = _taskHost.AsSpan(2 * count, count);
+        bool uncertain = multi.Weighting == CudaTaskWeighting.Uncertainty;
+        if (uncertain) Download(logVariance, multi.LogVarianceOffset);
+        double combined = _taskWeights.Combine(slots, lossRows, logVariance, gradient, factors, training);
+        if (!training) return combined;
+        Upload(factors, multi.FactorOffset);
+        if (uncertain) Upload(gradient, multi.LogVarianceGradientOffset);
+        Run(multi.Scale, args);
+        return combined;
     }
 
     /// <summary>

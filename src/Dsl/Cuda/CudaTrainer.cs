@@ -60,6 +60,7 @@ public sealed class CudaTrainer : IDisposable
     public double TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels, Optimizer optimizer)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
+        RequireSingleLoss();
         int rows = labels.Length;
         if (rows == 0 || rows > _session.Program.MaxRows || inputs.Length != rows * _inputWidth)
             throw new ArgumentException($"a step takes 1 to {_session.Program.MaxRows} labels and {_inputWidth} inputs per label; got {labels.Length} labels and {inputs.Length} inputs.", nameof(inputs));
@@ -78,6 +79,7 @@ public sealed class CudaTrainer : IDisposable
     public double TrainStep(ReadOnlySpan<int> tokens, ReadOnlySpan<int> labels, Optimizer optimizer)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
+        RequireSingleLoss();
         if (_sequence == 0)
             throw new InvalidOperationException("this trainer is for real-valued inputs: pass them as floats.");
         int rows = labels.Length;
@@ -87,6 +89,94 @@ public sealed class CudaTrainer : IDisposable
         double loss = Pass(rows, rows / _sequence);
         Update(optimizer);
         return loss;
+    }
+
+    /// <summary>Target buffers for a multi-task model's steps (create once, set each step's targets, reuse).</summary>
+    /// <exception cref="ArgumentException">The model has a single loss.</exception>
+    public CudaTargets CreateTargets() => new(_session.Program);
+
+    /// <summary>One step of a multi-task model (Ops.MultiTask) on up to MaxRows examples: forward, every task's loss,
+    /// the weighting, backward and one update. Every target of <paramref name="targets"/> must be set for the same rows as
+    /// the inputs. Returns the combined loss; each task's is in <see cref="TaskLosses"/>.</summary>
+    /// <exception cref="ArgumentException">The shapes disagree (the message names the target), or the optimizer is not AdamW, SGD or Lion.</exception>
+    public double TrainStep(ReadOnlySpan<float> inputs, CudaTargets targets, Optimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        int rows = RealRows(inputs, targets);
+        _session.Upload(inputs, _inputOffset);
+        _session.Stage(ReadOnlySpan<int>.Empty, targets);
+        double loss = Pass(rows, rows);
+        Update(optimizer);
+        return loss;
+    }
+
+    /// <summary>One step of a multi-task token model (see <see cref="ForTokens"/>): whole sequences of ids, and every
+    /// target of <paramref name="targets"/> set with one row per position. Returns the combined loss.</summary>
+    /// <exception cref="ArgumentException">The shapes disagree (the message names the target), or the optimizer is not AdamW, SGD or Lion.</exception>
+    public double TrainStep(ReadOnlySpan<int> tokens, CudaTargets targets, Optimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        int rows = TokenRows(tokens, targets);
+        _session.Stage(tokens, targets);
+        double loss = Pass(rows, rows / _sequence);
+        Update(optimizer);
+        return loss;
+    }
+
+    /// <summary>The combined loss of a multi-task model on up to MaxRows examples with the current parameters, without
+    /// dropout or an update; each task's loss is left in <see cref="TaskLosses"/>.</summary>
+    /// <exception cref="ArgumentException">The shapes disagree; the message names the target.</exception>
+    public double Evaluate(ReadOnlySpan<float> inputs, CudaTargets targets)
+    {
+        int rows = RealRows(inputs, targets);
+        _session.Upload(inputs, _inputOffset);
+        _session.Stage(ReadOnlySpan<int>.Empty, targets);
+        return _session.EvaluatePass(rows, rows);
+    }
+
+    /// <summary>The combined loss of a multi-task token model on whole sequences, without dropout or an update.</summary>
+    /// <exception cref="ArgumentException">The shapes disagree; the message names the target.</exception>
+    public double Evaluate(ReadOnlySpan<int> tokens, CudaTargets targets)
+    {
+        int rows = TokenRows(tokens, targets);
+        _session.Stage(tokens, targets);
+        return _session.EvaluatePass(rows, rows / _sequence);
+    }
+
+    /// <summary>Each task's own loss from the last step or evaluation of a multi-task model (empty for a single loss).</summary>
+    public ReadOnlySpan<double> TaskLosses => _session.TaskLosses;
+
+    /// <summary>Each task's factor ∂L/∂L_i from the last step (empty for a single loss).</summary>
+    public ReadOnlySpan<double> TaskWeights => _session.TaskWeights;
+
+    private void RequireSingleLoss()
+    {
+        if (_session.Program.MultiTask is { } multi)
+            throw new InvalidOperationException($"{_session.Program.Model} trains {multi.Tasks.Count} tasks (Ops.MultiTask): pass its targets as a CudaTargets (CreateTargets).");
+    }
+
+    private int RealRows(ReadOnlySpan<float> inputs, CudaTargets targets)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        if (_sequence > 0)
+            throw new InvalidOperationException("this trainer is for a token model: pass the token ids as ints.");
+        int rows = inputs.Length / _inputWidth;
+        if (rows == 0 || rows > _session.Program.MaxRows || inputs.Length != rows * _inputWidth)
+            throw new ArgumentException($"a step takes 1 to {_session.Program.MaxRows} rows of {_inputWidth} inputs; got {inputs.Length} inputs.", nameof(inputs));
+        targets.Require(rows);
+        return rows;
+    }
+
+    private int TokenRows(ReadOnlySpan<int> tokens, CudaTargets targets)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        if (_sequence == 0)
+            throw new InvalidOperationException("this trainer is for real-valued inputs: pass them as floats.");
+        int rows = tokens.Length;
+        if (rows == 0 || rows > _session.Program.MaxRows || rows % _sequence != 0)
+            throw new ArgumentException($"a step takes whole sequences of {_sequence} ids, 1 to {_session.Program.MaxRows} positions; got {tokens.Length} ids.", nameof(tokens));
+        targets.Require(_session.Program.Pooled ? rows / _sequence : rows);
+        return rows;
     }
 
     private void Update(Optimizer optimizer)

@@ -359,7 +359,7 @@ public sealed partial class CudaEmulationTests
 
     private static CudaEmulator Check(Subject s, int batch, int[] labels, float[] targets, Optimizer optimizer, Func<Optimizer, CudaArgs> argsFor,
         System.Collections.Generic.IReadOnlyList<CudaLaunch> update, int steps = 3, int sequence = 1, int[]? ids = null, bool pooled = false, Action<int, float[]>? afterPass = null, bool adversarial = false,
-        bool cublasLt = true)
+        bool cublasLt = true, Action<int, CudaEmulator>? afterEmulatedPass = null)
     {
         var program = s.Program;
         int rows = batch * sequence;
@@ -390,6 +390,7 @@ public sealed partial class CudaEmulationTests
                 Collect(failures, $"step {step}: ∂{t.Name}", s.Arena.AsSpan(s.GradientOffset + t.Offset, t.Length), device.AsSpan(s.GradientOffset + t.Offset, t.Length), gradientScale);
             Assert.True(failures.Count == 0, string.Join("\n", failures));
             afterPass?.Invoke(step, device);
+            afterEmulatedPass?.Invoke(step, emulator);
 
             float parameterScale = MaxAbs(s.Arena.AsSpan(0, s.GradientOffset));
             var args = argsFor(optimizer);

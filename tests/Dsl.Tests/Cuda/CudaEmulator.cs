@@ -25,6 +25,7 @@ internal sealed unsafe class CudaEmulator
     public CudaEmulator(CudaProgram program, bool cublasLt = true)
     {
         _program = program;
+        if (program.MultiTask is { } multi) TaskWeights = new CudaTaskWeights(multi);
         _cublasLt = cublasLt;
         if (program.Unsupported.Count > 0)
             throw new InvalidOperationException($"{program.Model} has steps the CUDA emitter does not emit yet: {string.Join(", ", program.Unsupported)}");
@@ -32,6 +33,9 @@ internal sealed unsafe class CudaEmulator
         foreach (string name in program.KernelNames())
             _kernels[name] = NativeLibrary.GetExport(library, "emulate_" + name);
     }
+
+    /// <summary>The host weighting of a multi-task program (the same code <see cref="CudaSession"/> runs), else null.</summary>
+    public CudaTaskWeights? TaskWeights { get; }
 
     /// <summary>Products run through the cublasLtMatmul reference with their epilogue so far.</summary>
     public int FusedProducts { get; private set; }
@@ -85,8 +89,22 @@ internal sealed unsafe class CudaEmulator
         var args = CudaArgs.ForPass(rows, batch, training: true, seed, dropoutStep);
         Run(_program.Forward, arena, ids, labels, targets, args);
         Run(_program.Loss, arena, ids, labels, targets, args);
-        Run(_program.Backward, arena, ids, labels, targets, args);
         int lossRows = _program.LossRows(rows, batch);
+        if (_program.MultiTask is { } multi)
+        {
+            // As CudaSession.WeighTasks, with the arena standing in for the downloads and uploads.
+            int count = multi.Tasks.Count;
+            var slots = arena.AsSpan(multi.Tasks[0].LossOffset, multi.Tasks[^1].LossOffset - multi.Tasks[0].LossOffset + lossRows);
+            bool uncertain = multi.Weighting == CudaTaskWeighting.Uncertainty;
+            double combined = TaskWeights!.Combine(slots, lossRows,
+                uncertain ? arena.AsSpan(multi.LogVarianceOffset, count) : default, uncertain ? arena.AsSpan(multi.LogVarianceGradientOffset, count) : default,
+                arena.AsSpan(multi.FactorOffset, count), training: true);
+            Run(multi.Scale, arena, ids, labels, targets, args);
+            Run(_program.Backward, arena, ids, labels, targets, args);
+            return combined;
+        }
+
+        Run(_program.Backward, arena, ids, labels, targets, args);
         double total = 0;
         for (int r = 0; r < lossRows; r++) total += arena[_program.LossOffset + r];
         return total / ((double)lossRows * _program.LossDivisor);

@@ -44,6 +44,13 @@ public sealed class CudaPtxTests
         ["AdversarialTagger"] = () => AdversarialTagger.CudaProgram,
         ["CoSentModel"] = () => CoSentEncoder.CoSentModel.CudaProgram,
         ["CosineMseModel"] = () => CoSentEncoder.CosineMseModel.CudaProgram,
+        ["MultiTaskSumNet"] = () => MultiTaskSumNet.CudaProgram,
+        ["MultiTaskWeightsNet"] = () => MultiTaskWeightsNet.CudaProgram,
+        ["MultiTaskInitialNet"] = () => MultiTaskInitialNet.CudaProgram,
+        ["MultiTaskLogSumNet"] = () => MultiTaskLogSumNet.CudaProgram,
+        ["MultiTaskUncertaintyNet"] = () => MultiTaskUncertaintyNet.CudaProgram,
+        ["MultiTaskThreeNet"] = () => MultiTaskThreeNet.CudaProgram,
+        ["MultiTaskAdversarialNet"] = () => MultiTaskAdversarialNet.CudaProgram,
     };
 
     public static TheoryData<string> Models() => new(Programs.Keys);
@@ -84,6 +91,10 @@ public sealed class CudaPtxTests
     [InlineData("CosineMsePairs")]
     [InlineData("CoSentModel")]
     [InlineData("CosineMseModel")]
+    [InlineData("MultiTaskLogSumNet")]
+    [InlineData("MultiTaskUncertaintyNet")]
+    [InlineData("MultiTaskThreeNet")]
+    [InlineData("MultiTaskAdversarialNet")]
     public void Models_are_emitted_completely(string model)
     {
         var program = Programs[model]();
@@ -103,6 +114,25 @@ public sealed class CudaPtxTests
         Assert.Equal(new[] { "sn0_power_iteration", "sn0_normalize", "sn1_power_iteration", "sn1_normalize" }, program.Forward.Take(4).Select(l => l.Name));
         Assert.Equal(new[] { "sn0_backward", "sn1_backward" }, program.Backward.TakeLast(2).Select(l => l.Name));
         Assert.DoesNotContain(program.Forward.Skip(4), l => l.Name.StartsWith("sn", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Multi_task_losses_have_a_loss_and_a_scale_per_task()
+    {
+        // Three tasks: focal on the trunk's early head, flooded label smoothing, MSE; each with its own kernels and slots.
+        var program = MultiTaskThreeNet.CudaProgram;
+        var multi = program.MultiTask!;
+        Assert.Equal(CudaTaskWeighting.LogSum, multi.Weighting);
+        Assert.Equal(new[] { "task0_loss_focal", "task1_loss_label_smoothing", "task1_loss_flood", "task2_loss_mean_squared_error" }, program.Loss.Select(l => l.Name));
+        Assert.Equal(new[] { "task0_scale", "task1_scale", "task2_scale" }, multi.Scale.Select(l => l.Name));
+        Assert.Equal(new[] { 1, 1, 2 }, multi.Tasks.Select(t => t.LossDivisor));
+        Assert.Equal(new[] { 0, 0, 1 }, multi.Tasks.Select(t => t.Target));
+        Assert.Equal(program.MaxRows, multi.Tasks[1].LossOffset - multi.Tasks[0].LossOffset);
+        Assert.True(multi.FactorOffset >= multi.Tasks[^1].LossOffset + program.MaxRows && multi.FactorOffset + 3 <= program.ArenaLength);
+        // Both label tasks read the same labels; the tensor target comes first in the targets buffer.
+        Assert.Equal(new[] { 0, 0 }, multi.Targets.Select(t => t.Offset));
+        Assert.Contains("labels[r]", program.Source, StringComparison.Ordinal);
+        Assert.True(MultiTaskAdversarialNet.CudaProgram.Adversarial);
     }
 
     [Fact]

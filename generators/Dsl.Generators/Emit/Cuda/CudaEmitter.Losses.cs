@@ -91,13 +91,14 @@ internal static partial class CudaEmitter
         private void RowLoss(CodeWriter w, List<CudaLaunchSpec> launches, PlanStep s, LossSpec spec)
         {
             int classes = s.In;
-            string name = spec.Kind switch
+            string kernel = spec.Kind switch
             {
                 LossKind.LabelSmoothing => "loss_label_smoothing",
                 LossKind.Focal => "loss_focal",
                 LossKind.LogitAdjusted => "loss_logit_adjusted",
                 _ => "loss_tailr",
             };
+            string name = _kernelPrefix + kernel;
             string formula = spec.Kind switch
             {
                 LossKind.LabelSmoothing => $"−Σ_j q_j log softmax(z)_j, q = (1 − ε)e_y + ε/K, ε = {Literals.Double(spec.P1)}",
@@ -110,7 +111,7 @@ internal static partial class CudaEmitter
             string zj = offsets ? "(z[j] + offsets[j])" : "z[j]";
             w.Line($"/* loss = mean over rows of {formula}; fused with its gradient (scaled by 1/rows).");
             w.Line($"   One block per row; z at {Int(s.X)}, ∂z at {Int(s.DX)} (may be the same memory: every z read precedes the writes),");
-            w.Line($"   the row's loss at {Int(_lossOffset)} + row. */");
+            w.Line($"   the row's loss at {Int(_slot)} + row. */");
             using (w.Block($"DSL_KERNEL({name})"))
             {
                 w.Line($"__shared__ float reduce[{Int(RowBlock)}];");
@@ -125,7 +126,7 @@ internal static partial class CudaEmitter
                 w.Line("if (r >= args.rows) return;");
                 w.Line($"const float* z = arena + {Int(s.X)} + r * {Int(classes)};");
                 w.Line($"float* d = arena + {Int(s.DX)} + r * {Int(classes)};");
-                w.Line("const int label = labels[r];");
+                w.Line($"const int label = {Label("r")};");
                 w.Line($"const int valid = label >= 0 && label < {Int(classes)};");
                 w.Line($"const float zLabel = valid ? {(offsets ? "z[label] + offsets[label]" : "z[label]")} : DSL_NAN;");
                 w.Line("float m = -DSL_INF;");
@@ -180,12 +181,12 @@ internal static partial class CudaEmitter
                     }
                 }
 
-                w.Line($"if (DSL_TID == 0) arena[{Int(_lossOffset)} + r] = valid ? value : DSL_NAN;");
+                w.Line($"if (DSL_TID == 0) arena[{Int(_slot)} + r] = valid ? value : DSL_NAN;");
             }
 
             w.Line();
             _cooperative.Add(name);
-            launches.Add(new CudaLaunchSpec(name, $"{name.Substring(5).Replace('_', ' ')}, value and gradient", "Rows", classes, RowBlock));
+            launches.Add(new CudaLaunchSpec(name, $"{kernel.Substring(5).Replace('_', ' ')}, value and gradient", "Rows", classes, RowBlock));
         }
 
         /// <summary>CoSENT and cosine-MSE over the interleaved pairs (rows 2i, 2i + 1) in one block: cosines, the
@@ -303,20 +304,20 @@ internal static partial class CudaEmitter
         /// the gradient is zero.</summary>
         private void Flood(CodeWriter w, List<CudaLaunchSpec> launches, PlanStep s, double level, int divisor)
         {
-            const string name = "loss_flood";
+            string name = _kernelPrefix + "loss_flood";
             w.Line($"/* flooding, b = {Literals.Double(level)}: loss ← |loss − b| + b, ∂ ← sign(loss − b)·∂ over ∂z at {Int(s.DX)}. One block. */");
             using (w.Block($"DSL_KERNEL({name})"))
             {
                 w.Line($"__shared__ double reduce[{Int(ReduceBlock)}];");
                 w.Line("double total = 0.0;");
-                w.Line($"for (int r = DSL_TID; r < args.rows; r += DSL_BDIM) total += arena[{Int(_lossOffset)} + r];");
+                w.Line($"for (int r = DSL_TID; r < args.rows; r += DSL_BDIM) total += arena[{Int(_slot)} + r];");
                 BlockReduce(w, "reduce", "total", "{0} + {1}");
                 w.Line($"const double loss = total / ((double)args.rows * {Int(divisor)}.0);");
                 w.Line($"const double level = {Double(level)};");
                 w.Line("if (!(loss <= level)) return; /* above b (or NaN): unchanged */");
                 w.Line("const float factor = loss < level ? -1.0f : 0.0f;");
                 w.Line($"for (int i = DSL_TID; i < args.rows * {Int(s.In)}; i += DSL_BDIM) arena[{Int(s.DX)} + i] *= factor;");
-                w.Line($"for (int r = DSL_TID; r < args.rows; r += DSL_BDIM) arena[{Int(_lossOffset)} + r] = (float)(2.0 * level * {Int(divisor)}.0) - arena[{Int(_lossOffset)} + r];");
+                w.Line($"for (int r = DSL_TID; r < args.rows; r += DSL_BDIM) arena[{Int(_slot)} + r] = (float)(2.0 * level * {Int(divisor)}.0) - arena[{Int(_slot)} + r];");
             }
 
             w.Line();

@@ -22,7 +22,7 @@ internal sealed record CudaModule(
     string Source, int ArenaLength, int NormOffset, int LossOffset, int LossDivisor,
     List<CudaLaunchSpec> Forward, List<CudaLaunchSpec> Loss, List<CudaLaunchSpec> Backward,
     List<CudaLaunchSpec> GradientNorm, List<CudaLaunchSpec> Sgd, List<CudaLaunchSpec> AdamW, List<string> Unsupported, bool Pooled, List<CudaLaunchSpec> Lion,
-    List<CudaLaunchSpec> AdversarialPerturb, List<CudaLaunchSpec> AdversarialRestore);
+    List<CudaLaunchSpec> AdversarialPerturb, List<CudaLaunchSpec> AdversarialRestore, CudaMultiTaskSpec? MultiTask = null);
 
 /// <summary>
 /// Prints CUDA C for a <see cref="ModelPlan"/>: the same steps, offsets and fusion decisions the CPU
@@ -69,6 +69,13 @@ internal static partial class CudaEmitter
         private readonly int _lossOffset;
         private readonly int _arenaLength;
         private readonly int _talkingOffset;
+        // Where the loss kernel being printed leaves its per-row losses, its kernel-name prefix and the first label and
+        // target it reads (a multi-task loss prints one loss per task, each with its own slots and targets).
+        private int _slot;
+        private string _kernelPrefix = "";
+        private int _labelBase;
+        private int _targetBase;
+        private readonly int _factorOffset = -1;
 
         public Emission(ModelPlan plan)
         {
@@ -76,7 +83,16 @@ internal static partial class CudaEmitter
             // The scratch tail after the CPU arena: ‖g‖ at +0, the per-row losses from +16.
             _normOffset = plan.ArenaLength;
             _lossOffset = plan.ArenaLength + 16;
-            _arenaLength = Align(_lossOffset + plan.Rows, 16);
+            int tasks = plan.Model.MultiTask?.Tasks.Count ?? 0;
+            _slot = _lossOffset;
+            _arenaLength = Align(_lossOffset + (plan.Rows * System.Math.Max(1, tasks)), 16);
+            if (tasks > 0)
+            {
+                // A multi-task loss: each task's per-row losses (plan.Rows apart), then the factors ∂L/∂L_i the host writes.
+                _factorOffset = _arenaLength;
+                _arenaLength = Align(_arenaLength + tasks, 16);
+            }
+
             // Talking heads' backward scratch (P′ and λ·∂Ĵ per query and key, the mix-gradient partials per query).
             _talkingOffset = _arenaLength;
             int talking = plan.Forward.Where(s => s.Kind == StepKind.AttentionForward && s.Attention is { Options.TalkingHeads: true })
@@ -90,7 +106,6 @@ internal static partial class CudaEmitter
         {
             // Plan-level extras the CUDA path does not carry yet: refused by name rather than run without them.
             var extras = _unsupported.ToList();
-            if (_plan.Model.MultiTask is not null) extras.Add("multi-task loss weighting (Ops.MultiTask)");
             static bool IsLoss(PlanStep s) => s.Kind is StepKind.SoftmaxCrossEntropy or StepKind.MeanSquaredError or StepKind.Loss;
             var forward = _plan.Forward.Where(s => !IsLoss(s)).ToList();
             var lossStep = _plan.Forward.FirstOrDefault(IsLoss);
@@ -99,7 +114,9 @@ internal static partial class CudaEmitter
             var loss = new CodeWriter();
             var lossLaunches = new List<CudaLaunchSpec>();
             int lossDivisor = 1;
-            if (lossStep is not null)
+            CudaMultiTaskSpec? multiTask = null;
+            if (_plan.Model.MultiTask is { } multi) multiTask = MultiTaskLoss(loss, lossLaunches, multi);
+            else if (lossStep is not null)
             {
                 if (_plan.Model.Loss is { IsPlain: false } spec) lossDivisor = ExtendedLoss(loss, lossLaunches, lossStep, spec);
                 else if (lossStep.Kind == StepKind.SoftmaxCrossEntropy) SoftmaxCrossEntropy(loss, lossLaunches, lossStep);
@@ -120,6 +137,7 @@ internal static partial class CudaEmitter
                 for (int i = poolForward + 1; i < forward.Count; i++) PerExample(_launches[forward[i]]);
                 for (int i = 0; i < poolBackward; i++) PerExample(_launches[_plan.Backward[i]]);
                 PerExample(lossLaunches);
+                if (multiTask is not null) PerExample(multiTask.Scales);
             }
 
             // Spectral normalisation: before the forward schedule (power iteration, σ, W̄) and after the backward one (the σ term).
@@ -163,12 +181,12 @@ internal static partial class CudaEmitter
             w.Line();
             Append(w, optimizer);
             if (perturb.Count > 0) Append(w, adversarial);
-            Exports(w, forward, lossLaunches, norm, sgd, adamW.Concat(lion).Concat(spectralForward).Concat(spectralBackward).Concat(perturb).Concat(restore).ToList());
+            Exports(w, forward, multiTask is null ? lossLaunches : lossLaunches.Concat(multiTask.Scales).ToList(), norm, sgd, adamW.Concat(lion).Concat(spectralForward).Concat(spectralBackward).Concat(perturb).Concat(restore).ToList());
 
             return new CudaModule(w.ToString(), _arenaLength, _normOffset, _lossOffset, lossDivisor,
                 spectralForward.Concat(forward.SelectMany(s => _launches[s])).ToList(), lossLaunches,
                 _plan.Backward.SelectMany(s => _launches[s]).Concat(spectralBackward).ToList(),
-                norm, sgd, adamW, _unsupported, pooled, lion, perturb, restore);
+                norm, sgd, adamW, _unsupported, pooled, lion, perturb, restore, multiTask);
         }
 
         private static void PerExample(List<CudaLaunchSpec> launches)
@@ -384,6 +402,12 @@ internal static partial class CudaEmitter
             _ = forward;
         }
 
+        /// <summary>The label of row <paramref name="row"/> for the loss being printed.</summary>
+        private string Label(string row) => _labelBase == 0 ? $"labels[{row}]" : $"labels[{Int(_labelBase)} + {row}]";
+
+        /// <summary>The target value <paramref name="index"/> for the loss being printed.</summary>
+        private string Target(string index) => _targetBase == 0 ? $"targets[{index}]" : $"targets[{Int(_targetBase)} + {index}]";
+
         private static string Op(bool accumulate) => accumulate ? "+=" : "=";
 
         private static string Store(int offset, string value, bool accumulate) => accumulate
@@ -554,10 +578,11 @@ internal static partial class CudaEmitter
         private void SoftmaxCrossEntropy(CodeWriter w, List<CudaLaunchSpec> launches, PlanStep s)
         {
             int classes = s.In;
-            const string name = "loss_softmax_cross_entropy";
+            string name = _kernelPrefix + "loss_softmax_cross_entropy";
+            _cooperative.Add(name);
             w.Line($"/* loss = mean over rows of −log softmax(z)[label], fused with ∂z = (softmax(z) − onehot)/rows.");
             w.Line($"   One block per row; z at {Int(s.X)}, ∂z at {Int(s.DX)} (may be the same memory: z[label] is read before any write),");
-            w.Line($"   the row's loss at {Int(_lossOffset)} + row. */");
+            w.Line($"   the row's loss at {Int(_slot)} + row. */");
             using (w.Block($"DSL_KERNEL({name})"))
             {
                 w.Line($"__shared__ float reduce[{Int(RowBlock)}];");
@@ -565,7 +590,7 @@ internal static partial class CudaEmitter
                 w.Line("if (r >= args.rows) return;");
                 w.Line($"const float* z = arena + {Int(s.X)} + r * {Int(classes)};");
                 w.Line($"float* d = arena + {Int(s.DX)} + r * {Int(classes)};");
-                w.Line("const int label = labels[r];");
+                w.Line($"const int label = {Label("r")};");
                 w.Line($"const float zLabel = label >= 0 && label < {Int(classes)} ? z[label] : DSL_NAN;");
                 w.Line("float m = -DSL_INF;");
                 w.Line($"for (int j = DSL_TID; j < {Int(classes)}; j += DSL_BDIM) m = z[j] > m ? z[j] : m;");
@@ -575,7 +600,7 @@ internal static partial class CudaEmitter
                 BlockReduce(w, "reduce", "sum", "{0} + {1}");
                 w.Line("const float scale = 1.0f / (float)args.rows;");
                 w.Line($"for (int j = DSL_TID; j < {Int(classes)}; j += DSL_BDIM) d[j] = DSL_EXPF(z[j] - m) / sum * scale - (j == label ? scale : 0.0f);");
-                w.Line($"if (DSL_TID == 0) arena[{Int(_lossOffset)} + r] = DSL_LOGF(sum) + m - zLabel;");
+                w.Line($"if (DSL_TID == 0) arena[{Int(_slot)} + r] = DSL_LOGF(sum) + m - zLabel;");
             }
 
             w.Line();
@@ -585,9 +610,10 @@ internal static partial class CudaEmitter
         private void MeanSquaredError(CodeWriter w, List<CudaLaunchSpec> launches, PlanStep s)
         {
             int width = s.In;
-            const string name = "loss_mean_squared_error";
+            string name = _kernelPrefix + "loss_mean_squared_error";
+            _cooperative.Add(name);
             w.Line($"/* loss = mean (p − t)² over rows × {Int(width)}, fused with ∂p = 2(p − t)/n. One block per row;");
-            w.Line($"   p at {Int(s.X)}, ∂p at {Int(s.DX)}, targets in the targets buffer, Σ_row (p − t)² at {Int(_lossOffset)} + row. */");
+            w.Line($"   p at {Int(s.X)}, ∂p at {Int(s.DX)}, targets in the targets buffer, Σ_row (p − t)² at {Int(_slot)} + row. */");
             using (w.Block($"DSL_KERNEL({name})"))
             {
                 w.Line($"__shared__ float reduce[{Int(RowBlock)}];");
@@ -598,13 +624,13 @@ internal static partial class CudaEmitter
                 using (w.Block($"for (int j = DSL_TID; j < {Int(width)}; j += DSL_BDIM)"))
                 {
                     w.Line($"const int i = r * {Int(width)} + j;");
-                    w.Line($"const float diff = arena[{Int(s.X)} + i] - targets[i];");
+                    w.Line($"const float diff = arena[{Int(s.X)} + i] - {Target("i")};");
                     w.Line("sum += diff * diff;");
                     w.Line($"arena[{Int(s.DX)} + i] = coefficient * diff;");
                 }
 
                 BlockReduce(w, "reduce", "sum", "{0} + {1}");
-                w.Line($"if (DSL_TID == 0) arena[{Int(_lossOffset)} + r] = sum;");
+                w.Line($"if (DSL_TID == 0) arena[{Int(_slot)} + r] = sum;");
             }
 
             w.Line();

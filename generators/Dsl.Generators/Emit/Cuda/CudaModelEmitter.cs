@@ -45,12 +45,15 @@ internal static class CudaModelEmitter
                 w.Line($"    new string[] {{ {string.Join(", ", cuda.Unsupported.Select(String))} }},");
                 w.Line($"    pooled: {Bool(cuda.Pooled)},");
                 bool fgm = cuda.AdversarialPerturb.Count > 0;
-                List("lion", cuda.Lion, w, comma: fgm, prefix: "lion: ");
+                bool multi = cuda.MultiTask is not null;
+                List("lion", cuda.Lion, w, comma: fgm || multi, prefix: "lion: ");
                 if (fgm)
                 {
                     List("adversarialPerturb", cuda.AdversarialPerturb, w, comma: true, prefix: "adversarialPerturb: ");
-                    List("adversarialRestore", cuda.AdversarialRestore, w, comma: false, prefix: "adversarialRestore: ");
+                    List("adversarialRestore", cuda.AdversarialRestore, w, comma: multi, prefix: "adversarialRestore: ");
                 }
+
+                if (cuda.MultiTask is { } m) MultiTask(m, w);
 
                 w.Line("    );");
             }
@@ -58,6 +61,28 @@ internal static class CudaModelEmitter
 
         for (int i = scopes.Count - 1; i >= 0; i--) scopes[i].Dispose();
         return w.ToString();
+    }
+
+    private static void MultiTask(CudaMultiTaskSpec m, CodeWriter w)
+    {
+        w.Line($"    multiTask: new global::Dsl.Cuda.CudaMultiTask(global::Dsl.Cuda.CudaTaskWeighting.{m.Weighting},");
+        w.Line("        new global::Dsl.Cuda.CudaTaskTarget[]");
+        w.Line("        {");
+        foreach (var t in m.Targets)
+            w.Line($"            new({String(t.Name)}, {Bool(t.IsLabels)}, {Int(t.Width)}, {Int(t.Offset)}),");
+        w.Line("        },");
+        w.Line("        new global::Dsl.Cuda.CudaTask[]");
+        w.Line("        {");
+        foreach (var t in m.Tasks)
+        {
+            var l = m.Scales[t.ScaleIndex];
+            string perExample = l.PerExample ? ", PerExample: true" : "";
+            w.Line($"            new({String(t.Title)}, {Int(t.Target)}, {Int(t.LossOffset)}, {Int(t.LossDivisor)}, {Double(t.Weight)},");
+            w.Line($"                new global::Dsl.Cuda.CudaLaunch({String(l.Name)}, {String(l.Comment)}, global::Dsl.Cuda.CudaGrid.{l.Grid}, {Int(l.Width)}, {Int(l.Block)}{perExample})),");
+        }
+
+        w.Line("        },");
+        w.Line($"        {Int(m.FactorOffset)}, {Int(m.LogVarianceOffset)}, {Int(m.LogVarianceGradientOffset)})");
     }
 
     private static void List(string label, IReadOnlyList<CudaLaunchSpec> launches, CodeWriter w, bool comma, string prefix = "")
