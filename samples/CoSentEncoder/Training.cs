@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using Dsl.Cuda;
 using Dsl.IO;
 using Dsl.Optimizers;
 using Dsl.Runtime;
@@ -59,11 +60,13 @@ public sealed class StsData
 /// <summary>
 /// Trains one encoder on the training split: shuffled batches of <see cref="StsData.PairsPerBatch"/>
 /// pairs (the order drawn from the seed, so both losses see the same batches), AdamW; evaluates by
-/// the Spearman correlation between the cosines of the embeddings and the gold scores.
+/// the Spearman correlation between the cosines of the embeddings and the gold scores. With a device trainer
+/// the steps run on the GPU (the model's parameters then live there: download them before evaluating).
 /// </summary>
 public sealed class PairTrainer
 {
     private readonly IPairEncoder _model;
+    private readonly CudaTrainer? _device;
     private readonly Optimizer _optimizer;
     private readonly StsData _train;
     private readonly float _scoreScale;
@@ -74,10 +77,12 @@ public sealed class PairTrainer
     private int _next;
 
     /// <summary>Creates the trainer; <paramref name="scoreScale"/> multiplies the gold scores given to the loss
-    /// (1/5 for cosine-MSE, whose targets are cosines; CoSENT only uses their order).</summary>
-    public PairTrainer(IPairEncoder model, Optimizer optimizer, StsData train, float scoreScale, ulong seed)
+    /// (1/5 for cosine-MSE, whose targets are cosines; CoSENT only uses their order). With <paramref name="device"/>
+    /// (a <see cref="CudaTrainer.ForTokens"/> trainer on the model's CUDA program) the steps run there instead.</summary>
+    public PairTrainer(IPairEncoder model, Optimizer optimizer, StsData train, float scoreScale, ulong seed, CudaTrainer? device = null)
     {
         _model = model;
+        _device = device;
         _optimizer = optimizer;
         _train = train;
         _scoreScale = scoreScale;
@@ -114,7 +119,9 @@ public sealed class PairTrainer
         }
 
         _next += pairs;
-        return _model.TrainStep(_batchIds.AsSpan(0, pairs * width), _batchScores.AsSpan(0, pairs), _optimizer);
+        ReadOnlySpan<int> ids = _batchIds.AsSpan(0, pairs * width);
+        ReadOnlySpan<float> scores = _batchScores.AsSpan(0, pairs);
+        return _device is null ? _model.TrainStep(ids, scores, _optimizer) : (float)_device.TrainStep(ids, scores, _optimizer);
     }
 
     /// <summary>Spearman's ρ between cos(u_i, v_i) and the gold scores of <paramref name="split"/>.</summary>

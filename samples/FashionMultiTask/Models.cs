@@ -19,6 +19,32 @@ public interface IMultiTaskModel
     System.ReadOnlySpan<double> TaskWeights { get; }
 }
 
+/// <summary>The models' device side (--device cuda): a <see cref="Dsl.Cuda.CudaTrainer"/> on each generated
+/// CUDA program, and the CPU parameter region the device's parameters are downloaded into.</summary>
+public static class DeviceModels
+{
+    /// <summary>Opens a device trainer on <paramref name="model"/>'s CUDA program with its initialised arena.</summary>
+    /// <exception cref="Dsl.Cuda.Interop.CudaUnavailableException">No usable GPU; the message says what is missing.</exception>
+    public static Dsl.Cuda.CudaTrainer Open(IMultiTaskModel model, ulong seed) => model switch
+    {
+        SumModel m => new(SumModel.CudaProgram, m.Compiled.Arena, SumModel.Engine<float>.InputOffset, SumModel.InputFeatures, SumModel.Engine<float>.OutputOffset, seed),
+        InitialLossModel m => new(InitialLossModel.CudaProgram, m.Compiled.Arena, InitialLossModel.Engine<float>.InputOffset, InitialLossModel.InputFeatures, InitialLossModel.Engine<float>.OutputOffset, seed),
+        LogSumModel m => new(LogSumModel.CudaProgram, m.Compiled.Arena, LogSumModel.Engine<float>.InputOffset, LogSumModel.InputFeatures, LogSumModel.Engine<float>.OutputOffset, seed),
+        UncertaintyModel m => new(UncertaintyModel.CudaProgram, m.Compiled.Arena, UncertaintyModel.Engine<float>.InputOffset, UncertaintyModel.InputFeatures, UncertaintyModel.Engine<float>.OutputOffset, seed),
+        _ => throw new System.ArgumentException($"no CUDA program for {model?.GetType().Name ?? "null"}", nameof(model)),
+    };
+
+    /// <summary>The CPU model's parameter region (arena offset 0, as on the device).</summary>
+    public static System.Span<float> Parameters(IMultiTaskModel model) => model switch
+    {
+        SumModel m => m.Compiled.Parameters,
+        InitialLossModel m => m.Compiled.Parameters,
+        LogSumModel m => m.Compiled.Parameters,
+        UncertaintyModel m => m.Compiled.Parameters,
+        _ => throw new System.ArgumentException($"no parameters known for {model?.GetType().Name ?? "null"}", nameof(model)),
+    };
+}
+
 // The four models below differ only in the weighting passed to Ops.MultiTask: the same layers in the same
 // order, so one seed gives the same initial trunk and heads (Uncertainty adds only tasks.log_variance,
 // initialised to 0). The trunk (784 → 256, ReLU) is shared; Forward is the 10-class classifier and

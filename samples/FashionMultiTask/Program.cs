@@ -2,6 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
+using Dsl.Cuda;
+using Dsl.Cuda.Interop;
 using Dsl.IO;
 using Dsl.Runtime;
 
@@ -11,21 +13,24 @@ namespace FashionMultiTask;
 /// Trains the same two-task model (a shared 784 → 256 ReLU trunk, a 10-class head and a 7×7 thumbnail head)
 /// on Fashion-MNIST under each multi-task weighting — Sum, InitialLoss, LogSum, Uncertainty — with the same
 /// seed, batches and budget, prints both test losses after every epoch, then a table of the results.
-/// Options: --epochs N (default 5), --seed N (default 1), --threads N, --data DIR.
+/// Options: --epochs N (default 5), --seed N (default 1), --threads N, --data DIR, --device cpu|cuda (default cpu;
+/// cuda trains with the generated CUDA programs, docs/cuda.md, downloads the parameters after each epoch and scores
+/// the test set on the CPU; without a usable GPU it fails with exit code 1 — no silent CPU fallback).
 /// </summary>
 internal static class Program
 {
-    private const string Usage = "options: --epochs N (default 5) --seed N (default 1) --threads N --data DIR";
+    private const string Usage = "options: --epochs N (default 5) --seed N (default 1) --threads N --data DIR --device cpu|cuda (default cpu)";
 
     private static int Main(string[] args)
     {
         int epochs = 5;
         ulong seed = 1;
         string data = Dsl.IO.FashionMnist.DefaultDirectory;
+        bool cuda = false;
         for (int i = 0; i < args.Length; i++)
         {
             string option = args[i];
-            if (option is not ("--epochs" or "--seed" or "--threads" or "--data"))
+            if (option is not ("--epochs" or "--seed" or "--threads" or "--data" or "--device"))
             {
                 Console.Error.WriteLine($"unknown option {option}; {Usage}");
                 return 2;
@@ -52,6 +57,11 @@ internal static class Program
                     if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int threads) || threads < 1)
                         return Fail($"--threads {value}: expected a whole number of at least 1");
                     WorkerPool.Shared.Threads = threads;
+                    break;
+                case "--device":
+                    if (value is not ("cpu" or "cuda"))
+                        return Fail($"--device {value}: expected cpu or cuda");
+                    cuda = value == "cuda";
                     break;
                 default:
                     data = value;
@@ -84,10 +94,24 @@ internal static class Program
         foreach (Weighting weighting in Weighting.All)
         {
             IMultiTaskModel model = weighting.Create(seed);
-            var trainer = new MultiTaskTrainer(model, train, epochs, seed);
+            CudaTrainer? device = null;
+            if (cuda)
+            {
+                try
+                {
+                    device = DeviceModels.Open(model, seed);
+                }
+                catch (CudaUnavailableException e)
+                {
+                    Console.Error.WriteLine($"--device cuda: {e.Message} Run without --device cuda (or with --device cpu) to train on the CPU.");
+                    return 1;
+                }
+            }
+
+            var trainer = new MultiTaskTrainer(model, train, epochs, seed, device);
             TaskScores initial = TaskScores.Of(model, test);
             Console.WriteLine();
-            Console.WriteLine($"TaskWeighting.{weighting.Name}");
+            Console.WriteLine(device is null ? $"TaskWeighting.{weighting.Name}" : $"TaskWeighting.{weighting.Name} (training on the GPU, the generated CUDA program; scores on the CPU)");
             Console.WriteLine($"  epoch  0/{epochs}  test cross-entropy {initial.CrossEntropy:F4}  thumbnail MSE {initial.ThumbnailMse:F5}  accuracy {initial.Accuracy:F4}");
             TaskScores scores = initial;
             for (int epoch = 1; epoch <= epochs; epoch++)
@@ -102,7 +126,8 @@ internal static class Program
                     + $"accuracy {scores.Accuracy:F4}  (train combined loss {trainLoss:F4}, {trainer.TrainingSeconds:F1} s){(live ? "   " : "")}");
             }
 
-            double[] weights = model.TaskWeights.ToArray();
+            double[] weights = trainer.TaskWeights.ToArray();
+            device?.Dispose();
             Console.WriteLine($"  last step's task weights ∂L/∂L_i: cross-entropy {weights[0]:G4}, thumbnail MSE {weights[1]:G4} (ratio MSE/CE {weights[1] / weights[0]:G4})");
             results.Add((weighting.Name, scores, trainer.TrainingSeconds, weights));
         }

@@ -1,5 +1,6 @@
 using System;
 using System.Diagnostics;
+using Dsl.Cuda;
 using Dsl.IO;
 using Dsl.Optimizers;
 using Dsl.Runtime;
@@ -139,7 +140,8 @@ public readonly record struct TaskScores(double Accuracy, double CrossEntropy, d
 /// <summary>
 /// Trains one model: shuffled batches of <see cref="BatchSize"/> (the order drawn from the seed, so every
 /// weighting sees the same batches in the same order; the last partial batch of an epoch is dropped),
-/// AdamW at <see cref="PeakLearningRate"/> with a short linear warm-up and a cosine decay to 1 % of it.
+/// AdamW at <see cref="PeakLearningRate"/> with a short linear warm-up and a cosine decay to 1 % of it. With a device
+/// trainer the steps run on the GPU, and each epoch ends by downloading the parameters into the CPU model.
 /// </summary>
 public sealed class MultiTaskTrainer
 {
@@ -149,6 +151,8 @@ public sealed class MultiTaskTrainer
     public const double PeakLearningRate = 1e-3;
 
     private readonly IMultiTaskModel _model;
+    private readonly CudaTrainer? _device;
+    private readonly CudaTargets? _targets;
     private readonly TaskData _train;
     private readonly AdamW _optimizer = new(PeakLearningRate);
     private readonly SeededRandom _random;
@@ -159,9 +163,10 @@ public sealed class MultiTaskTrainer
     private readonly long _totalSteps;
     private long _step;
 
-    /// <summary>Creates the trainer for <paramref name="epochs"/> passes over <paramref name="train"/>.</summary>
+    /// <summary>Creates the trainer for <paramref name="epochs"/> passes over <paramref name="train"/>; with
+    /// <paramref name="device"/> (see <see cref="DeviceModels.Open"/>) the steps run on the GPU.</summary>
     /// <exception cref="ArgumentException">Fewer than <see cref="BatchSize"/> training images, or epochs below 1.</exception>
-    public MultiTaskTrainer(IMultiTaskModel model, TaskData train, int epochs, ulong seed)
+    public MultiTaskTrainer(IMultiTaskModel model, TaskData train, int epochs, ulong seed, CudaTrainer? device = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(train);
@@ -169,12 +174,17 @@ public sealed class MultiTaskTrainer
             throw new ArgumentException($"{train.Count} training images: at least one batch of {BatchSize} is needed", nameof(train));
         ArgumentOutOfRangeException.ThrowIfLessThan(epochs, 1);
         _model = model;
+        _device = device;
+        _targets = device?.CreateTargets();
         _train = train;
         _random = new SeededRandom(seed);
         _order = new int[train.Count];
         for (int i = 0; i < _order.Length; i++) _order[i] = i;
         _totalSteps = (long)epochs * StepsPerEpoch;
     }
+
+    /// <summary>Each task's effective weight ∂L/∂L_i in the last training step (from the device when training there).</summary>
+    public ReadOnlySpan<double> TaskWeights => _device is null ? _model.TaskWeights : _device.TaskWeights;
 
     /// <summary>Steps per pass over the training set.</summary>
     public int StepsPerEpoch => _train.Count / BatchSize;
@@ -186,7 +196,8 @@ public sealed class MultiTaskTrainer
     public double TrainingSeconds { get; private set; }
 
     /// <summary>One pass over the training set in a fresh shuffled order; <paramref name="progress"/>, if given,
-    /// receives (steps done, mean combined loss so far) every 50 steps and at the end. Returns the mean combined loss.</summary>
+    /// receives (steps done, mean combined loss so far) every 50 steps and at the end. Returns the mean combined loss.
+    /// On the device, the trained parameters are downloaded into the model at the end (so it can be evaluated).</summary>
     public double RunEpoch(Action<int, double>? progress = null)
     {
         _random.Shuffle(_order);
@@ -204,7 +215,16 @@ public sealed class MultiTaskTrainer
             }
 
             _optimizer.LearningRate = LearningRateSchedule.WarmupCosine(_step, WarmupSteps, _totalSteps, PeakLearningRate, PeakLearningRate / 100);
-            sum += _model.TrainStep(_inputs, _labels, _thumbnails, _optimizer);
+            if (_device is null)
+            {
+                sum += _model.TrainStep(_inputs, _labels, _thumbnails, _optimizer);
+            }
+            else
+            {
+                _targets!.SetLabels("y", _labels).SetTensor("thumb", _thumbnails);
+                sum += _device.TrainStep(_inputs, _targets, _optimizer);
+            }
+
             if (progress is not null && ((s + 1) % 50 == 0 || s == steps - 1))
             {
                 TrainingSeconds += Stopwatch.GetElapsedTime(start).TotalSeconds;
@@ -214,6 +234,7 @@ public sealed class MultiTaskTrainer
         }
 
         TrainingSeconds += Stopwatch.GetElapsedTime(start).TotalSeconds;
+        _device?.Session.Download(DeviceModels.Parameters(_model), 0);
         return sum / steps;
     }
 }

@@ -18,6 +18,7 @@ public sealed class CudaTrainer : IDisposable
     private readonly int _outputOffset;
     private readonly int _sequence;
     private readonly ulong _seed;
+    private readonly bool _pairs;
     private long _updates;
     private ulong _dropoutStep;
 
@@ -40,6 +41,16 @@ public sealed class CudaTrainer : IDisposable
         _outputOffset = outputOffset;
         _sequence = sequence;
         _seed = seed;
+        _pairs = program.MultiTask is null && HasPairLoss(program);
+    }
+
+    /// <summary>Whether the program's loss is CoSENT or cosine-MSE (the CUDA emitter's <c>loss_cosent</c> /
+    /// <c>loss_cosine_mse</c> launches): its targets are one score per pair, not labels.</summary>
+    private static bool HasPairLoss(CudaProgram program)
+    {
+        foreach (var launch in program.Loss)
+            if (launch.Name is "loss_cosent" or "loss_cosine_mse") return true;
+        return false;
     }
 
     /// <summary>A trainer for a token model (its forward starts with an [Embedding]): each example is
@@ -82,10 +93,36 @@ public sealed class CudaTrainer : IDisposable
         RequireSingleLoss();
         if (_sequence == 0)
             throw new InvalidOperationException("this trainer is for real-valued inputs: pass them as floats.");
+        if (_pairs)
+            throw new InvalidOperationException($"{_session.Program.Model} trains on sentence pairs (CoSENT or cosine-MSE): pass one score per pair as floats.");
         int rows = labels.Length;
         if (rows == 0 || rows > _session.Program.MaxRows || rows % _sequence != 0 || tokens.Length != rows)
             throw new ArgumentException($"a step takes whole sequences of {_sequence} ids, 1 to {_session.Program.MaxRows} positions, and one label per id; got {tokens.Length} ids and {labels.Length} labels.", nameof(tokens));
         _session.Stage(tokens, labels, ReadOnlySpan<float>.Empty);
+        double loss = Pass(rows, rows / _sequence);
+        Update(optimizer);
+        return loss;
+    }
+
+    /// <summary>One step of a sentence-pair model (a token model, see <see cref="ForTokens"/>, whose loss is
+    /// <c>Ops.CoSent</c> or <c>Ops.CosineMse</c>), as its CPU <c>TrainStep(ids, scores, optimizer)</c>: P pairs of
+    /// sentences, interleaved (sentence 2i and 2i + 1 of <paramref name="ids"/> are pair i, each <c>Sequence</c> ids),
+    /// and one gold score per pair. Returns the loss.</summary>
+    /// <exception cref="ArgumentException">The shapes disagree, or the optimizer is not AdamW, SGD or Lion.</exception>
+    /// <exception cref="InvalidOperationException">The model has no pair loss, or this trainer is for real-valued inputs.</exception>
+    public double TrainStep(ReadOnlySpan<int> ids, ReadOnlySpan<float> scores, Optimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        RequireSingleLoss();
+        if (_sequence == 0)
+            throw new InvalidOperationException("this trainer is for real-valued inputs: pass them as floats.");
+        if (!_pairs)
+            throw new InvalidOperationException($"{_session.Program.Model}'s loss is not a pair loss (Ops.CoSent or Ops.CosineMse): pass one label per id as ints.");
+        int rows = ids.Length, pairWidth = 2 * _sequence;
+        int pairs = rows / pairWidth;
+        if (rows == 0 || rows > _session.Program.MaxRows || rows % pairWidth != 0 || scores.Length != pairs)
+            throw new ArgumentException($"a pair step takes whole pairs of sentences ({pairWidth} ids per pair: two sentences of {_sequence}), 1 to {_session.Program.MaxRows / pairWidth} pairs, and one score per pair; got {ids.Length} ids and {scores.Length} scores.", nameof(ids));
+        _session.Stage(ids, ReadOnlySpan<int>.Empty, scores);
         double loss = Pass(rows, rows / _sequence);
         Update(optimizer);
         return loss;

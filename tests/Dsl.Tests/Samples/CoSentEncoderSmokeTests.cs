@@ -37,6 +37,18 @@ public sealed class CoSentEncoderSmokeTests
         }
     }
 
+    [Fact]
+    public void The_encoders_cuda_programs_name_the_pair_loss_launch_the_device_pair_step_looks_for()
+    {
+        // CudaTrainer tells a pair model (one score per pair) from a labelled token model by these launch names;
+        // --device cuda of the sample depends on it.
+        Assert.Contains(CoSentModel.CudaProgram.Loss, l => l.Name == "loss_cosent");
+        Assert.Contains(CosineMseModel.CudaProgram.Loss, l => l.Name == "loss_cosine_mse");
+        Assert.DoesNotContain(CoSentModel.CudaProgram.Loss, l => l.Name == "loss_cosine_mse");
+        Assert.Empty(CoSentModel.CudaProgram.Unsupported);
+        Assert.Empty(CosineMseModel.CudaProgram.Unsupported);
+    }
+
     [StsBenchmarkFact]
     public void A_few_steps_of_each_loss_lower_the_loss_and_give_a_spearman_correlation()
     {
