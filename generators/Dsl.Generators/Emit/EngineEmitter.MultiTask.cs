@@ -98,7 +98,7 @@ internal static partial class EngineEmitter
             }
 
             w.Line($"// {WeightingFormula(multi.Weighting)}; each task's gradient × ∂L/∂L_i before the shared backward");
-            w.Line($"double loss = {Combine(plan, multi.Weighting, training: true)};");
+            w.Line($"double loss = {Combine(plan, multi.Weighting, "_taskLosses", "_taskScales", training: true)};");
             for (int i = 0; i < count; i++)
             {
                 string dx = Span(steps[i].DX, $"rows * {Int(steps[i].In)}");
@@ -133,7 +133,7 @@ internal static partial class EngineEmitter
         {
             w.Line($"if (taskLosses.Length != TaskCount) throw new global::System.ArgumentException($\"{{taskLosses.Length}} task losses for {Int(count)} tasks\", nameof(taskLosses));");
             w.Line("global::System.Span<double> scales = stackalloc double[TaskCount];");
-            w.Line($"return {Combine(plan, multi.Weighting, training: false).Replace("_taskLosses", "taskLosses").Replace("_taskScales", "scales")};");
+            w.Line($"return {Combine(plan, multi.Weighting, "taskLosses", "scales", training: false)};");
         }
 
         w.Line();
@@ -141,14 +141,15 @@ internal static partial class EngineEmitter
         w.Line();
     }
 
-    private static string Combine(ModelPlan plan, TaskWeightingKind weighting, bool training) => weighting switch
+    /// <summary>The weighting call over the span <paramref name="losses"/>, writing the factors to <paramref name="scales"/>;
+    /// a training pass records InitialLoss's L_i⁰ and writes ∂L/∂s_i of Uncertainty.</summary>
+    private static string Combine(ModelPlan plan, TaskWeightingKind weighting, string losses, string scales, bool training) => weighting switch
     {
-        TaskWeightingKind.InitialLoss => $"{Kernels}.MultiTask.InitialLoss(_taskLosses, _initialTaskLosses, record: {Bool(training)}, _taskScales)",
-        TaskWeightingKind.LogSum => $"{Kernels}.MultiTask.LogSum(_taskLosses, _taskScales)",
-        TaskWeightingKind.Uncertainty => training
-            ? $"{Kernels}.MultiTask.Uncertainty<T>(_taskLosses, {SpanA(plan.TaskLogVariance, "TaskCount")}, {Span(plan.GradientOffset + plan.TaskLogVariance, "TaskCount")}, _taskScales)"
-            : $"{Kernels}.MultiTask.Uncertainty<T>(_taskLosses, {SpanA(plan.TaskLogVariance, "TaskCount")}, default, _taskScales)",
-        _ => $"{Kernels}.MultiTask.Fixed(_taskLosses, s_taskWeights, _taskScales)",
+        TaskWeightingKind.InitialLoss => $"{Kernels}.MultiTask.InitialLoss({losses}, _initialTaskLosses, record: {Bool(training)}, {scales})",
+        TaskWeightingKind.LogSum => $"{Kernels}.MultiTask.LogSum({losses}, {scales})",
+        TaskWeightingKind.Uncertainty => $"{Kernels}.MultiTask.Uncertainty<T>({losses}, {SpanA(plan.TaskLogVariance, "TaskCount")}, " +
+            $"{(training ? Span(plan.GradientOffset + plan.TaskLogVariance, "TaskCount") : "default")}, {scales})",
+        _ => $"{Kernels}.MultiTask.Fixed({losses}, s_taskWeights, {scales})",
     };
 
     private static string WeightingFormula(TaskWeightingKind weighting) => weighting switch

@@ -4,22 +4,6 @@ using System.Globalization;
 
 namespace Dsl.Cuda;
 
-/// <summary>How a multi-task program combines its tasks' losses (the generated model's Ops.MultiTask weighting).</summary>
-public enum CudaTaskWeighting
-{
-    /// <summary>L = Σ α_i L_i with constant α_i (TaskWeighting.Sum and explicit weights).</summary>
-    Fixed,
-
-    /// <summary>L = Σ L_i / L_i⁰, L_i⁰ recorded on the first training pass.</summary>
-    InitialLoss,
-
-    /// <summary>L = Σ ln L_i.</summary>
-    LogSum,
-
-    /// <summary>L = Σ ½e^{−s_i} L_i + ½s_i with learned s_i (the parameter tasks.log_variance).</summary>
-    Uncertainty,
-}
-
 /// <summary>A target parameter of a multi-task [Loss] method, and where its values are staged.</summary>
 /// <param name="Name">The parameter's name.</param>
 /// <param name="IsLabels">Class labels (ints, one per row); otherwise a float tensor of <paramref name="Width"/> per row.</param>
@@ -32,7 +16,7 @@ public sealed record CudaTaskTarget(string Name, bool IsLabels, int Width, int O
 /// <param name="Target">Index of its target in <see cref="CudaMultiTask.Targets"/>.</param>
 /// <param name="LossOffset">Arena offset of its per-row losses (after its loss launches, flooding included).</param>
 /// <param name="LossDivisor">Its mean loss is Σ row losses / (rows × this): 1 for a classification loss, the width for MSE.</param>
-/// <param name="Weight">α_i of <see cref="CudaTaskWeighting.Fixed"/> (1 otherwise).</param>
+/// <param name="Weight">α_i of <see cref="TaskWeighting.Sum"/>: 1, or the explicit weights of <c>Ops.MultiTask(double[], …)</c> (1 for the other weightings).</param>
 /// <param name="Scale">The launch that multiplies the task's head gradient by its factor ∂L/∂L_i (read from the arena at <see cref="CudaMultiTask.FactorOffset"/> + task).</param>
 public sealed record CudaTask(string Title, int Target, int LossOffset, int LossDivisor, double Weight, CudaLaunch Scale);
 
@@ -41,12 +25,12 @@ public sealed record CudaTask(string Title, int Target, int LossOffset, int Loss
 /// launches leave each task's per-row losses at its <see cref="CudaTask.LossOffset"/> and its unweighted gradient in its
 /// head's ∂; the host then reads the losses back, computes L and each factor ∂L/∂L_i with <c>Dsl.Kernels.MultiTask</c>
 /// (in double, as the CPU engine does), writes the factors to <see cref="FactorOffset"/> (and ∂L/∂s_i into the gradient
-/// region for <see cref="CudaTaskWeighting.Uncertainty"/>), runs each task's <see cref="CudaTask.Scale"/> and then the backward.
+/// region for <see cref="TaskWeighting.Uncertainty"/>), runs each task's <see cref="CudaTask.Scale"/> and then the backward.
 /// </summary>
 public sealed class CudaMultiTask
 {
     /// <summary>Creates the description (called by generated code).</summary>
-    public CudaMultiTask(CudaTaskWeighting weighting, CudaTaskTarget[] targets, CudaTask[] tasks, int factorOffset, int logVarianceOffset, int logVarianceGradientOffset)
+    public CudaMultiTask(TaskWeighting weighting, CudaTaskTarget[] targets, CudaTask[] tasks, int factorOffset, int logVarianceOffset, int logVarianceGradientOffset)
     {
         ArgumentNullException.ThrowIfNull(targets);
         ArgumentNullException.ThrowIfNull(tasks);
@@ -65,7 +49,8 @@ public sealed class CudaMultiTask
     public IReadOnlyList<CudaLaunch> Scale { get; }
 
     /// <summary>How the losses combine.</summary>
-    public CudaTaskWeighting Weighting { get; }
+    /// <remarks><see cref="TaskWeighting.Sum"/> also stands for explicit weights: each task's <see cref="CudaTask.Weight"/> is its α_i.</remarks>
+    public TaskWeighting Weighting { get; }
 
     /// <summary>The [Loss] method's target parameters, in declaration order.</summary>
     public IReadOnlyList<CudaTaskTarget> Targets { get; }
@@ -76,10 +61,10 @@ public sealed class CudaMultiTask
     /// <summary>Arena offset of the task factors the scale launches read (one float per task).</summary>
     public int FactorOffset { get; }
 
-    /// <summary>Arena offset of s_i (tasks.log_variance) for <see cref="CudaTaskWeighting.Uncertainty"/>, else −1.</summary>
+    /// <summary>Arena offset of s_i (tasks.log_variance) for <see cref="TaskWeighting.Uncertainty"/>, else −1.</summary>
     public int LogVarianceOffset { get; }
 
-    /// <summary>Arena offset of ∂L/∂s_i in the gradient region for <see cref="CudaTaskWeighting.Uncertainty"/>, else −1.</summary>
+    /// <summary>Arena offset of ∂L/∂s_i in the gradient region for <see cref="TaskWeighting.Uncertainty"/>, else −1.</summary>
     public int LogVarianceGradientOffset { get; }
 
     /// <summary>Ints of the labels buffer and floats of the targets buffer that hold every target for <paramref name="maxRows"/> rows.</summary>
@@ -110,7 +95,7 @@ public sealed class CudaMultiTask
 /// <summary>
 /// The host side of a multi-task pass, shared by <see cref="CudaSession"/> (and the CPU emulation check): from the
 /// per-row losses the loss launches left, each task's loss L_i, the combined loss and the factors ∂L/∂L_i, and, for
-/// <see cref="CudaTaskWeighting.Uncertainty"/>, ∂L/∂s_i. Holds L_i⁰ of <see cref="CudaTaskWeighting.InitialLoss"/>.
+/// <see cref="TaskWeighting.Uncertainty"/>, ∂L/∂s_i. Holds L_i⁰ of <see cref="TaskWeighting.InitialLoss"/>.
 /// No method allocates.
 /// </summary>
 public sealed class CudaTaskWeights
@@ -140,13 +125,13 @@ public sealed class CudaTaskWeights
     /// <summary>Each task's factor ∂L/∂L_i in the last pass (what its gradient was scaled by in a training pass).</summary>
     public ReadOnlySpan<double> TaskWeights => _scales;
 
-    /// <summary>L_i⁰ of <see cref="CudaTaskWeighting.InitialLoss"/> (0 until the first training pass records it); settable to resume a run.</summary>
+    /// <summary>L_i⁰ of <see cref="TaskWeighting.InitialLoss"/> (0 until the first training pass records it); settable to resume a run.</summary>
     public Span<double> InitialTaskLosses => _initial;
 
     /// <summary>
     /// From <paramref name="slots"/> (the arena from the program's first task's loss offset: each task's
     /// <paramref name="lossRows"/> row losses at its own offset), sets <see cref="TaskLosses"/> and <see cref="TaskWeights"/> and
-    /// returns the combined loss. For <see cref="CudaTaskWeighting.Uncertainty"/> reads s_i from <paramref name="logVariance"/> and,
+    /// returns the combined loss. For <see cref="TaskWeighting.Uncertainty"/> reads s_i from <paramref name="logVariance"/> and,
     /// when <paramref name="training"/>, writes ∂L/∂s_i to <paramref name="logVarianceGradient"/>. When <paramref name="training"/>,
     /// writes each factor (as float) to <paramref name="factors"/>; InitialLoss records L_i⁰ only then.
     /// </summary>
@@ -165,9 +150,9 @@ public sealed class CudaTaskWeights
 
         double combined = _spec.Weighting switch
         {
-            CudaTaskWeighting.InitialLoss => Kernels.MultiTask.InitialLoss(_losses, _initial, record: training, _scales),
-            CudaTaskWeighting.LogSum => Kernels.MultiTask.LogSum(_losses, _scales),
-            CudaTaskWeighting.Uncertainty => Kernels.MultiTask.Uncertainty<float>(_losses, logVariance, training ? logVarianceGradient : default, _scales),
+            TaskWeighting.InitialLoss => Kernels.MultiTask.InitialLoss(_losses, _initial, record: training, _scales),
+            TaskWeighting.LogSum => Kernels.MultiTask.LogSum(_losses, _scales),
+            TaskWeighting.Uncertainty => Kernels.MultiTask.Uncertainty<float>(_losses, logVariance, training ? logVarianceGradient : default, _scales),
             _ => Kernels.MultiTask.Fixed(_losses, _weights, _scales),
         };
         if (training)

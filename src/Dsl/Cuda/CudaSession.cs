@@ -360,7 +360,7 @@ public sealed unsafe class CudaSession : IDisposable
         Span<float> slots = _losses.AsSpan(0, span);
         Download(slots, multi.Tasks[0].LossOffset);
         Span<float> logVariance = _taskHost.AsSpan(0, count), gradient = _taskHost.AsSpan(count, count), factors = _taskHost.AsSpan(2 * count, count);
-        bool uncertain = multi.Weighting == CudaTaskWeighting.Uncertainty;
+        bool uncertain = multi.Weighting == TaskWeighting.Uncertainty;
         if (uncertain) Download(logVariance, multi.LogVarianceOffset);
         double combined = _taskWeights.Combine(slots, lossRows, logVariance, gradient, factors, training);
         if (!training) return combined;

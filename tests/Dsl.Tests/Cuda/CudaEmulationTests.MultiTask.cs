@@ -101,7 +101,7 @@ public sealed partial class CudaEmulationTests
     {
         var program = MultiTaskUncertaintyNet.CudaProgram;
         var multi = program.MultiTask!;
-        Assert.Equal(CudaTaskWeighting.Uncertainty, multi.Weighting);
+        Assert.Equal(TaskWeighting.Uncertainty, multi.Weighting);
         Assert.Equal(new[] { "y", "box" }, multi.Targets.Select(t => t.Name));
         Assert.True(multi.LogVarianceGradientOffset > multi.LogVarianceOffset && multi.LogVarianceOffset >= 0);
         Assert.Equal(-1, MultiTaskLogSumNet.CudaProgram.MultiTask!.LogVarianceOffset);

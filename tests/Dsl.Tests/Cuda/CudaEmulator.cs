@@ -95,7 +95,7 @@ internal sealed unsafe class CudaEmulator
             // As CudaSession.WeighTasks, with the arena standing in for the downloads and uploads.
             int count = multi.Tasks.Count;
             var slots = arena.AsSpan(multi.Tasks[0].LossOffset, multi.Tasks[^1].LossOffset - multi.Tasks[0].LossOffset + lossRows);
-            bool uncertain = multi.Weighting == CudaTaskWeighting.Uncertainty;
+            bool uncertain = multi.Weighting == TaskWeighting.Uncertainty;
             double combined = TaskWeights!.Combine(slots, lossRows,
                 uncertain ? arena.AsSpan(multi.LogVarianceOffset, count) : default, uncertain ? arena.AsSpan(multi.LogVarianceGradientOffset, count) : default,
                 arena.AsSpan(multi.FactorOffset, count), training: true);

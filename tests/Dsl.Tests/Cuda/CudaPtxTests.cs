@@ -122,7 +122,7 @@ public sealed class CudaPtxTests
         // Three tasks: focal on the trunk's early head, flooded label smoothing, MSE; each with its own kernels and slots.
         var program = MultiTaskThreeNet.CudaProgram;
         var multi = program.MultiTask!;
-        Assert.Equal(CudaTaskWeighting.LogSum, multi.Weighting);
+        Assert.Equal(TaskWeighting.LogSum, multi.Weighting);
         Assert.Equal(new[] { "task0_loss_focal", "task1_loss_label_smoothing", "task1_loss_flood", "task2_loss_mean_squared_error" }, program.Loss.Select(l => l.Name));
         Assert.Equal(new[] { "task0_scale", "task1_scale", "task2_scale" }, multi.Scale.Select(l => l.Name));
         Assert.Equal(new[] { 1, 1, 2 }, multi.Tasks.Select(t => t.LossDivisor));

@@ -72,7 +72,8 @@ internal static partial class CudaEmitter
             _labelBase = 0;
             _targetBase = 0;
             bool uncertain = multi.Weighting == TaskWeightingKind.Uncertainty;
-            return new CudaMultiTaskSpec(multi.Weighting.ToString(), targets, tasks, scales, _factorOffset,
+            // Dsl.TaskWeighting's member: Sum also carries explicit weights (each task's α_i).
+            return new CudaMultiTaskSpec(multi.Weighting == TaskWeightingKind.Fixed ? "Sum" : multi.Weighting.ToString(), targets, tasks, scales, _factorOffset,
                 uncertain ? _plan.TaskLogVariance : -1, uncertain ? _plan.GradientOffset + _plan.TaskLogVariance : -1);
         }
     }

@@ -65,7 +65,7 @@ internal static class CudaModelEmitter
 
     private static void MultiTask(CudaMultiTaskSpec m, CodeWriter w)
     {
-        w.Line($"    multiTask: new global::Dsl.Cuda.CudaMultiTask(global::Dsl.Cuda.CudaTaskWeighting.{m.Weighting},");
+        w.Line($"    multiTask: new global::Dsl.Cuda.CudaMultiTask(global::Dsl.TaskWeighting.{m.Weighting},");
         w.Line("        new global::Dsl.Cuda.CudaTaskTarget[]");
         w.Line("        {");
         foreach (var t in m.Targets)

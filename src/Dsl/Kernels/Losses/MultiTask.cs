@@ -18,6 +18,8 @@ public static class MultiTask
     public static double Fixed(ReadOnlySpan<double> losses, ReadOnlySpan<double> weights, Span<double> scales)
     {
         Require(losses, scales);
+        if (weights.Length < losses.Length)
+            KernelThrowHelper.ThrowDestinationTooShort(nameof(weights), weights.Length, losses.Length);
         double total = 0;
         for (int i = 0; i < losses.Length; i++)
         {
