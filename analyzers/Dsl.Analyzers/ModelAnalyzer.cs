@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
+using Dsl.Generators;
 using Dsl.Generators.Diagnostics;
 using Dsl.Generators.Parsing;
 using Microsoft.CodeAnalysis;
@@ -38,7 +39,7 @@ public sealed class ModelAnalyzer : DiagnosticAnalyzer
         IEnumerable<DiagnosticInfo> found = Enumerable.Empty<DiagnosticInfo>();
         var attributes = type.GetAttributes();
         if (attributes.Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, modelAttribute)))
-            found = ModelParser.ParseModel(type, context.Compilation, context.CancellationToken).Diagnostics;
+            found = ModelFrontEnd.Model(type, context.Compilation, context.CancellationToken).Diagnostics;
         else if (attributes.Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, moduleAttribute)))
             found = ModelParser.ParseModule(type, context.Compilation, context.CancellationToken).Diagnostics;
 

@@ -10,8 +10,8 @@ using Microsoft.CodeAnalysis;
 namespace Dsl.Generators;
 
 /// <summary>
-/// The incremental generator. Per [Model] class: parse and infer shapes (the symbol-free
-/// <see cref="ModelSpec"/>, step "Models"), plan (step "Plans"), emit. Per [Module] class: emit the
+/// The incremental generator. Per [Model] class: the front end (parse, infer shapes, check: the
+/// symbol-free <see cref="ModelSpec"/>, step "Models"), plan (step "Plans"), emit. Per [Module] class: emit the
 /// eager member bodies (step "Modules"). User mistakes are the analyzers' to report; here an
 /// invalid model gets compile-safe stubs. The only diagnostic this reports is an internal error,
 /// caught at the emit boundary, so the generator never throws (no CS8785).
@@ -59,7 +59,7 @@ public sealed class ModelGenerator : IIncrementalGenerator
         string hint = HintName(type);
         try
         {
-            var result = ModelParser.ParseModel(type, ctx.SemanticModel.Compilation, ct);
+            var result = ModelFrontEnd.Model(type, ctx.SemanticModel.Compilation, ct);
             return new ModelResult(result.Spec, hint, "");
         }
         catch (Exception e) when (e is not OperationCanceledException)

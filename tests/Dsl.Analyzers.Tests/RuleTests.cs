@@ -761,6 +761,12 @@ public sealed class RuleTests
             Message(Fires("DSL314", WithLoss("Ops.Flood(Ops.FocalLoss(Forward(x), y, 2, 0.25), [|0.2|])"))));
 
     [Fact]
+    public void DSL314_fires_when_the_flooded_loss_is_held_in_a_local() =>
+        // The rule reads the parsed spec (the loss is flooded) and the call the parser recorded, not the syntax around the loss call.
+        Assert.StartsWith("Ops.Flood level b = 1.5 is at or above the loss at a uniform initial output, ln 4 = 1.386 for 4 classes",
+            Message(Fires("DSL314", Valid.Replace("=> Ops.SoftmaxCrossEntropy(Forward(x), y);", "{ var loss = Ops.SoftmaxCrossEntropy(Forward(x), y); return Ops.Flood(loss, [|1.5|]); }"))));
+
+    [Fact]
     public void DSL314_near_miss_level_just_below_the_initial_loss() => Clean(WithLoss("Ops.Flood(Ops.SoftmaxCrossEntropy(Forward(x), y), 1.38)")
         + WithLoss("Ops.Flood(Ops.FocalLoss(Forward(x), y, 2, 0.25), 0.19)").Replace("class M", "class M2"));
 

@@ -166,6 +166,22 @@ public sealed class GeneratorTests
         Assert.Contains(GeneratorHarness.Analyze(output), d => d.Id == "DSL102");
     }
 
+    [Fact]
+    public void Shape_inference_and_rules_read_no_syntax()
+    {
+        // The front end is a straight line: only the parser reads Roslyn symbols and syntax; shape inference and the
+        // rules read the symbol-free model and point at Sites, which the parser's location map resolves.
+        string frontEnd = Path.Combine(FindRepoRoot(), "generators", "Dsl.Generators", "FrontEnd");
+        var files = new[] { "Rules", "Shapes" }.SelectMany(d => Directory.GetFiles(Path.Combine(frontEnd, d), "*.cs")).ToList();
+        Assert.NotEmpty(files);
+        foreach (string file in files)
+        {
+            string text = File.ReadAllText(file);
+            foreach (string roslyn in new[] { "Microsoft.CodeAnalysis.CSharp", "SyntaxNode", "Location", "ISymbol", "SemanticModel", "IRuleLocations" })
+                Assert.False(text.Contains(roslyn, StringComparison.Ordinal), $"{Path.GetFileName(file)} uses {roslyn}");
+        }
+    }
+
     private static string FindRepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

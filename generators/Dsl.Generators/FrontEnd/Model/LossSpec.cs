@@ -29,6 +29,9 @@ internal enum LossKind
 /// <param name="Flood">Flooding level b (Ops.Flood), or −1 for none.</param>
 internal sealed record LossSpec(LossKind Kind, double P1, double P2, EquatableArray<double> Priors, double Flood)
 {
+    /// <summary>Whether Ops.Flood wraps the loss (its level may still be an invalid −1, which the rules report).</summary>
+    public bool Flooded { get; init; }
+
     /// <summary>Whether the generated code is the original cross-entropy/MSE path (kept byte-for-byte).</summary>
     public bool IsPlain => Kind is LossKind.SoftmaxCrossEntropy or LossKind.MeanSquaredError && Flood < 0;
 

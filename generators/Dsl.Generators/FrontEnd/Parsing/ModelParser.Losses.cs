@@ -43,7 +43,8 @@ internal sealed partial class ModelParser
 
             double? level = Hyper(method, args, "level", model);
             if (level is null) return -1;
-            _lossSpecs[lossNode] = innerSpec with { Flood = level.Value };
+            _lossSpecs[lossNode] = innerSpec with { Flood = level.Value, Flooded = true };
+            _locations.RecordCall(lossNode, "Flood", call);
             return lossNode;
         }
 
@@ -104,6 +105,7 @@ internal sealed partial class ModelParser
         int prediction = Expression(args[method.Parameters[0].Name].Expression, scope, model);
         if (prediction < 0) return -1;
         int node = AddNode(NodeKind.Loss, new[] { prediction }, "", ActivationKind.None, 0, location);
+        _locations.RecordCall(node, "", call);
         _lossTargets[node] = target.Identifier.ValueText;
         _lossSpecs[node] = new LossSpec(lossKind, p1.Value, p2.Value, priors, -1);
         return node;
@@ -187,27 +189,27 @@ internal sealed partial class ModelParser
     {
         var pools = _nodes.Where(n => n.Kind == NodeKind.MeanPool).ToList();
         if (pools.Count > 1)
-            Report(DiagnosticCatalog.UnsupportedConstruct, _nodeLocations[pools[1].Id], "a second MeanPool (one per model)");
+            Report(DiagnosticCatalog.UnsupportedConstruct, _locations.Node(pools[1].Id), "a second MeanPool (one per model)");
         if (pools.Count > 0 && !tokens)
-            Report(DiagnosticCatalog.UnsupportedConstruct, _nodeLocations[pools[0].Id], "MeanPool in a model whose input is not token ids (it reads the pad mask from the ids)");
+            Report(DiagnosticCatalog.UnsupportedConstruct, _locations.Node(pools[0].Id), "MeanPool in a model whose input is not token ids (it reads the pad mask from the ids)");
         if (pools.Count == 1)
         {
             int pool = pools[0].Id;
             foreach (var node in _nodes.Where(n => n.Id > pool))
                 if (node.Inputs.Any(i => i < pool))
                 {
-                    Report(DiagnosticCatalog.UnsupportedConstruct, _nodeLocations[node.Id], "reading a value from before the MeanPool after it (after pooling there is one row per example)");
+                    Report(DiagnosticCatalog.UnsupportedConstruct, _locations.Node(node.Id), "reading a value from before the MeanPool after it (after pooling there is one row per example)");
                     break;
                 }
         }
 
         if (pools.Count > 0 && _lossSpecs.Count > 0 && !_lossSpecs.Values.Any(l => l.IsPairLoss))
-            Report(DiagnosticCatalog.LossForm, _nodeLocations[_lossSpecs.Keys.First()], "Loss",
+            Report(DiagnosticCatalog.LossForm, _locations.Node(_lossSpecs.Keys.First()), "Loss",
                 "a model with a [MeanPool] trains with a pair loss (Ops.CoSent or Ops.CosineMse) over one pooled row per sentence");
 
         bool pairLoss = _lossSpecs.Values.Any(l => l.IsPairLoss);
         if (pairLoss && _sequence > 1 && pools.Count == 0)
-            Report(DiagnosticCatalog.LossForm, _nodeLocations[_lossSpecs.First(kv => kv.Value.IsPairLoss).Key], "Loss",
+            Report(DiagnosticCatalog.LossForm, _locations.Node(_lossSpecs.First(kv => kv.Value.IsPairLoss).Key), "Loss",
                 "a pair loss needs one embedding row per sentence: pool the sequence first with a [MeanPool] layer");
     }
 }

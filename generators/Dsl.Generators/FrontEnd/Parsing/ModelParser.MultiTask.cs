@@ -100,6 +100,7 @@ internal sealed partial class ModelParser
             }
 
             tasks.Add(new TaskSpec(node, spec, target, scope.Targets[target], weights?[i - 1] ?? 1));
+            _locations.RecordCall(node, "MultiTask", call);
         }
 
         if (tasks.Count(t => t.Loss.Kind == LossKind.LogitAdjusted) > 1)
@@ -136,30 +137,6 @@ internal sealed partial class ModelParser
             Report(DiagnosticCatalog.LossForm, loss.Locations.FirstOrDefault(), loss.Name,
                 "it must take (Tensor inputs, Labels labels), (Tensor inputs, Tensor targets) or (Tensor pairs, Scores scores); with Ops.MultiTask, the inputs then one Labels or Tensor parameter per target");
             return null;
-        }
-    }
-
-    /// <summary>After shape inference: every target parameter is read by a task, and a Tensor target shared by tasks has one width.</summary>
-    private void CheckTaskTargets(IMethodSymbol loss, IReadOnlyList<TargetParameter> targets, IReadOnlyList<int> widths)
-    {
-        if (_multiTask is not { } multi) return;
-        foreach (var target in targets)
-        {
-            var readers = multi.Tasks.Where(t => t.Target == target.Name).ToList();
-            if (readers.Count == 0)
-            {
-                Report(DiagnosticCatalog.LossForm, loss.Parameters.First(p => p.Name == target.Name).Locations.FirstOrDefault(), loss.Name,
-                    $"its target parameter '{target.Name}' is read by no task of Ops.MultiTask");
-                continue;
-            }
-
-            if (target.Kind == TargetKind.Tensor)
-            {
-                var distinct = readers.Select(t => widths[_nodes[t.LossNode].Inputs[0]]).Where(w => w > 0).Distinct().ToList();
-                if (distinct.Count > 1)
-                    Report(DiagnosticCatalog.LossForm, _nodeLocations[readers[1].LossNode], loss.Name,
-                        $"the tasks that read '{target.Name}' predict {string.Join(" and ", distinct.Select(w => w.ToString(CultureInfo.InvariantCulture)))} columns; a target tensor has one width");
-            }
         }
     }
 }

@@ -5,35 +5,38 @@ using System.Linq;
 using System.Threading;
 using Dsl.Generators.Diagnostics;
 using Dsl.Generators.Model;
-using Dsl.Generators.Rules;
-using Dsl.Generators.Shapes;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 
 namespace Dsl.Generators.Parsing;
 
-/// <summary>What parsing a model produced: the symbol-free spec plus, on the side, the user
-/// mistakes found (with locations) — the spec goes down the generator's pipeline, the
-/// diagnostics only to the analyzers.</summary>
-internal sealed class ParseResult
+/// <summary>What parsing a model produced: the symbol-free spec (shapes not yet inferred), the user mistakes
+/// found on the way (with locations), where everything was declared (for the later stages' findings) and the
+/// facts only the checks need.</summary>
+internal sealed class ParsedModel
 {
-    public ParseResult(ModelSpec? spec, IReadOnlyList<DiagnosticInfo> diagnostics)
+    public ParsedModel(ModelSpec? spec, IReadOnlyList<DiagnosticInfo> diagnostics, LocationMap locations, ModelFacts facts)
     {
         Spec = spec;
         Diagnostics = diagnostics;
+        Locations = locations;
+        Facts = facts;
     }
 
     /// <summary>The model, or null when it could not be understood at all (e.g. not partial).</summary>
     public ModelSpec? Spec { get; }
     public IReadOnlyList<DiagnosticInfo> Diagnostics { get; }
+    public LocationMap Locations { get; }
+    public ModelFacts Facts { get; }
 }
 
 /// <summary>
 /// Reads a [Model] class (and the [Module] classes it uses) into a <see cref="ModelSpec"/>:
 /// attributes become <see cref="LayerSpec"/>s, the forward pass and the loss become a graph of
-/// <see cref="NodeSpec"/>s (user methods and module forwards are inlined), then shapes are
-/// inferred. Never throws on user code: mistakes become <see cref="DiagnosticInfo"/> values.
+/// <see cref="NodeSpec"/>s (user methods and module forwards are inlined). It only reads: shapes and rules
+/// come after it (<see cref="ModelFrontEnd"/>). Never throws on user code: mistakes become
+/// <see cref="DiagnosticInfo"/> values.
 /// </summary>
 internal sealed partial class ModelParser
 {
@@ -50,12 +53,13 @@ internal sealed partial class ModelParser
     private readonly CancellationToken _ct;
     private readonly List<DiagnosticInfo> _diagnostics = new();
     private readonly List<NodeSpec> _nodes = new();
-    private readonly List<Location?> _nodeLocations = new();
+    private readonly LocationMap _locations = new();
     private readonly List<LayerSpec> _layers = new();
-    private readonly Dictionary<string, LayerInfo> _layersByPath = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, LayerSpec> _layersByPath = new(StringComparer.Ordinal);
     private readonly HashSet<IMethodSymbol> _inlining = new(SymbolEqualityComparer.Default);
     private readonly Dictionary<string, (INamedTypeSymbol Type, int Count)> _repeats = new(StringComparer.Ordinal);
-    private readonly List<(int Input, int Output, string Block, Location Location)> _repeatChecks = new();
+    private readonly List<RepeatBoundary> _repeatBoundaries = new();
+    private readonly Dictionary<string, Site> _targetSites = new(StringComparer.Ordinal);
     private int _outputNode = -1;
     private readonly Dictionary<string, int> _nodeKeys = new(StringComparer.Ordinal);
     private List<TargetParameter> _targetParameters = new();
@@ -65,24 +69,6 @@ internal sealed partial class ModelParser
     {
         _compilation = compilation;
         _ct = ct;
-    }
-
-    /// <summary>A layer as parsed, with the syntax locations that shape errors point at.</summary>
-    private sealed class LayerInfo
-    {
-        public LayerInfo(LayerSpec spec, Location? location, Location? inArgument, Dictionary<string, Location> arguments)
-        {
-            Spec = spec;
-            Location = location;
-            InArgument = inArgument;
-            Arguments = arguments;
-        }
-
-        public LayerSpec Spec { get; }
-        public Location? Location { get; }
-        public Location? InArgument { get; }
-        /// <summary>Locations of the attribute's named arguments.</summary>
-        public Dictionary<string, Location> Arguments { get; }
     }
 
     /// <summary>Variables in scope while reading a method body: name → node id.</summary>
@@ -104,12 +90,12 @@ internal sealed partial class ModelParser
         public Dictionary<string, string> Instances { get; } = new(StringComparer.Ordinal);
     }
 
-    /// <summary>Parses the model declared by <paramref name="type"/>.</summary>
-    public static ParseResult ParseModel(INamedTypeSymbol type, Compilation compilation, CancellationToken ct)
+    /// <summary>Parses the model declared by <paramref name="type"/> (the first stage of <see cref="ModelFrontEnd.Model"/>).</summary>
+    public static ParsedModel ParseModel(INamedTypeSymbol type, Compilation compilation, CancellationToken ct)
     {
         var parser = new ModelParser(compilation, ct);
         var spec = parser.Model(type);
-        return new ParseResult(spec, parser._diagnostics);
+        return new ParsedModel(spec, parser._diagnostics, parser._locations, new ModelFacts(parser._repeatBoundaries, parser._targetSites));
     }
 
     /// <summary>Reads a [Module] type's own declaration (for its eager member bodies and the
@@ -206,7 +192,7 @@ internal sealed partial class ModelParser
         if (tokens)
         {
             foreach (var use in inputUses.Where(n => n.Kind is not (NodeKind.Embedding or NodeKind.MeanPool)))
-                Report(DiagnosticCatalog.UnsupportedConstruct, _nodeLocations[use.Id], "using the token ids other than through an Embedding layer");
+                Report(DiagnosticCatalog.UnsupportedConstruct, _locations.Node(use.Id), "using the token ids other than through an Embedding layer");
             if (input > 0) Report(DiagnosticCatalog.ModelShapeArguments, NamedArgumentLocation(attribute, "Input") ?? attributeLocation, type.Name, "Input", "absent (0) for a model whose input is token ids", input);
             input = 1;
         }
@@ -216,23 +202,23 @@ internal sealed partial class ModelParser
         }
 
         foreach (var node in _nodes.Where(n => n.Kind == NodeKind.Embedding && !(n.Inputs.Count == 1 && n.Inputs[0] == inputNode)))
-            Report(DiagnosticCatalog.UnsupportedConstruct, _nodeLocations[node.Id], $"the Embedding '{node.Layer}' applied to something other than the model's input ids");
+            Report(DiagnosticCatalog.UnsupportedConstruct, _locations.Node(node.Id), $"the Embedding '{node.Layer}' applied to something other than the model's input ids");
 
         CheckPooling(tokens);
-        var inferred = ShapeInference.Infer(_nodes, _layers, input);
-        foreach (var error in inferred.Errors) ReportShapeError(error);
-        if (loss is not null) CheckTaskTargets(loss, _targetParameters, inferred.Widths);
-        foreach (var (blockInput, blockOutput, block, location) in _repeatChecks)
-        {
-            int a = inferred.Widths[blockInput], b = inferred.Widths[blockOutput];
-            if (a >= 0 && b >= 0 && a != b) Report(DiagnosticCatalog.RepeatShape, location, block, a, b);
-        }
-
         var adversarial = ParseAdversarial(type);
         bool hasUserConstructor = type.InstanceConstructors.Any(c => !c.IsImplicitlyDeclared);
-        var spec = new ModelSpec(
+        var arguments = new Dictionary<string, Location>(StringComparer.Ordinal);
+        foreach (var named in attribute.NamedArguments)
+            if (NamedArgumentLocation(attribute, named.Key) is { } at) arguments[named.Key] = at;
+        _locations.SetModel(attributeLocation, arguments);
+        if (loss is not null)
+            foreach (var target in _targetParameters)
+                _targetSites[target.Name] = Site.Recorded(_locations.Record(loss.Parameters.First(p => p.Name == target.Name).Locations.FirstOrDefault()));
+
+        // Shapes are not known yet: shape inference fills in the layers' widths and each node's (ModelFrontEnd).
+        return new ModelSpec(
             TypeSpecOf(type), batch, input, _sequence, tokens, initStd,
-            inferred.Layers.ToEquatableArray(), _nodes.ToEquatableArray(), inferred.Widths.ToEquatableArray(),
+            _layers.ToEquatableArray(), _nodes.ToEquatableArray(), EquatableArray<int>.Empty,
             _outputNode, lossNode, targets, loss?.Name ?? "",
             members.ToEquatableArray(), modules.ToEquatableArray(), hasUserConstructor, IsValid: false,
             Loss: lossNode >= 0 && _lossSpecs.TryGetValue(lossNode, out var lossSpec) ? lossSpec : null)
@@ -241,33 +227,6 @@ internal sealed partial class ModelParser
             MultiTask = lossNode >= 0 ? _multiTask : null,
             TargetParameters = _targetParameters.ToEquatableArray(),
         };
-        ScalingRules.Check(spec, new RuleLocations(this, attribute, attributeLocation), _diagnostics);
-        bool valid = !_diagnostics.Any(d => DiagnosticCatalog.BlocksGeneration(d.Descriptor)) && _outputNode >= 0;
-        return spec with { IsValid = valid };
-    }
-
-    /// <summary>The argument locations the scaling rules point at, from what this parse recorded.</summary>
-    private sealed class RuleLocations : IRuleLocations
-    {
-        private readonly ModelParser _parser;
-        private readonly AttributeData _model;
-        private readonly Location? _modelLocation;
-
-        public RuleLocations(ModelParser parser, AttributeData model, Location? modelLocation)
-        {
-            _parser = parser;
-            _model = model;
-            _modelLocation = modelLocation;
-        }
-
-        public Location? LayerArgument(string path, string argument) =>
-            !_parser._layersByPath.TryGetValue(path, out var info) ? null
-            : argument.Length > 0 && info.Arguments.TryGetValue(argument, out var at) ? at
-            : info.Location;
-
-        public Location? ModelArgument(string argument) => _parser.NamedArgumentLocation(_model, argument) ?? _modelLocation;
-
-        public Location? Node(int node) => node >= 0 && node < _parser._nodeLocations.Count ? _parser._nodeLocations[node] : null;
     }
 
     private (int LossNode, TargetKind Targets) ParseLoss(INamedTypeSymbol type, IMethodSymbol loss, int inputNode)
@@ -463,7 +422,8 @@ internal sealed partial class ModelParser
             var argumentLocations = new Dictionary<string, Location>(StringComparer.Ordinal);
             foreach (var named in attribute.NamedArguments)
                 if (NamedArgumentLocation(attribute, named.Key) is { } at) argumentLocations[named.Key] = at;
-            _layersByPath[path] = new LayerInfo(spec, attributeLocation, NamedArgumentLocation(attribute, "In"), argumentLocations);
+            _layersByPath[path] = spec;
+            _locations.AddLayer(path, attributeLocation, argumentLocations);
             paths.Add(path);
         }
 
@@ -574,7 +534,7 @@ internal sealed partial class ModelParser
                         var (_, returned) = Statements(body, scope, model);
                         foreach (var entry in scope.Values)
                             if (before.TryGetValue(entry.Key, out int old) && old != entry.Value && old >= 0 && entry.Value >= 0)
-                                _repeatChecks.Add((old, entry.Value, property.Name + "." + i.ToString(CultureInfo.InvariantCulture), loop.Expression.GetLocation()));
+                                _repeatBoundaries.Add(new RepeatBoundary(old, entry.Value, property.Name + "." + i.ToString(CultureInfo.InvariantCulture), Site.Recorded(_locations.Record(loop.Expression.GetLocation()))));
                         if (returned)
                         {
                             Report(DiagnosticCatalog.UnsupportedConstruct, loop.GetLocation(), "a return inside a foreach over blocks");
@@ -654,11 +614,11 @@ internal sealed partial class ModelParser
         {
             string path = scope.LayerPrefix + method.Name;
             if (!_layersByPath.TryGetValue(path, out var layer)) return -1;
-            if (layer.Spec.Kind == LayerKind.MeanPool) return MeanPoolCall(path, layer.Spec, call, scope, model);
+            if (layer.Kind == LayerKind.MeanPool) return MeanPoolCall(path, layer, call, scope, model);
             if (args.Count != 1) return -1;
             int input = Expression(args[0].Expression, scope, model);
             if (input < 0) return -1;
-            var spec = layer.Spec;
+            var spec = layer;
             var kind = spec.Kind switch
             {
                 LayerKind.Dense => NodeKind.Dense,
@@ -770,6 +730,7 @@ internal sealed partial class ModelParser
             var nodeKind = name == "SoftmaxCrossEntropy" ? NodeKind.SoftmaxCrossEntropy : NodeKind.MeanSquaredError;
             if (prediction < 0) return -1;
             int lossNode = AddNode(nodeKind, new[] { prediction }, "", ActivationKind.None, 0, location);
+            _locations.RecordCall(lossNode, "", call);
             _lossTargets[lossNode] = target.Identifier.ValueText;
             _lossSpecs[lossNode] = new LossSpec(name == "SoftmaxCrossEntropy" ? LossKind.SoftmaxCrossEntropy : LossKind.MeanSquaredError, 0, 0, EquatableArray<double>.Empty, -1);
             return lossNode;
@@ -777,48 +738,6 @@ internal sealed partial class ModelParser
 
         Report(DiagnosticCatalog.UnsupportedConstruct, location, $"'Ops.{name}'");
         return -1;
-    }
-
-    // ---- shapes → diagnostics ------------------------------------------------------------------
-
-    private void ReportShapeError(ShapeError error)
-    {
-        switch (error.Kind)
-        {
-            case ShapeErrorKind.DenseIn:
-            {
-                var layer = _layersByPath[error.Layer];
-                Report(DiagnosticCatalog.DenseInMismatch, layer.InArgument ?? layer.Location, error.Layer, error.Expected, error.Actual);
-                break;
-            }
-            case ShapeErrorKind.AddWidths:
-                Report(DiagnosticCatalog.AddShapeMismatch, _nodeLocations[error.Node], error.Expected, error.Actual);
-                break;
-            case ShapeErrorKind.SharedLayer:
-                Report(DiagnosticCatalog.SharedLayerWidth, _nodeLocations[error.Node], error.Layer, error.Actual, error.Expected);
-                break;
-            case ShapeErrorKind.HeadsWidth:
-                Report(DiagnosticCatalog.HeadsWidth, ArgumentOrLayer(error.Layer, "Heads"), error.Layer, error.Expected, error.Actual);
-                break;
-            case ShapeErrorKind.RotaryDim:
-                Report(DiagnosticCatalog.RotaryDim, ArgumentOrLayer(error.Layer, "RotaryDim"), error.Layer, error.Actual, error.Expected);
-                break;
-            case ShapeErrorKind.TiedVocabulary:
-            case ShapeErrorKind.TiedWidth:
-            {
-                bool vocabulary = error.Kind == ShapeErrorKind.TiedVocabulary;
-                string tied = _layersByPath[error.Layer].Spec.Tied;
-                Report(DiagnosticCatalog.TiedShape, vocabulary ? ArgumentOrLayer(error.Layer, "Out") : _nodeLocations[error.Node], error.Layer, tied,
-                    vocabulary ? "Out (the vocabulary)" : "input width (the embedding Dim)", error.Actual, error.Expected);
-                break;
-            }
-        }
-    }
-
-    private Location? ArgumentOrLayer(string layer, string argument)
-    {
-        var info = _layersByPath[layer];
-        return info.Arguments.TryGetValue(argument, out var location) ? location : info.Location;
     }
 
     // ---- helpers ------------------------------------------------------------------------------
@@ -838,7 +757,7 @@ internal sealed partial class ModelParser
         int id = _nodes.Count;
         if (key is not null) _nodeKeys[key] = id;
         _nodes.Add(new NodeSpec(id, kind, inputs.ToEquatableArray(), layer, activation, scalar));
-        _nodeLocations.Add(location);
+        _locations.AddNode(location);
         return id;
     }
 

@@ -4,7 +4,6 @@ using System.Linq;
 using Dsl.Generators.Diagnostics;
 using Dsl.Generators.Model;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp.Syntax;
 
 namespace Dsl.Generators.Rules;
 
@@ -13,26 +12,25 @@ namespace Dsl.Generators.Rules;
 /// NNS020 label smoothing, NNS021 logit adjustment, NNS022 flooding), run on the parsed
 /// <see cref="ModelSpec.Loss"/>. A hyper-parameter that makes the loss mathematically invalid is
 /// <see cref="DiagnosticCatalog.LossArgument"/> (an Error, which blocks generation); a departure from the
-/// sourced recommendation is a Warning, a heuristic an Info. Each diagnostic points at the loss call's argument that holds
-/// the value (found from the loss node's recorded call syntax), or at the call when the value is the
+/// sourced recommendation is a Warning, a heuristic an Info. Each finding points at the loss call's argument that holds
+/// the value (a <see cref="Site.CallArgument"/> of the loss node), which resolves to the call when the value is the
 /// op's default. A fix's value rides as a trailing message argument the message does not print (null: no fix).
 /// Never throws on user values.
 /// </summary>
 internal static class LossRules
 {
-    /// <summary>Runs the loss rules on <paramref name="model"/>.</summary>
-    public static void Check(ModelSpec model, IRuleLocations locations, Action<DiagnosticDescriptor, Location?, object?[]> report)
+    /// <summary>Runs the loss rules on every loss of <paramref name="model"/>, adding what they find to <paramref name="sink"/>.</summary>
+    public static void Check(ModelSpec model, List<Finding> sink)
     {
-        foreach (var (node, loss) in model.LossNodes) Check(model, node, loss, locations, report);
-        MultiTaskRules.Check(model, locations, report);
+        void Report(DiagnosticDescriptor descriptor, Site site, object?[] arguments) => sink.Add(new Finding(descriptor, site, arguments));
+        foreach (var (node, loss) in model.LossNodes) Check(model, node, loss, Report);
     }
 
-    private static void Check(ModelSpec model, int lossNode, LossSpec loss, IRuleLocations locations, Action<DiagnosticDescriptor, Location?, object?[]> report)
+    private static void Check(ModelSpec model, int lossNode, LossSpec loss, Action<DiagnosticDescriptor, Site, object?[]> report)
     {
-        var call = Invocation(locations.Node(lossNode));
-        Location? At(string parameter, int position) => Argument(call, parameter, position)?.GetLocation() ?? call?.GetLocation() ?? locations.Node(lossNode);
+        Site At(string parameter, int position) => Site.CallArgument(lossNode, parameter, position);
         void Invalid(string op, string parameter, int position, string name, double value, string range, string why, string? fix) =>
-            report(DiagnosticCatalog.LossArgument, At(parameter, position), new object?[] { op, name, ScalingRules.Show(value), range, why, fix, parameter });
+            report(DiagnosticCatalog.LossArgument, At(parameter, position), new object?[] { op, name, RuleValues.Show(value), range, why, fix, parameter });
 
         switch (loss.Kind)
         {
@@ -62,10 +60,10 @@ internal static class LossRules
                 if (!(loss.P1 >= 0) || double.IsInfinity(loss.P1))
                     Invalid("Ops.LogitAdjustedCrossEntropy", "tau", 2, "τ", loss.P1, "finite and ≥ 0",
                         "τ < 0 adds a bonus to the rare classes' logits in training instead of a margin, the opposite of the adjustment; τ = 1 is already near optimal", "1");
-                if (loss.Priors.Count > 0 && Classes(model, lossNode) is int classes and > 0 && loss.Priors.Count != classes)
+                if (loss.Priors.Count > 0 && RuleValues.Classes(model, lossNode) is int classes and > 0 && loss.Priors.Count != classes)
                 {
                     // Shape rule: one prior per class, i.e. per logit column.
-                    report(DiagnosticCatalog.PriorCount, Argument(call, "priors", 3)?.GetLocation() ?? At("priors", 3),
+                    report(DiagnosticCatalog.PriorCount, At("priors", 3),
                         new object?[] { loss.Priors.Count, classes });
                 }
 
@@ -73,8 +71,8 @@ internal static class LossRules
                 {
                     double prior = loss.Priors[i];
                     if (prior > 0 && !double.IsInfinity(prior)) continue;
-                    report(DiagnosticCatalog.LossArgument, PriorLocation(Argument(call, "priors", 3), i) ?? At("priors", 3),
-                        new object?[] { "Ops.LogitAdjustedCrossEntropy", $"the prior π_{i} of class {i}", ScalingRules.Show(prior), "finite and > 0",
+                    report(DiagnosticCatalog.LossArgument, Site.CallArgument(lossNode, "priors", 3, element: i),
+                        new object?[] { "Ops.LogitAdjustedCrossEntropy", $"the prior π_{i} of class {i}", RuleValues.Show(prior), "finite and > 0",
                             "the adjustment adds τ·ln π to the logits and ln 0 = −∞; smooth the counts (add 1 to each) before dividing", null, "priors" });
                 }
 
@@ -90,42 +88,40 @@ internal static class LossRules
                 else if (loss.P1 == 1)
                     report(DiagnosticCatalog.TaiLrAccuracy, At("gamma", 2), new object?[]
                     {
-                        ScalingRules.Show(loss.P2),
-                        loss.P2 > 0 ? $"−∇p wherever p > {ScalingRules.Show(loss.P2)}" : "−∇p everywhere",
+                        RuleValues.Show(loss.P2),
+                        loss.P2 > 0 ? $"−∇p wherever p > {RuleValues.Show(loss.P2)}" : "−∇p everywhere",
                     });
                 break;
         }
 
-        Flood(model, lossNode, loss, call, report);
+        Flood(model, lossNode, loss, report);
     }
 
     // ---- NNS022: flooding ([K-7643]; initial loss per [K-8870]) -----------------------------------------
 
-    private static void Flood(ModelSpec model, int lossNode, LossSpec loss, InvocationExpressionSyntax? call, Action<DiagnosticDescriptor, Location?, object?[]> report)
+    private static void Flood(ModelSpec model, int lossNode, LossSpec loss, Action<DiagnosticDescriptor, Site, object?[]> report)
     {
-        // The spec's "no flood" is −1, which a user may also write: whether Ops.Flood wraps the loss call decides.
-        var flood = call?.Parent is ArgumentSyntax { Parent: ArgumentListSyntax { Parent: InvocationExpressionSyntax outer } } &&
-            outer.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Flood" } or IdentifierNameSyntax { Identifier.ValueText: "Flood" } ? outer : null;
-        if (flood is null) return;
+        // The spec's "no flood" is −1, which a user may also write: whether Ops.Flood wraps the loss decides.
+        if (!loss.Flooded) return;
         double b = loss.Flood;
-        var location = Argument(flood, "level", 1)?.GetLocation() ?? flood.GetLocation();
+        var location = Site.CallArgument(lossNode, "level", 1, around: "Flood");
         if (!(b >= 0) || double.IsInfinity(b))
         {
-            report(DiagnosticCatalog.LossArgument, location, new object?[] { "Ops.Flood", "b", ScalingRules.Show(b), "finite and ≥ 0",
+            report(DiagnosticCatalog.LossArgument, location, new object?[] { "Ops.Flood", "b", RuleValues.Show(b), "finite and ≥ 0",
                 "|L − b| + b with b < 0 equals L for every loss L ≥ 0, so the flood never acts; the level is meant to be a small positive loss value chosen on validation data", null, "level" });
             return;
         }
 
         if (b == 0 || InitialLoss(model, lossNode, loss) is not (double initial, string how)) return;
         if (b < initial) return;
-        report(DiagnosticCatalog.FloodAboveInitialLoss, location, new object?[] { ScalingRules.Show(b), how, ScalingRules.Show(initial), Classes(model, lossNode) });
+        report(DiagnosticCatalog.FloodAboveInitialLoss, location, new object?[] { RuleValues.Show(b), how, RuleValues.Show(initial), RuleValues.Classes(model, lossNode) });
     }
 
     /// <summary>The loss at a uniform initial output (all logits equal) for a K-class loss, with the formula
     /// that gives it, or null where there is no such estimate (regression and pair losses).</summary>
     private static (double Loss, string How)? InitialLoss(ModelSpec model, int lossNode, LossSpec loss)
     {
-        int k = Classes(model, lossNode);
+        int k = RuleValues.Classes(model, lossNode);
         if (k < 2) return null;
         double lnK = Math.Log(k);
         switch (loss.Kind)
@@ -157,46 +153,5 @@ internal static class LossRules
             default:
                 return null;
         }
-    }
-
-    /// <summary>K: the width of the prediction the loss node reads (the logits of a classification loss), or 0.</summary>
-    internal static int Classes(ModelSpec model, int lossNode)
-    {
-        if (lossNode < 0 || lossNode >= model.Nodes.Count || model.Nodes[lossNode].Inputs.Count == 0) return 0;
-        int prediction = model.Nodes[lossNode].Inputs[0];
-        return prediction >= 0 && prediction < model.Widths.Count ? Math.Max(0, model.Widths[prediction]) : 0;
-    }
-
-    // ---- locations -------------------------------------------------------------------------------------
-
-    internal static InvocationExpressionSyntax? Invocation(Location? location)
-    {
-        if (location?.SourceTree is not { } tree || !location.IsInSource) return null;
-        var root = tree.GetRoot();
-        if (!root.FullSpan.Contains(location.SourceSpan)) return null;
-        return root.FindNode(location.SourceSpan, getInnermostNodeForTie: true).AncestorsAndSelf().OfType<InvocationExpressionSyntax>().FirstOrDefault();
-    }
-
-    /// <summary>The argument of <paramref name="call"/> bound to <paramref name="parameter"/>: by name, else at <paramref name="position"/>.</summary>
-    internal static ArgumentSyntax? Argument(InvocationExpressionSyntax? call, string parameter, int position)
-    {
-        if (call is null) return null;
-        var arguments = call.ArgumentList.Arguments;
-        var named = arguments.FirstOrDefault(a => a.NameColon?.Name.Identifier.ValueText == parameter);
-        if (named is not null) return named;
-        return position < arguments.Count && arguments[position].NameColon is null ? arguments[position] : null;
-    }
-
-    /// <summary>Element <paramref name="index"/> of a constant priors array, or null.</summary>
-    internal static Location? PriorLocation(ArgumentSyntax? argument, int index)
-    {
-        IReadOnlyList<SyntaxNode>? items = argument?.Expression switch
-        {
-            ImplicitArrayCreationExpressionSyntax a => a.Initializer.Expressions.Cast<SyntaxNode>().ToList(),
-            ArrayCreationExpressionSyntax { Initializer: { } init } => init.Expressions.Cast<SyntaxNode>().ToList(),
-            CollectionExpressionSyntax c => c.Elements.Cast<SyntaxNode>().ToList(),
-            _ => null,
-        };
-        return items is not null && index < items.Count ? items[index].GetLocation() : null;
     }
 }

@@ -4,7 +4,6 @@ using System.Linq;
 using Dsl.Generators.Diagnostics;
 using Dsl.Generators.Model;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp.Syntax;
 
 namespace Dsl.Generators.Rules;
 
@@ -17,12 +16,14 @@ namespace Dsl.Generators.Rules;
 /// </summary>
 internal static class MultiTaskRules
 {
-    public static void Check(ModelSpec model, IRuleLocations locations, Action<DiagnosticDescriptor, Location?, object?[]> report)
+    /// <summary>Runs the multi-task rules on <paramref name="model"/>, adding what they find to <paramref name="sink"/>.</summary>
+    public static void Check(ModelSpec model, List<Finding> sink)
     {
         if (model.MultiTask is not { Tasks.Count: > 0 } multi) return;
-        var call = MultiTaskCall(locations.Node(multi.Tasks[0].LossNode));
-        Location? at = call?.GetLocation() ?? locations.Node(multi.Tasks[0].LossNode);
-        var weightsArgument = call?.ArgumentList.Arguments.FirstOrDefault();
+        void Report(DiagnosticDescriptor descriptor, Site site, object?[] arguments) => sink.Add(new Finding(descriptor, site, arguments));
+        // The weighting or the weights: Ops.MultiTask's first argument, whatever its name; a weight, one element of it.
+        int first = multi.Tasks[0].LossNode;
+        Site Weights(int element = -1) => Site.CallArgument(first, null, 0, element, around: "MultiTask");
 
         if (multi.Weighting == TaskWeightingKind.Fixed)
         {
@@ -30,8 +31,7 @@ internal static class MultiTaskRules
             {
                 double w = multi.Tasks[i].Weight;
                 if (w >= 0 && !double.IsInfinity(w)) continue;
-                report(DiagnosticCatalog.TaskWeight, LossRules.PriorLocation(weightsArgument, i) ?? weightsArgument?.GetLocation() ?? at,
-                    new object?[] { i, ScalingRules.Show(w), Describe(multi.Tasks[i]) });
+                Report(DiagnosticCatalog.TaskWeight, Weights(i), new object?[] { i, RuleValues.Show(w), Describe(multi.Tasks[i]) });
             }
 
             // Equal weights on a mix of classification and regression losses (NNS023's Info).
@@ -40,13 +40,12 @@ internal static class MultiTaskRules
             var regression = multi.Tasks.Where(t => t.Loss.Kind == LossKind.MeanSquaredError).ToList();
             if (weights.Count == 1 && weights[0] > 0 && !double.IsInfinity(weights[0]) && classification.Count > 0 && regression.Count > 0)
             {
-                var first = classification[0];
-                int k = LossRules.Classes(model, first.LossNode);
-                report(DiagnosticCatalog.UnscaledTasks, weightsArgument?.GetLocation() ?? at, new object?[]
+                int k = RuleValues.Classes(model, classification[0].LossNode);
+                Report(DiagnosticCatalog.UnscaledTasks, Weights(), new object?[]
                 {
                     string.Join(", ", classification.Select(Describe)),
                     string.Join(", ", regression.Select(Describe)),
-                    k >= 2 ? $"ln {k} = {ScalingRules.Show(Math.Log(k))}" : "ln K",
+                    k >= 2 ? $"ln {k} = {RuleValues.Show(Math.Log(k))}" : "ln K",
                 });
             }
         }
@@ -62,9 +61,4 @@ internal static class MultiTaskRules
         LossKind.LogitAdjusted => "LogitAdjustedCrossEntropy",
         _ => kind.ToString(),
     };
-
-    /// <summary>The Ops.MultiTask call that holds the loss call at <paramref name="location"/>.</summary>
-    private static InvocationExpressionSyntax? MultiTaskCall(Location? location) =>
-        LossRules.Invocation(location)?.AncestorsAndSelf().OfType<InvocationExpressionSyntax>()
-            .FirstOrDefault(i => i.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "MultiTask" } or IdentifierNameSyntax { Identifier.ValueText: "MultiTask" });
 }

@@ -8,25 +8,11 @@ using Microsoft.CodeAnalysis;
 
 namespace Dsl.Generators.Rules;
 
-/// <summary>Where a scaling rule points: the syntax the parser recorded, looked up by name.</summary>
-internal interface IRuleLocations
-{
-    /// <summary>The named argument <paramref name="argument"/> of the layer attribute of <paramref name="path"/>,
-    /// or the attribute itself when the argument is absent (or <paramref name="argument"/> is empty).</summary>
-    Location? LayerArgument(string path, string argument);
-
-    /// <summary>The named argument <paramref name="argument"/> of the [Model] attribute, or the attribute.</summary>
-    Location? ModelArgument(string argument);
-
-    /// <summary>The forward-pass expression of graph node <paramref name="node"/>.</summary>
-    Location? Node(int node);
-}
-
 /// <summary>
 /// The numeric scaling rules of SEEDS.md §2 that the DSL can express, run on a parsed and
 /// shape-inferred model. Each rule reads only the <see cref="ModelSpec"/> (the facts the generator
-/// will use) and reports a located <see cref="DiagnosticInfo"/> whose message arguments name the
-/// values; a fix's exact value rides as a trailing argument that the message does not print. None of
+/// will use) and reports a <see cref="Finding"/> whose message arguments name the values, pointing at a
+/// <see cref="Site"/> (the parse's location map resolves it); a fix's exact value rides as a trailing argument that the message does not print. None of
 /// these is an Error, so none of them ever blocks generation (<see cref="DiagnosticCatalog.BlocksGeneration"/>).
 /// Layers of a [Repeat] stack share their declaration, so a rule reports once per location.
 /// Never throws on user values: layers whose shapes are unknown (an earlier error) are skipped.
@@ -39,15 +25,10 @@ internal static class ScalingRules
     /// <summary>The word-vector coefficient 2 / (½ ln φ) = 4 / ln φ ≈ 8.3124 (SEEDS §1.8, [K-7695]; φ the golden ratio).</summary>
     internal static readonly double EmbeddingCoefficient = 4 / Math.Log((Math.Sqrt(5) + 1) / 2);
 
-    /// <summary>Runs every scaling rule on <paramref name="model"/>, then the loss rules (<see cref="LossRules"/>,
-    /// which can report an Error), adding what they find to <paramref name="sink"/>.</summary>
-    public static void Check(ModelSpec model, IRuleLocations locations, List<DiagnosticInfo> sink)
+    /// <summary>Runs every scaling rule on <paramref name="model"/>, adding what they find to <paramref name="sink"/>.</summary>
+    public static void Check(ModelSpec model, List<Finding> sink)
     {
-        var reported = new HashSet<(string Id, Location? Location)>();
-        void Report(DiagnosticDescriptor descriptor, Location? location, params object?[] arguments)
-        {
-            if (reported.Add((descriptor.Id, location))) sink.Add(new DiagnosticInfo(descriptor, location, arguments));
-        }
+        void Report(DiagnosticDescriptor descriptor, Site site, params object?[] arguments) => sink.Add(new Finding(descriptor, site, arguments));
 
         var consumers = Consumers(model);
         foreach (var layer in model.Layers)
@@ -55,36 +36,35 @@ internal static class ScalingRules
             switch (layer.Kind)
             {
                 case LayerKind.Attention when layer.Attention is { KeySize: > 0, ValueSize: > 0 } && layer.In > 0:
-                    AttentionScale(model, layer, locations, Report);
-                    KeySize(model, layer, locations, Report);
-                    Window(model, layer, locations, Report);
-                    Rope(layer, locations, Report);
+                    AttentionScale(model, layer, Report);
+                    KeySize(model, layer, Report);
+                    Window(model, layer, Report);
+                    Rope(layer, Report);
                     break;
                 case LayerKind.DeepNorm:
-                    DeepNorm(model, layer, consumers, locations, Report);
+                    DeepNorm(model, layer, consumers, Report);
                     break;
                 case LayerKind.Embedding:
-                    Embedding(layer, locations, Report);
+                    Embedding(layer, Report);
                     break;
             }
         }
 
-        InitVariance(model, consumers, locations, Report);
-        ResidualScale(model, locations, Report);
-        Unargmaxable(model, locations, Report);
-        LossRules.Check(model, locations, Report);
+        InitVariance(model, consumers, Report);
+        ResidualScale(model, Report);
+        Unargmaxable(model, Report);
     }
 
     // ---- NNS001: the attention logit scale ([K-8620], [K-8823]) ----------------------------------------
 
-    private static void AttentionScale(ModelSpec model, LayerSpec layer, IRuleLocations locations, Action<DiagnosticDescriptor, Location?, object?[]> report)
+    private static void AttentionScale(ModelSpec model, LayerSpec layer, Action<DiagnosticDescriptor, Site, object?[]> report)
     {
         var a = layer.Attention!;
         double scale = a.Scale;
         if (a.Linear || a.EntropyInvariant || !(scale > 0) || double.IsInfinity(scale)) return; // 0 is the default 1/√d_k
         int dk = a.KeySize;
         double right = 1 / Math.Sqrt(dk);
-        var location = locations.LayerArgument(layer.Path, "Scale");
+        var location = Site.Layer(layer.Path, "Scale");
 
         // The classic bug: 1/√d built from the model width (or the head split of it, or the value
         // size) while the logits are sums over d_k products.
@@ -123,7 +103,7 @@ internal static class ScalingRules
 
     // ---- NNS007: the key-size bottleneck ([K-7325]) -------------------------------------------------
 
-    private static void KeySize(ModelSpec model, LayerSpec layer, IRuleLocations locations, Action<DiagnosticDescriptor, Location?, object?[]> report)
+    private static void KeySize(ModelSpec model, LayerSpec layer, Action<DiagnosticDescriptor, Site, object?[]> report)
     {
         // SEEDS' literal trigger, KeySize < sequence length, holds for nearly every transformer (BERT,
         // GPT-2, the nanoGPT configuration of samples/CharGpt) and SEEDS notes they work; the hint is
@@ -131,23 +111,23 @@ internal static class ScalingRules
         var a = layer.Attention!;
         int keys = a.Window > 0 ? Math.Min(a.Window, model.Sequence) : model.Sequence;
         if (a.Linear || a.KeySize >= a.ValueSize || a.KeySize >= keys) return;
-        report(DiagnosticCatalog.KeySizeBottleneck, locations.LayerArgument(layer.Path, "KeySize"),
+        report(DiagnosticCatalog.KeySizeBottleneck, Site.Layer(layer.Path, "KeySize"),
             new object?[] { layer.Path, a.KeySize, a.ValueSize, keys });
     }
 
     // ---- NNS009: the local window versus the training length ([K-9431]) -------------------------------
 
-    private static void Window(ModelSpec model, LayerSpec layer, IRuleLocations locations, Action<DiagnosticDescriptor, Location?, object?[]> report)
+    private static void Window(ModelSpec model, LayerSpec layer, Action<DiagnosticDescriptor, Site, object?[]> report)
     {
         var a = layer.Attention!;
         if (a.Linear || a.Window <= model.Sequence || model.Sequence <= 1) return;
-        report(DiagnosticCatalog.WindowBeyondSequence, locations.LayerArgument(layer.Path, "Window"),
+        report(DiagnosticCatalog.WindowBeyondSequence, Site.Layer(layer.Path, "Window"),
             new object?[] { layer.Path, a.Window, model.Sequence });
     }
 
     // ---- NNS012: DeepNorm constants ([K-8978]; DeepNet) ------------------------------------------------
 
-    private static void DeepNorm(ModelSpec model, LayerSpec layer, List<int>[] consumers, IRuleLocations locations, Action<DiagnosticDescriptor, Location?, object?[]> report)
+    private static void DeepNorm(ModelSpec model, LayerSpec layer, List<int>[] consumers, Action<DiagnosticDescriptor, Site, object?[]> report)
     {
         int n = Math.Max(1, layer.Depth);
         double alpha = layer.Parameter;
@@ -159,7 +139,7 @@ internal static class ScalingRules
         if (PreNorm(model, layer, consumers))
         {
             if (!Near(alpha, 1))
-                report(DiagnosticCatalog.DeepNormPreNorm, locations.LayerArgument(layer.Path, "Alpha"), new object?[] { layer.Path, Show(alpha) });
+                report(DiagnosticCatalog.DeepNormPreNorm, Site.Layer(layer.Path, "Alpha"), new object?[] { layer.Path, Show(alpha) });
             return; // β for Pre-LN is "recomputed" (SEEDS §1.3) with no formula to compare against
         }
         double expectedAlpha = Math.Pow(2.0 * n, 0.25), expectedBeta = Math.Pow(8.0 * n, -0.25);
@@ -170,7 +150,7 @@ internal static class ScalingRules
         if (Near(alpha, Math.Sqrt(2.0 * n)) && (double.IsNaN(beta) || Near(beta, 1 / Math.Sqrt(2.0 * n)))) return;
         string argument = alphaOff && betaOff ? "" : alphaOff ? "Alpha" : "Beta";
         double fixAlpha = Round4(expectedAlpha), fixBeta = Round4(expectedBeta);
-        report(DiagnosticCatalog.DeepNormConstants, locations.LayerArgument(layer.Path, argument),
+        report(DiagnosticCatalog.DeepNormConstants, Site.Layer(layer.Path, argument),
             new object?[] { layer.Path, Show(alpha), double.IsNaN(beta) ? "(unused)" : Show(beta), n, Show(expectedAlpha), Show(expectedBeta), fixAlpha, fixBeta });
     }
 
@@ -193,18 +173,18 @@ internal static class ScalingRules
 
     // ---- NNS003: the RoPE base ([K-8265], [K-9403]) -------------------------------------------------------
 
-    private static void Rope(LayerSpec layer, IRuleLocations locations, Action<DiagnosticDescriptor, Location?, object?[]> report)
+    private static void Rope(LayerSpec layer, Action<DiagnosticDescriptor, Site, object?[]> report)
     {
         // Odd or oversized rotary dimensions are DSL205 (an error, in shape inference); SEEDS' layout
         // warning needs a checkpoint-loading declaration the DSL does not have.
         var a = layer.Attention!;
         if (!a.Rope || a.Linear || !(a.RopeBase > 1) || a.RopeBase == 10000) return;
-        report(DiagnosticCatalog.RopeBase, locations.LayerArgument(layer.Path, "RopeBase"), new object?[] { layer.Path, Show(a.RopeBase) });
+        report(DiagnosticCatalog.RopeBase, Site.Layer(layer.Path, "RopeBase"), new object?[] { layer.Path, Show(a.RopeBase) });
     }
 
     // ---- NNS015: initialisation variance versus the activation ([K-8620], [K-8994]) ----------------------
 
-    private static void InitVariance(ModelSpec model, List<int>[] consumers, IRuleLocations locations, Action<DiagnosticDescriptor, Location?, object?[]> report)
+    private static void InitVariance(ModelSpec model, List<int>[] consumers, Action<DiagnosticDescriptor, Site, object?[]> report)
     {
         // Only an explicit InitStd is the user's choice: the default initialisation already uses
         // He for ReLU-like units and LeCun otherwise (Planner.Gain).
@@ -246,7 +226,7 @@ internal static class ScalingRules
                 continue;
             }
 
-            report(DiagnosticCatalog.InitVariance, locations.ModelArgument("InitStd"),
+            report(DiagnosticCatalog.InitVariance, Site.Model("InitStd"),
                 new object?[] { layer.Path, Show(variance), Show(ratio), layer.In, feeds, Show(target), Show(target / layer.In), Show(Math.Sqrt(target / layer.In)) });
             return; // InitStd is one argument: one diagnostic, naming the first layer it misfits
         }
@@ -254,7 +234,7 @@ internal static class ScalingRules
 
     // ---- NNS014: residual branch scale without normalisation ([K-8994]) ----------------------------------
 
-    private static void ResidualScale(ModelSpec model, IRuleLocations locations, Action<DiagnosticDescriptor, Location?, object?[]> report)
+    private static void ResidualScale(ModelSpec model, Action<DiagnosticDescriptor, Site, object?[]> report)
     {
         // Only unnormalised stacks with the default initialisation: a norm re-scales the stream, and an
         // explicit InitStd is a choice of branch size.
@@ -277,7 +257,7 @@ internal static class ScalingRules
         foreach (var (add, epsilon) in residual)
         {
             if (epsilon * epsilon <= (1 + Tolerance) / n) continue;
-            report(DiagnosticCatalog.ResidualBranchScale, locations.Node(add),
+            report(DiagnosticCatalog.ResidualBranchScale, Site.Node(add),
                 new object?[] { Show(epsilon), n, Show(Math.Pow(1 + (epsilon * epsilon), n)), Show(1 / Math.Sqrt(n)) });
         }
     }
@@ -303,19 +283,19 @@ internal static class ScalingRules
 
     // ---- NNS036: word-embedding dimension ([K-7695]) ---------------------------------------------------
 
-    private static void Embedding(LayerSpec layer, IRuleLocations locations, Action<DiagnosticDescriptor, Location?, object?[]> report)
+    private static void Embedding(LayerSpec layer, Action<DiagnosticDescriptor, Site, object?[]> report)
     {
         int vocabulary = layer.In, dim = layer.Out;
         if (vocabulary < 2 || dim <= 0) return;
         double floor = EmbeddingCoefficient * Math.Log(vocabulary);
         if (dim > floor) return;
-        report(DiagnosticCatalog.EmbeddingDimension, locations.LayerArgument(layer.Path, "Dim"),
+        report(DiagnosticCatalog.EmbeddingDimension, Site.Layer(layer.Path, "Dim"),
             new object?[] { layer.Path, dim, vocabulary, Show(floor) });
     }
 
     // ---- NNS010: unargmaxable classes ([K-9046]) --------------------------------------------------------
 
-    private static void Unargmaxable(ModelSpec model, IRuleLocations locations, Action<DiagnosticDescriptor, Location?, object?[]> report)
+    private static void Unargmaxable(ModelSpec model, Action<DiagnosticDescriptor, Site, object?[]> report)
     {
         // Classes are read off by argmax only under a softmax cross-entropy; the output must be a Dense.
         if (model.LossNode < 0 || model.Nodes[model.LossNode].Kind != NodeKind.SoftmaxCrossEntropy) return;
@@ -323,7 +303,7 @@ internal static class ScalingRules
         var layer = model.Layers.FirstOrDefault(l => l.Path == model.Nodes[model.OutputNode].Layer);
         if (layer is null || layer.In <= 0 || layer.Out <= layer.In + 1) return;
         string bias = layer.Bias ? "; its bias can rescue such classes" : "; the layer has no bias that could rescue such classes";
-        report(DiagnosticCatalog.UnargmaxableClasses, locations.LayerArgument(layer.Path, "Out"),
+        report(DiagnosticCatalog.UnargmaxableClasses, Site.Layer(layer.Path, "Out"),
             new object?[] { layer.Path, layer.Out, layer.In, bias });
     }
 
@@ -339,11 +319,9 @@ internal static class ScalingRules
         return consumers;
     }
 
-    private static bool Near(double value, double expected) => Math.Abs(value - expected) <= Tolerance * Math.Abs(expected);
+    private static bool Near(double value, double expected) => RuleValues.Near(value, expected, Tolerance);
 
     private static double Round4(double value) => Math.Round(value, 4, MidpointRounding.AwayFromZero);
 
-    /// <summary>A value for a message: whole numbers in full, others to four significant digits, invariant culture.</summary>
-    internal static string Show(double value) =>
-        value == Math.Round(value) && Math.Abs(value) < 1e15 ? value.ToString("0", CultureInfo.InvariantCulture) : value.ToString("G4", CultureInfo.InvariantCulture);
+    private static string Show(double value) => RuleValues.Show(value);
 }

@@ -1,16 +1,13 @@
 using System.Collections.Generic;
+using Dsl.Generators.Diagnostics;
 using Dsl.Generators.Model;
+using Microsoft.CodeAnalysis;
 
 namespace Dsl.Generators.Shapes;
 
-/// <summary>Which rule a shape error breaks.</summary>
-internal enum ShapeErrorKind { DenseIn, AddWidths, SharedLayer, HeadsWidth, RotaryDim, TiedVocabulary, TiedWidth }
-
-/// <summary>A shape error as a value: the node or layer it concerns and the two numbers it compares.</summary>
-internal sealed record ShapeError(ShapeErrorKind Kind, int Node, string Layer, int Expected, int Actual);
-
-/// <summary>The result of <see cref="ShapeInference.Infer"/>.</summary>
-internal sealed record ShapeResult(List<LayerSpec> Layers, int[] Widths, List<ShapeError> Errors);
+/// <summary>The result of <see cref="ShapeInference.Infer"/>: the layers with their sizes filled in, every
+/// node's width, and the shape errors (located by <see cref="Site"/>).</summary>
+internal sealed record ShapeResult(List<LayerSpec> Layers, int[] Widths, List<Finding> Findings);
 
 /// <summary>
 /// Infers the feature width of every value in the graph (rows — batch × sequence — are the
@@ -20,10 +17,14 @@ internal sealed record ShapeResult(List<LayerSpec> Layers, int[] Widths, List<Sh
 /// </summary>
 internal static class ShapeInference
 {
-    public static ShapeResult Infer(IReadOnlyList<NodeSpec> nodes, IReadOnlyList<LayerSpec> layers, int inputWidth)
+    public static ShapeResult Infer(ModelSpec model)
     {
+        var nodes = model.Nodes;
+        var layers = model.Layers;
+        int inputWidth = model.InputWidth;
         var widths = new int[nodes.Count];
-        var errors = new List<ShapeError>();
+        var errors = new List<Finding>();
+        void Error(DiagnosticDescriptor descriptor, Site site, params object?[] arguments) => errors.Add(new Finding(descriptor, site, arguments));
         var resolved = new List<LayerSpec>(layers);
         var index = new Dictionary<string, int>(System.StringComparer.Ordinal);
         for (int i = 0; i < resolved.Count; i++) index[resolved[i].Path] = i;
@@ -34,7 +35,7 @@ internal static class ShapeInference
         {
             if (seenIn.TryGetValue(layer.Path, out int earlier))
             {
-                if (earlier != incoming) errors.Add(new ShapeError(ShapeErrorKind.SharedLayer, node.Id, layer.Path, earlier, incoming));
+                if (earlier != incoming) Error(DiagnosticCatalog.SharedLayerWidth, Site.Node(node.Id), layer.Path, incoming, earlier);
                 return false;
             }
 
@@ -61,7 +62,7 @@ internal static class ShapeInference
                     if (incoming < 0 || !FirstUse(node, layer, incoming)) break;
                     if (layer.In > 0 && layer.In != incoming)
                     {
-                        errors.Add(new ShapeError(ShapeErrorKind.DenseIn, node.Id, layer.Path, layer.In, incoming));
+                        Error(DiagnosticCatalog.DenseInMismatch, Site.Layer(layer.Path, "In"), layer.Path, layer.In, incoming);
                         break;
                     }
 
@@ -69,9 +70,9 @@ internal static class ShapeInference
                     {
                         var table = resolved[ti];
                         if (table.In > 0 && layer.Out > 0 && table.In != layer.Out)
-                            errors.Add(new ShapeError(ShapeErrorKind.TiedVocabulary, node.Id, layer.Path, table.In, layer.Out));
+                            Error(DiagnosticCatalog.TiedShape, Site.Layer(layer.Path, "Out"), layer.Path, layer.Tied, "Out (the vocabulary)", layer.Out, table.In);
                         else if (table.Out > 0 && table.Out != incoming)
-                            errors.Add(new ShapeError(ShapeErrorKind.TiedWidth, node.Id, layer.Path, table.Out, incoming));
+                            Error(DiagnosticCatalog.TiedShape, Site.Node(node.Id), layer.Path, layer.Tied, "input width (the embedding Dim)", incoming, table.Out);
                     }
 
                     resolved[index[node.Layer]] = layer with { In = incoming };
@@ -99,7 +100,7 @@ internal static class ShapeInference
                     {
                         if (a.Heads > 0 && incoming % a.Heads != 0)
                         {
-                            errors.Add(new ShapeError(ShapeErrorKind.HeadsWidth, node.Id, layer.Path, a.Heads, incoming));
+                            Error(DiagnosticCatalog.HeadsWidth, Site.Layer(layer.Path, "Heads"), layer.Path, a.Heads, incoming);
                             break;
                         }
 
@@ -110,7 +111,7 @@ internal static class ShapeInference
                     int rotary = a.Rope ? (a.RotaryDim > 0 ? a.RotaryDim : keySize) : 0;
                     if (a.Rope && (rotary % 2 != 0 || rotary > keySize))
                     {
-                        errors.Add(new ShapeError(ShapeErrorKind.RotaryDim, node.Id, layer.Path, keySize, rotary));
+                        Error(DiagnosticCatalog.RotaryDim, Site.Layer(layer.Path, "RotaryDim"), layer.Path, rotary, keySize);
                         break;
                     }
 
@@ -127,7 +128,7 @@ internal static class ShapeInference
                     int a = In(0), b = In(1);
                     if (a >= 0 && b >= 0 && a != b)
                     {
-                        errors.Add(new ShapeError(ShapeErrorKind.AddWidths, node.Id, "", a, b));
+                        Error(DiagnosticCatalog.AddShapeMismatch, Site.Node(node.Id), a, b);
                         widths[node.Id] = -1;
                     }
                     else
