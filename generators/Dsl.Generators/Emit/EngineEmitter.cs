@@ -23,16 +23,18 @@ internal static partial class EngineEmitter
         w.Line("/// and backward schedules over it. <typeparamref name=\"T\"/> is float for training and double for");
         w.Line("/// gradient checks. Not thread-safe: one step at a time.");
         w.Line("/// </summary>");
-        using (w.Block("public sealed class Engine<T> where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>"))
+        using (w.Block("public sealed class Engine<T> : global::Dsl.Distributed.IDataParallelEngine<T> where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>"))
         {
+            var dataParallel = DataParallelPlan.For(plan);
             Constants(w, plan);
             Members(w, plan);
+            DataParallelMembers(w, dataParallel);
             Initialization(w, plan);
             Forward(w, plan);
             if (model.LossNode >= 0)
             {
                 Loss(w, plan);
-                Backward(w, plan);
+                Backward(w, plan, dataParallel);
                 Adversarial(w, plan);
             }
 
@@ -272,7 +274,7 @@ internal static partial class EngineEmitter
                 break;
             case StepKind.DropoutForward:
                 w.Line($"// {s.Layer}: dropout p = {Double(s.Scalar)} in training, identity otherwise");
-                w.Line($"if (training) {Kernels}.Dropout.Forward<T>({Span(s.X, n)}, {Span(s.Y, n)}, {Double(s.Scalar)}, Seed, DropoutStream({Int(s.Stream)}));");
+                w.Line($"if (training) {Kernels}.Dropout.Forward<T>({Span(s.X, n)}, {Span(s.Y, n)}, {Double(s.Scalar)}, Seed, DropoutStream({Int(s.Stream)}), (ulong)FirstRow * {Int(s.Out)});");
                 w.Line($"else {Span(s.X, n)}.CopyTo({Span(s.Y, n)});");
                 break;
             case StepKind.AddForward:
@@ -344,17 +346,62 @@ internal static partial class EngineEmitter
         w.Line();
     }
 
-    private static void Backward(CodeWriter w, ModelPlan plan)
+    private static void Backward(CodeWriter w, ModelPlan plan, DataParallelPlan dataParallel)
     {
         w.Line("/// <summary>The backward schedule: reverse order, each step's first write to a gradient overwrites it,");
-        w.Line("/// later writes accumulate (so nothing is zeroed before a step).</summary>");
+        w.Line("/// later writes accumulate (so nothing is zeroed before a step). <see cref=\"GradientHook\"/> hears which part");
+        w.Line("/// of the gradient region is final after each step (gradient offset onwards), and when the pass is done.</summary>");
         using (w.Block("private void Backward(int batch)"))
         {
             w.Line("var a = Arena;");
             w.Line(plan.Model.Pooled ? "int rows = batch; // after the MeanPool: one row per example" : "int rows = batch * Sequence;");
-            foreach (var s in plan.Backward) BackwardStep(w, s);
+            w.Line("var hook = GradientHook;");
+            int final = plan.ParameterRegion;
+            void Ready(int from)
+            {
+                if (from >= final) return;
+                final = from;
+                w.Line($"hook?.Ready({Int(from)}); // gradients [{Int(from)}, {Int(plan.ParameterRegion)}) are final");
+            }
+
+            Ready(dataParallel.BeforeBackward);
+            for (int i = 0; i < plan.Backward.Count; i++)
+            {
+                BackwardStep(w, plan.Backward[i]);
+                Ready(dataParallel.AfterStep[i]);
+            }
+
             SpectralNormBackward(w, plan);
+            w.Line("hook?.Complete();");
         }
+    }
+
+    private static void DataParallelMembers(CodeWriter w, DataParallelPlan dataParallel)
+    {
+        w.Lines($$"""
+            /// <summary>Why this model cannot be trained data-parallel with one process's result, or null.</summary>
+            public const string? DataParallelIssue = {{(dataParallel.Issue is null ? "null" : String(dataParallel.Issue))}};
+
+            /// <summary>Told by the backward which gradients are final (data parallelism starts reducing them), or null.</summary>
+            public global::Dsl.Distributed.IGradientHook? GradientHook { get; set; }
+
+            /// <summary>Global index of the first row of the batch this engine holds (a data-parallel rank's shard start;
+            /// 0 in one process): dropout masks are drawn per global row.</summary>
+            public int FirstRow { get; set; }
+
+            T[] global::Dsl.Distributed.IDataParallelEngine<T>.Arena => Arena;
+
+            int global::Dsl.Distributed.IDataParallelEngine<T>.GradientOffset => GradientOffset;
+
+            int global::Dsl.Distributed.IDataParallelEngine<T>.ParameterRegion => ParameterRegion;
+
+            int global::Dsl.Distributed.IDataParallelEngine<T>.Sequence => Sequence;
+
+            global::System.ReadOnlySpan<global::Dsl.Optimizers.ParameterTensor> global::Dsl.Distributed.IDataParallelEngine<T>.ParameterTensors => s_tensors;
+
+            string? global::Dsl.Distributed.IDataParallelEngine<T>.DataParallelIssue => DataParallelIssue;
+
+            """);
     }
 
     private static void BackwardStep(CodeWriter w, PlanStep s)
@@ -430,7 +477,7 @@ internal static partial class EngineEmitter
                 break;
             case StepKind.DropoutBackward:
                 w.Line($"// {s.Layer} backward — forward: y = mask ⊙ x/(1 − p); ∂x {op(s.AccumulateDX)} mask ⊙ ∂y/(1 − p), same mask");
-                w.Line($"{Kernels}.Dropout.Backward<T>({Span(s.DY, n)}, {Span(s.AccumulateDX ? s.DY : s.DX, n)}, {Double(s.Scalar)}, Seed, DropoutStream({Int(s.Stream)}));");
+                w.Line($"{Kernels}.Dropout.Backward<T>({Span(s.DY, n)}, {Span(s.AccumulateDX ? s.DY : s.DX, n)}, {Double(s.Scalar)}, Seed, DropoutStream({Int(s.Stream)}), (ulong)FirstRow * {Int(s.Out)});");
                 if (s.AccumulateDX) w.Line($"{Kernels}.Elementwise.AddInPlace<T>({Span(s.DX, n)}, {Span(s.DY, n)});");
                 break;
             case StepKind.ScaleBackward:

@@ -9,9 +9,11 @@ namespace Dsl.Kernels;
 
 /// <summary>
 /// Inverted dropout with a counter-based mask: element i is kept iff
-/// <c>SeededRandom.Uniform(seed, stream, i) ≥ rate</c>, and kept elements are scaled by 1/(1 − rate).
+/// <c>SeededRandom.Uniform(seed, stream, first + i) ≥ rate</c>, and kept elements are scaled by 1/(1 − rate).
 /// No mask is stored: the backward recomputes it from (seed, stream), so the same (seed, stream)
-/// gives the same mask in forward, backward and in both sides of a finite difference.
+/// gives the same mask in forward, backward and in both sides of a finite difference. <c>first</c> is the
+/// index of element 0 within the whole batch: a data-parallel rank whose shard starts at row r passes
+/// r × width and draws the masks one process would draw for those rows.
 /// </summary>
 public static class Dropout
 {
@@ -19,31 +21,31 @@ public static class Dropout
     /// <remarks>rate = 0 is a plain copy. y may alias x.</remarks>
     /// <exception cref="ArgumentOutOfRangeException">rate is not in [0, 1).</exception>
     /// <exception cref="ArgumentException">y is shorter than x.</exception>
-    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double rate, ulong seed, ulong stream) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double rate, ulong seed, ulong stream, ulong first = 0) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (y.Length < x.Length)
         {
             KernelThrowHelper.ThrowDestinationTooShort(nameof(y), y.Length, x.Length);
         }
 
-        Apply(x, y, rate, seed, stream);
+        Apply(x, y, rate, seed, stream, first);
     }
 
     /// <summary>dx = mask ⊙ dy / (1 − rate), same mask as <see cref="Forward{T}"/>.</summary>
     /// <remarks>Backward of y = mask ⊙ x/(1 − rate): the same linear map. dx may alias dy.</remarks>
     /// <exception cref="ArgumentOutOfRangeException">rate is not in [0, 1).</exception>
     /// <exception cref="ArgumentException">dx is shorter than dy.</exception>
-    public static void Backward<T>(ReadOnlySpan<T> dy, Span<T> dx, double rate, ulong seed, ulong stream) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Backward<T>(ReadOnlySpan<T> dy, Span<T> dx, double rate, ulong seed, ulong stream, ulong first = 0) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (dx.Length < dy.Length)
         {
             KernelThrowHelper.ThrowDestinationTooShort(nameof(dx), dx.Length, dy.Length);
         }
 
-        Apply(dy, dx, rate, seed, stream);
+        Apply(dy, dx, rate, seed, stream, first);
     }
 
-    private static void Apply<T>(ReadOnlySpan<T> source, Span<T> destination, double rate, ulong seed, ulong stream) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void Apply<T>(ReadOnlySpan<T> source, Span<T> destination, double rate, ulong seed, ulong stream, ulong first) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (!(rate >= 0 && rate < 1))
         {
@@ -76,9 +78,10 @@ public static class Dropout
             ref float df = ref Unsafe.As<T, float>(ref dr);
             for (; i + 8 <= n; i += 8)
             {
+                nuint c = (nuint)first + i;
                 Vector256<int> mask = Vector256.Create(
-                    Keep32(key, i, threshold), Keep32(key, i + 1, threshold), Keep32(key, i + 2, threshold), Keep32(key, i + 3, threshold),
-                    Keep32(key, i + 4, threshold), Keep32(key, i + 5, threshold), Keep32(key, i + 6, threshold), Keep32(key, i + 7, threshold));
+                    Keep32(key, c, threshold), Keep32(key, c + 1, threshold), Keep32(key, c + 2, threshold), Keep32(key, c + 3, threshold),
+                    Keep32(key, c + 4, threshold), Keep32(key, c + 5, threshold), Keep32(key, c + 6, threshold), Keep32(key, c + 7, threshold));
                 ((Vector256.LoadUnsafe(ref sf, i) * sv) & mask.AsSingle()).StoreUnsafe(ref df, i);
             }
         }
@@ -89,15 +92,16 @@ public static class Dropout
             ref double dd = ref Unsafe.As<T, double>(ref dr);
             for (; i + 4 <= n; i += 4)
             {
+                nuint c = (nuint)first + i;
                 Vector256<long> mask = Vector256.Create(
-                    Keep64(key, i, threshold), Keep64(key, i + 1, threshold), Keep64(key, i + 2, threshold), Keep64(key, i + 3, threshold));
+                    Keep64(key, c, threshold), Keep64(key, c + 1, threshold), Keep64(key, c + 2, threshold), Keep64(key, c + 3, threshold));
                 ((Vector256.LoadUnsafe(ref sd, i) * sv) & mask.AsDouble()).StoreUnsafe(ref dd, i);
             }
         }
 
         for (; i < n; i++)
         {
-            bool keep = (SeededRandom.CounterBits(key, i) >> 11) >= threshold;
+            bool keep = (SeededRandom.CounterBits(key, (nuint)first + i) >> 11) >= threshold;
             Unsafe.Add(ref dr, i) = keep ? Unsafe.Add(ref sr, i) * scale : T.Zero;
         }
     }
