@@ -98,20 +98,17 @@ internal static class Program
     private static void Train(Options o, ICommunicator communicator, DataParallel<float> ddp, StringBuilder output, Span<float> parameters,
         Action<string> save, Func<int, int> makeBatch, Func<Shard, float> step)
     {
-        long allocatedBefore = 0, helpersBefore = 0;
+        long allocated = 0;
         var losses = new double[o.Steps]; // written at the end: appending text in the loop would allocate
         for (int s = 0; s < o.Steps; s++)
         {
-            if (s == o.AllocationFrom)
-            {
-                allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
-                helpersBefore = WorkerPool.HelperAllocatedBytesForCurrentThread;
-            }
-
             if (communicator.Rank == o.DieRank && s == o.DieAt) Die(o.DieMode, communicator.Rank, s);
-            int examples = makeBatch(s);
+            int examples = makeBatch(s); // the synthetic data allocates its random source; not the step's business
+            long before = GC.GetAllocatedBytesForCurrentThread(), helpers = WorkerPool.HelperAllocatedBytesForCurrentThread;
             var shard = ddp.Shard(examples);
             double loss = ddp.GlobalLoss(step(shard));
+            if (s >= o.AllocationFrom && o.AllocationFrom >= 0)
+                allocated += GC.GetAllocatedBytesForCurrentThread() - before + (WorkerPool.HelperAllocatedBytesForCurrentThread - helpers);
             losses[s] = loss;
             if (o.Checkpoint is not null && (s + 1) % o.Every == 0 && communicator.Rank == 0) save(o.Checkpoint);
             if (s + 1 == o.DumpAt) AppendParameters(output, "at", parameters);
@@ -120,7 +117,6 @@ internal static class Program
         for (int s = 0; s < losses.Length; s++) output.Append(CultureInfo.InvariantCulture, $"loss {s} {losses[s]:R}\n");
         if (o.AllocationFrom >= 0)
         {
-            long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore + (WorkerPool.HelperAllocatedBytesForCurrentThread - helpersBefore);
             // Every rank's count, summed: 0 means no rank allocated.
             double total = allocated;
             if (communicator is MpiCommunicator mpi) total = mpi.AllReduceSum(total);

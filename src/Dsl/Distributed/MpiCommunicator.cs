@@ -140,7 +140,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         {
             int slot = Reserve(data.Length);
             Check(OpenMpi.MPI_Ibcast(p, data.Length, _handles.Byte, root, _handles.CommWorld, RequestOf(slot)), "MPI_Ibcast", Rank);
-            WaitSlot(slot, $"broadcast from rank {root}");
+            WaitSlot(slot, "broadcast");
         }
     }
 
@@ -182,7 +182,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     public void Wait(ReductionRequest request)
     {
         int slot = SlotOf(request);
-        if (slot >= 0) WaitSlot(slot, $"all-reduce of {_counts[slot]} values");
+        if (slot >= 0) WaitSlot(slot, "all-reduce"); // the message is built only on a timeout: a step allocates nothing
     }
 
     /// <inheritdoc/>
@@ -271,7 +271,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
             if ((spins & 63) == 63 && Stopwatch.GetTimestamp() - start > limit)
             {
                 _broken = $"{operation} timed out";
-                throw new CommunicatorTimeoutException($"rank {Rank} of {Size}: the {operation} did not complete within {Timeout.TotalSeconds:0.#} s: " +
+                throw new CommunicatorTimeoutException($"rank {Rank} of {Size}: the {operation} of {_counts[slot]} value(s) did not complete within {Timeout.TotalSeconds:0.#} s: " +
                     $"another rank has stopped, stalled or is not making the same calls (mpirun names a rank that exited). Set {TimeoutVariable} (seconds) to wait longer.");
             }
         }

@@ -41,17 +41,23 @@ internal static unsafe partial class OpenMpi
     {
         lock (s_gate)
         {
-            if (s_handles is not null) return s_handles;
-            if (!NativeLibrary.TryLoad(Library, out IntPtr library))
-                throw new MpiUnavailableException($"Open MPI ({Library}) could not be loaded: install it (Debian/Ubuntu: sudo apt-get install openmpi-bin libopenmpi-dev) " +
-                    "and start the ranks with mpirun, or train in one process (without --ddp and outside mpirun).");
-            IntPtr Export(string name) => NativeLibrary.TryGetExport(library, name, out IntPtr address)
-                ? address
-                : throw new MpiUnavailableException($"{Library} has no symbol {name}: it is not Open MPI's library (other MPI implementations, such as MPICH, have a different binary interface and are not supported).");
-            s_handles = new Handles(Export("ompi_mpi_comm_world"), Export("ompi_mpi_float"), Export("ompi_mpi_double"), Export("ompi_mpi_byte"),
-                Export("ompi_mpi_op_sum"), Export("ompi_mpi_errors_return"));
-            return s_handles;
+            return s_handles ??= Resolve(Library);
         }
+    }
+
+    /// <summary>Loads <paramref name="file"/> and resolves Open MPI's predefined handles in it (tests pass other files
+    /// to see the errors).</summary>
+    /// <exception cref="MpiUnavailableException">The file does not load, or it is not Open MPI.</exception>
+    internal static Handles Resolve(string file)
+    {
+        if (!NativeLibrary.TryLoad(file, out IntPtr library))
+            throw new MpiUnavailableException($"Open MPI ({file}) could not be loaded: install it (Debian/Ubuntu: sudo apt-get install openmpi-bin libopenmpi-dev) " +
+                "and start the ranks with mpirun, or train in one process (without --ddp and outside mpirun).");
+        IntPtr Export(string name) => NativeLibrary.TryGetExport(library, name, out IntPtr address)
+            ? address
+            : throw new MpiUnavailableException($"{file} has no symbol {name}: it is not Open MPI's library (other MPI implementations, such as MPICH, have a different binary interface and are not supported).");
+        return new Handles(Export("ompi_mpi_comm_world"), Export("ompi_mpi_float"), Export("ompi_mpi_double"), Export("ompi_mpi_byte"),
+            Export("ompi_mpi_op_sum"), Export("ompi_mpi_errors_return"));
     }
 
     /// <summary>MPI_Error_string of <paramref name="code"/>, or the number when even that fails.</summary>
