@@ -1,59 +1,43 @@
 using System;
-using System.Diagnostics;
-using System.Globalization;
 using Dsl.IO;
 using Dsl.Optimizers;
 using Dsl.Runtime;
+using Dsl.Training;
 
 namespace FashionMnist;
 
 /// <summary>
-/// Trains <see cref="FashionMlp"/> on Fashion-MNIST (Debian package dataset-fashion-mnist) with
-/// AdamW and a cosine learning-rate schedule, printing a live progress line, per-epoch loss,
-/// test accuracy and throughput, then saves a safetensors checkpoint.
-/// Options: --epochs N (default 15), --threads N, --seed N, --data DIR, --checkpoint PATH,
-/// --device cpu|cuda (default cpu; cuda runs the generated CUDA program, docs/cuda.md, and fails with
-/// what is missing when no GPU is usable: there is no silent fallback).
+/// Trains <see cref="FashionMlp"/> on Fashion-MNIST (Debian package dataset-fashion-mnist) with AdamW
+/// and a cosine learning-rate decay, through <see cref="Trainer"/>: a live progress line, per-epoch
+/// train loss, test loss and accuracy, a run folder (--out) and full-state checkpoints (--checkpoint,
+/// --resume). --device cuda trains with the generated CUDA program (docs/cuda.md) and fails with
+/// what is missing when no GPU is usable: there is no silent fallback.
 /// </summary>
 internal static class Program
 {
+    private const double PeakLearningRate = 1e-3;
+
     private static int Main(string[] args)
     {
-        int epochs = 15;
-        ulong seed = 1;
-        string data = Dsl.IO.FashionMnist.DefaultDirectory;
-        string checkpoint = "fashion-mlp.safetensors";
-        bool cuda = false;
-        for (int i = 0; i < args.Length; i++)
+        var cli = new TrainingCommandLine(
+            "Trains a 784-1024-1024-10 ReLU MLP with dropout on Fashion-MNIST (AdamW, cosine decay) and reports the test accuracy.",
+            new TrainerOptions { Epochs = 15, Seed = 1, OutputDirectory = "runs/fashion-mnist", ValidationName = "test" },
+            defaultData: Dsl.IO.FashionMnist.DefaultDirectory);
+        var decayEpochs = cli.Add("--decay-epochs", 15, "Epochs the cosine decay of the learning rate spans, whatever --epochs is (a shorter run is a prefix of the full one, so it can be resumed into it)");
+        var device = cli.Add("--device", "cpu", "cpu, or cuda to train with the generated CUDA program", "cpu", "cuda");
+        if (!cli.TryParse(args, out int exit)) return exit;
+        TrainerOptions options = cli.Options;
+        bool cuda = cli.Get(device) == "cuda";
+        if (cuda && (options.CheckpointPath is not null || options.ResumeFrom is not null))
         {
-            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
-            switch (args[i])
-            {
-                case "--epochs": epochs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-                case "--threads": WorkerPool.Shared.Threads = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-                case "--seed": seed = ulong.Parse(Next(), CultureInfo.InvariantCulture); break;
-                case "--data": data = Next(); break;
-                case "--checkpoint": checkpoint = Next(); break;
-                case "--device":
-                    string device = Next();
-                    if (device is not ("cpu" or "cuda"))
-                    {
-                        Console.Error.WriteLine($"--device {device}: expected cpu or cuda");
-                        return 2;
-                    }
-
-                    cuda = device == "cuda";
-                    break;
-                default:
-                    Console.Error.WriteLine($"unknown option {args[i]}; options: --epochs N --threads N --seed N --data DIR --checkpoint PATH --device cpu|cuda");
-                    return 2;
-            }
+            Console.Error.WriteLine("--device cuda keeps the optimizer state on the GPU, which full-state checkpoints do not read yet: train on the CPU to use --checkpoint or --resume.");
+            return 2;
         }
 
         LabelledImages train, test;
         try
         {
-            (train, test) = Dsl.IO.FashionMnist.Load(data);
+            (train, test) = Dsl.IO.FashionMnist.Load(cli.Get(cli.Data)!);
         }
         catch (DatasetNotFoundException e)
         {
@@ -65,13 +49,13 @@ internal static class Program
         Standardize(test.Images);
         Console.WriteLine($"Fashion-MNIST: {train.Count} training and {test.Count} test images; model {nameof(FashionMlp)} with {FashionMlp.ParameterCount:N0} parameters; {WorkerPool.Shared.Threads} thread(s)");
 
-        var model = new FashionMlp(seed);
+        var model = new FashionMlp(options.Seed);
         Dsl.Cuda.CudaTrainer? gpu = null;
         if (cuda)
         {
             try
             {
-                gpu = new Dsl.Cuda.CudaTrainer(FashionMlp.CudaProgram, model.Compiled.Arena, FashionMlp.Engine<float>.InputOffset, FashionMlp.InputFeatures, FashionMlp.Engine<float>.OutputOffset, seed);
+                gpu = new Dsl.Cuda.CudaTrainer(FashionMlp.CudaProgram, model.Compiled.Arena, FashionMlp.Engine<float>.InputOffset, FashionMlp.InputFeatures, FashionMlp.Engine<float>.OutputOffset, options.Seed);
             }
             catch (Dsl.Cuda.Interop.CudaUnavailableException e)
             {
@@ -79,67 +63,26 @@ internal static class Program
                 return 1;
             }
 
-            Console.WriteLine("training on the GPU (the generated CUDA program)");
+            Console.WriteLine("training on the GPU (the generated CUDA program); evaluation on the CPU from the downloaded parameters");
         }
 
-        const int batch = FashionMlp.MaxBatch;
-        int stepsPerEpoch = train.Count / batch;
-        int totalSteps = epochs * stepsPerEpoch;
-        const double peakLearningRate = 1e-3;
-        var optimizer = new AdamW(peakLearningRate, weightDecay: 0.05);
-
-        var order = new int[train.Count];
-        for (int i = 0; i < order.Length; i++) order[i] = i;
-        var random = new SeededRandom(seed);
-        var inputs = new float[batch * train.Features];
-        var labels = new int[batch];
-        var logits = new float[test.Count * FashionMlp.OutputFeatures];
-        var clock = Stopwatch.StartNew();
-        int step = 0;
-        double accuracy = 0;
-
-        for (int epoch = 1; epoch <= epochs; epoch++)
-        {
-            random.Shuffle(order);
-            double lossSum = 0;
-            var epochClock = Stopwatch.StartNew();
-            for (int s = 0; s < stepsPerEpoch; s++, step++)
-            {
-                for (int r = 0; r < batch; r++)
-                {
-                    int index = order[s * batch + r];
-                    train.Images.AsSpan(index * train.Features, train.Features).CopyTo(inputs.AsSpan(r * train.Features));
-                    labels[r] = train.Labels[index];
-                }
-
-                // Cosine decay from the peak to 1 % of it over the whole run.
-                optimizer.LearningRate = peakLearningRate * (0.01 + 0.99 * 0.5 * (1 + Math.Cos(Math.PI * step / totalSteps)));
-                lossSum += gpu is null ? model.TrainStep(inputs, labels, optimizer) : gpu.TrainStep(inputs, labels, optimizer);
-                if (s % 20 == 0 || s == stepsPerEpoch - 1)
-                {
-                    double rate = (s + 1) * batch / epochClock.Elapsed.TotalSeconds;
-                    Console.Write($"\repoch {epoch}/{epochs}  step {s + 1,4}/{stepsPerEpoch}  loss {lossSum / (s + 1):F4}  {rate,7:F0} samples/s  ");
-                }
-            }
-
-            double seconds = epochClock.Elapsed.TotalSeconds;
-            if (gpu is null) model.Predict(test.Images, logits);
-            else gpu.Predict(test.Images, logits);
-            accuracy = Accuracy(logits, test.Labels);
-            Console.WriteLine($"\repoch {epoch,2}/{epochs}  train loss {lossSum / stepsPerEpoch:F4}  test accuracy {accuracy:F4}  {stepsPerEpoch * batch / seconds:F0} samples/s  ({seconds:F1} s)          ");
-        }
-
+        long decaySteps = (long)cli.Get(decayEpochs) * (train.Count / FashionMlp.MaxBatch);
+        // Cosine decay from the peak to 1 % of it over --decay-epochs (15, the default run's length).
+        options.LearningRate = step => PeakLearningRate * (0.01 + (0.99 * 0.5 * (1 + Math.Cos(Math.PI * Math.Min(step, decaySteps) / decaySteps))));
+        var trainer = new Trainer(model, new AdamW(PeakLearningRate, weightDecay: 0.05), options);
+        TrainStep<float, int>? step = null;
         if (gpu is not null)
         {
-            // The trained parameters live on the device: bring them back into the model before saving.
-            float[] parameters = new float[FashionMlp.Engine<float>.ParameterRegion];
-            gpu.Session.Download(parameters, 0);
-            parameters.CopyTo(model.Compiled.Parameters);
-            gpu.Dispose();
+            step = (x, y, optimizer) => (float)gpu.TrainStep(x, y, optimizer);
+            trainer.BeforeEvaluate = () => gpu.Session.Download(model.Compiled.Parameters, 0);
         }
 
-        model.Save(checkpoint);
-        Console.WriteLine($"final test accuracy {accuracy:F4} after {epochs} epochs in {clock.Elapsed.TotalSeconds:F0} s; checkpoint saved to {checkpoint}");
+        var result = trainer.Fit(
+            new ArrayDataset<float, int>(train.Images, train.Features, train.Labels, 1),
+            new ArrayDataset<float, int>(test.Images, test.Features, test.Labels, 1),
+            step);
+        gpu?.Dispose();
+        Console.WriteLine($"final test accuracy {result.LastValidation?["accuracy"] ?? double.NaN:F4} after {result.Epochs.Count} epoch(s) in {result.Elapsed.TotalSeconds:F0} s");
         return 0;
     }
 
@@ -148,21 +91,5 @@ internal static class Program
     {
         const float mean = 0.2860f, deviation = 0.3530f;
         for (int i = 0; i < images.Length; i++) images[i] = (images[i] - mean) / deviation;
-    }
-
-    private static double Accuracy(float[] logits, int[] labels)
-    {
-        int correct = 0;
-        int classes = FashionMlp.OutputFeatures;
-        for (int r = 0; r < labels.Length; r++)
-        {
-            var row = logits.AsSpan(r * classes, classes);
-            int best = 0;
-            for (int c = 1; c < classes; c++)
-                if (row[c] > row[best]) best = c;
-            if (best == labels[r]) correct++;
-        }
-
-        return (double)correct / labels.Length;
     }
 }

@@ -23,12 +23,13 @@ internal static partial class EngineEmitter
         w.Line("/// and backward schedules over it. <typeparamref name=\"T\"/> is float for training and double for");
         w.Line("/// gradient checks. Not thread-safe: one step at a time.");
         w.Line("/// </summary>");
-        using (w.Block("public sealed class Engine<T> : global::Dsl.Distributed.IDataParallelEngine<T> where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>"))
+        using (w.Block("public sealed class Engine<T> : global::Dsl.Distributed.IDataParallelEngine<T>, global::Dsl.Runtime.IEngine<T> where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>"))
         {
             var dataParallel = DataParallelPlan.For(plan);
             Constants(w, plan);
             Members(w, plan);
             DataParallelMembers(w, dataParallel);
+            InterfaceMembers(w, plan);
             Initialization(w, plan);
             Forward(w, plan);
             if (model.LossNode >= 0)

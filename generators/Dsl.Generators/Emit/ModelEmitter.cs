@@ -24,7 +24,7 @@ internal static partial class ModelEmitter
 
         var scopes = model.Type.ContainingTypes.Select(t => w.Block(t)).ToList();
         if (plan is not null) Description(w, plan);
-        using (w.Block($"partial class {model.Type.Name}"))
+        using (w.Block($"partial class {model.Type.Name} : {ModelInterfaceName(model)}"))
         {
             if (plan is null) Stubs(w, model);
             else Valid(w, plan);
@@ -260,6 +260,7 @@ internal static partial class ModelEmitter
             w.Line();
         }
 
+        InterfaceMembers(w, model, valid: true);
         EngineEmitter.Emit(w, plan);
     }
 
@@ -331,5 +332,6 @@ internal static partial class ModelEmitter
             w.Line($"{member.Accessibility} partial global::Dsl.Tensor {member.Name}(global::Dsl.Tensor {member.ParameterName}{(member.SecondParameterName.Length > 0 ? $", global::Dsl.Tensor {member.SecondParameterName}" : "")}) => {fail};");
         foreach (var module in model.Modules)
             w.Line($"public partial {module.TypeFullName}{(module.Repeat > 0 ? "[]" : "")} {module.PropertyName} => {fail};");
+        InterfaceMembers(w, model, valid: false);
     }
 }

@@ -68,10 +68,15 @@ public static class SafeTensors
         ValidateForWrite(tensors, metadata);
         byte[] header = BuildHeader(tensors, metadata);
 
-        string temp = $"{path}.tmp-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}";
+        RemoveStaleTemporaries(path);
+        string temp = $"{path}{TempMarker}{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}";
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
+            // FileShare.Delete lets the rename below happen while the stream is open (Windows) and,
+            // not being FileShare.None, takes a shared lock on Unix: the lock lives exactly as long as
+            // this process keeps the file open, which is how the next save tells a live temporary
+            // file from one a killed process left behind.
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.Delete, bufferSize: 1 << 16))
             {
                 Span<byte> prefix = stackalloc byte[LengthPrefix];
                 BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
@@ -82,15 +87,46 @@ public static class SafeTensors
                 // Without fsync the rename could reach the disk before the data, and a crash would
                 // leave a complete-looking but empty file in place of the old one.
                 stream.Flush(flushToDisk: true);
+                beforeCommit?.Invoke(temp);
+                // rename(2) within one directory: readers see either the old file or the new one.
+                File.Move(temp, path, overwrite: true);
             }
-            beforeCommit?.Invoke(temp);
-            // rename(2) within one directory: readers see either the old file or the new one.
-            File.Move(temp, path, overwrite: true);
         }
         catch
         {
             TryDelete(temp);
             throw;
+        }
+    }
+
+    /// <summary>The part of a temporary file's name between the target's name and its random suffix.</summary>
+    internal const string TempMarker = ".tmp-";
+
+    /// <summary>
+    /// Deletes the temporary files a save of <paramref name="path"/> left behind when its process died
+    /// before the rename: "NAME.tmp-*" beside it that no process holds open. A live writer's file is
+    /// locked (see <see cref="Write(string, IReadOnlyList{SafeTensor}, IReadOnlyDictionary{string, string}?, Action{string}?)"/>), so opening it
+    /// exclusively fails and it is left alone; a stale one opens, and is deleted when closed.
+    /// </summary>
+    private static void RemoveStaleTemporaries(string path)
+    {
+        string full = Path.GetFullPath(path);
+        string? directory = Path.GetDirectoryName(full);
+        if (directory is null || !Directory.Exists(directory)) return;
+        foreach (string candidate in Directory.EnumerateFiles(directory, Path.GetFileName(full) + TempMarker + "*"))
+        {
+            try
+            {
+                using var stale = new FileStream(candidate, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+            }
+            catch (IOException)
+            {
+                // Held by a live writer (or gone already): not ours to remove.
+            }
+            catch (UnauthorizedAccessException)
+            {
+                // Not ours to remove either.
+            }
         }
     }
 

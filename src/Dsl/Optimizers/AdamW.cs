@@ -60,6 +60,14 @@ public sealed class AdamW : Optimizer
     /// <inheritdoc />
     public override int StateSlots => 2;
 
+    /// <summary>PyTorch's names for m, then v.</summary>
+    public override string? StateSlotName(int slot)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(slot);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(slot, StateSlots);
+        return slot == 0 ? "exp_avg" : "exp_avg_sq";
+    }
+
     /// <summary>
     /// One AdamW step (formula in the class remarks), with g replaced by c·g where c is the
     /// clipping factor (1 unless <see cref="Optimizer.MaxGradientNorm"/> is set and exceeded). The

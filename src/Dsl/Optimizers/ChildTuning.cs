@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Globalization;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -42,6 +44,41 @@ public abstract class ChildTuning : Optimizer
     /// <summary>The fraction of gradient entries kept, in (0, 1].</summary>
     public double P { get; }
 
+    /// <inheritdoc />
+    public override string Describe() => $"{GetType().Name}({Inner.Describe()})";
+
+    /// <summary>The inner optimizer's slot names, then this wrapper's (<see cref="OwnSlotName"/>).</summary>
+    public override string? StateSlotName(int slot)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(slot);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(slot, StateSlots);
+        return slot < Inner.StateSlots ? Inner.StateSlotName(slot) : OwnSlotName(slot - Inner.StateSlots);
+    }
+
+    /// <summary>The name of this wrapper's own slot <paramref name="slot"/> (0-based after the inner ones), null for scratch.</summary>
+    private protected abstract string? OwnSlotName(int slot);
+
+    /// <summary>This wrapper's entries, then the inner optimizer's under "inner.".</summary>
+    public override void SaveState(IDictionary<string, string> metadata, string prefix)
+    {
+        base.SaveState(metadata, prefix);
+        Inner.SaveState(metadata, prefix + "inner.");
+    }
+
+    /// <inheritdoc />
+    protected internal override void ValidateState(IReadOnlyDictionary<string, string> metadata, string prefix, string path)
+    {
+        base.ValidateState(metadata, prefix, path);
+        Inner.ValidateState(metadata, prefix + "inner.", path);
+    }
+
+    /// <inheritdoc />
+    protected internal override void ApplyState(IReadOnlyDictionary<string, string> metadata, string prefix)
+    {
+        base.ApplyState(metadata, prefix);
+        Inner.ApplyState(metadata, prefix + "inner.");
+    }
+
     /// <summary>Hands the masked gradients to <see cref="Inner"/> with this wrapper's settings.</summary>
     private protected void StepInner<T>(Span<T> parameters, ReadOnlySpan<T> masked, Span<T> state, ReadOnlySpan<ParameterTensor> tensors)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -78,6 +115,9 @@ public sealed class ChildTuningF : ChildTuning
 
     /// <summary>Seed of the masks.</summary>
     public ulong Seed { get; }
+
+    /// <summary>The one own slot is masked-gradient scratch: not checkpointed.</summary>
+    private protected override string? OwnSlotName(int slot) => null;
 
     /// <inheritdoc />
     public override int StateSlots => Inner.StateSlots + 1;
@@ -149,6 +189,32 @@ public sealed class ChildTuningD : ChildTuning
 
     /// <summary>Number of entries the fixed mask keeps (0 before it is fixed).</summary>
     public long KeptCount { get; private set; }
+
+    /// <summary>Slot 0 is F (the mask once fixed), checkpointed as "fisher"; slot 1 is scratch.</summary>
+    private protected override string? OwnSlotName(int slot) => slot == 0 ? "fisher" : null;
+
+    /// <summary>Adds <see cref="KeptCount"/> to the wrapper's entries.</summary>
+    public override void SaveState(IDictionary<string, string> metadata, string prefix)
+    {
+        base.SaveState(metadata, prefix);
+        metadata[prefix + "kept"] = KeptCount.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <inheritdoc />
+    protected internal override void ValidateState(IReadOnlyDictionary<string, string> metadata, string prefix, string path)
+    {
+        base.ValidateState(metadata, prefix, path);
+        long kept = ParseInt64(metadata, prefix + "kept", path);
+        if (kept < 0)
+            throw new Dsl.IO.InvalidDataException(path, $"metadata '{prefix}kept' is {kept}, negative");
+    }
+
+    /// <inheritdoc />
+    protected internal override void ApplyState(IReadOnlyDictionary<string, string> metadata, string prefix)
+    {
+        base.ApplyState(metadata, prefix);
+        KeptCount = long.Parse(metadata[prefix + "kept"], NumberStyles.Integer, CultureInfo.InvariantCulture);
+    }
 
     /// <inheritdoc />
     public override int StateSlots => Inner.StateSlots + 2;

@@ -53,6 +53,14 @@ public sealed class Lion : Optimizer
     /// <inheritdoc />
     public override int StateSlots => 1;
 
+    /// <summary>PyTorch's names for the momentum.</summary>
+    public override string? StateSlotName(int slot)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(slot);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(slot, StateSlots);
+        return "exp_avg";
+    }
+
     /// <summary>
     /// One Lion step (formula in the class remarks) with g replaced by s·g, s the clipping factor
     /// (1 unless <see cref="Optimizer.MaxGradientNorm"/> is set and exceeded). Allocates nothing.

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Numerics;
@@ -180,6 +181,96 @@ public abstract class Optimizer
                 ThrowArgument(nameof(tensors), $"tensor '{tensor.Name}' covers [{tensor.Offset}, {tensor.Offset} + {tensor.Length}), outside the parameter region of length {parameters.Length}.");
             }
         }
+    }
+
+    /// <summary>
+    /// The checkpoint name of state slot <paramref name="slot"/> (0 ≤ slot &lt; <see cref="StateSlots"/>):
+    /// PyTorch's name where it has one ("exp_avg", "exp_avg_sq", "momentum_buffer"), or null for a
+    /// scratch slot that every step overwrites before reading it, which checkpoints leave out.
+    /// A custom optimizer keeps the default, "slot0", "slot1", ….
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">slot is outside [0, StateSlots).</exception>
+    public virtual string? StateSlotName(int slot)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(slot);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(slot, StateSlots);
+        return "slot" + slot.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The optimizer's kind as checkpoints record and compare it: the class name, with the inner
+    /// optimizer's in parentheses for a wrapper ("ChildTuningD(AdamW)").</summary>
+    public virtual string Describe() => GetType().Name;
+
+    /// <summary>
+    /// Writes the scalar state a resumed run needs (<see cref="Describe"/>, <see cref="Steps"/> and
+    /// <see cref="LearningRate"/>, round-trip exact) into <paramref name="metadata"/> under keys that start
+    /// with <paramref name="prefix"/>. The per-parameter state lives in the arena and is saved by the
+    /// caller (<see cref="Dsl.Checkpoint"/>). Overrides add their own entries and call this.
+    /// </summary>
+    public virtual void SaveState(IDictionary<string, string> metadata, string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        ArgumentNullException.ThrowIfNull(prefix);
+        metadata[prefix + "kind"] = Describe();
+        metadata[prefix + "steps"] = Steps.ToString(CultureInfo.InvariantCulture);
+        metadata[prefix + "learning_rate"] = Format(LearningRate);
+    }
+
+    /// <summary>
+    /// Restores what <see cref="SaveState"/> wrote: checks every entry first (the kind must equal this
+    /// optimizer's), then assigns, so on error nothing changes.
+    /// </summary>
+    /// <exception cref="Dsl.IO.InvalidDataException">An entry is missing or malformed, or the file holds
+    /// another kind of optimizer; the message names <paramref name="path"/> and the entry.</exception>
+    public void LoadState(IReadOnlyDictionary<string, string> metadata, string prefix, string path)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        ArgumentNullException.ThrowIfNull(prefix);
+        string kind = Required(metadata, prefix + "kind", path);
+        if (kind != Describe())
+            throw new Dsl.IO.InvalidDataException(path, $"holds the state of optimizer {kind}; this run's optimizer is {Describe()}");
+        ValidateState(metadata, prefix, path);
+        ApplyState(metadata, prefix);
+    }
+
+    /// <summary>Checks this optimizer's entries (<see cref="LoadState"/> calls it before <see cref="ApplyState"/>).</summary>
+    /// <exception cref="Dsl.IO.InvalidDataException">An entry is missing or malformed.</exception>
+    protected internal virtual void ValidateState(IReadOnlyDictionary<string, string> metadata, string prefix, string path)
+    {
+        long steps = ParseInt64(metadata, prefix + "steps", path);
+        if (steps < 0)
+            throw new Dsl.IO.InvalidDataException(path, $"metadata '{prefix}steps' is {steps}, negative");
+        double rate = ParseDouble(metadata, prefix + "learning_rate", path);
+        if (!(rate >= 0) || double.IsInfinity(rate))
+            throw new Dsl.IO.InvalidDataException(path, $"metadata '{prefix}learning_rate' is {Format(rate)}, not a non-negative finite number");
+    }
+
+    /// <summary>Assigns this optimizer's entries, already checked by <see cref="ValidateState"/>.</summary>
+    protected internal virtual void ApplyState(IReadOnlyDictionary<string, string> metadata, string prefix)
+    {
+        Steps = long.Parse(metadata[prefix + "steps"], NumberStyles.Integer, CultureInfo.InvariantCulture);
+        LearningRate = double.Parse(metadata[prefix + "learning_rate"], NumberStyles.Float, CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The entry <paramref name="key"/>, or an error naming it.</summary>
+    private protected static string Required(IReadOnlyDictionary<string, string> metadata, string key, string path) =>
+        metadata.TryGetValue(key, out string? text) ? text : throw new Dsl.IO.InvalidDataException(path, $"metadata '{key}' is missing");
+
+    /// <summary>The entry <paramref name="key"/> as an integer, or an error naming it.</summary>
+    private protected static long ParseInt64(IReadOnlyDictionary<string, string> metadata, string key, string path)
+    {
+        string text = Required(metadata, key, path);
+        return long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long value)
+            ? value
+            : throw new Dsl.IO.InvalidDataException(path, $"metadata '{key}' is '{text}', not an integer");
+    }
+
+    private static double ParseDouble(IReadOnlyDictionary<string, string> metadata, string key, string path)
+    {
+        string text = Required(metadata, key, path);
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
+            ? value
+            : throw new Dsl.IO.InvalidDataException(path, $"metadata '{key}' is '{text}', not a number");
     }
 
     /// <summary>Throws unless <paramref name="value"/> &gt; 0 and finite.</summary>

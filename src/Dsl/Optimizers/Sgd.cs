@@ -42,6 +42,14 @@ public sealed class Sgd : Optimizer
     /// <inheritdoc />
     public override int StateSlots => 1;
 
+    /// <summary>PyTorch's names for the velocity.</summary>
+    public override string? StateSlotName(int slot)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(slot);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(slot, StateSlots);
+        return "momentum_buffer";
+    }
+
     /// <summary>
     /// For each tensor: v ← μ·v + c·g + λ₂·θ (the L2 term on matrices only); θ ← θ·(1 − lr·wd) − lr·v, the decay only on matrices; c is
     /// the clipping factor (1 unless <see cref="Optimizer.MaxGradientNorm"/> is set and exceeded).

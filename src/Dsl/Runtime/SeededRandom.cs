@@ -41,6 +41,39 @@ public sealed class SeededRandom
         _s3 = SplitMixNext(ref state);
     }
 
+    /// <summary>Number of values <see cref="GetState"/> writes: the four xoshiro words, the spare normal's bits, and whether it is held.</summary>
+    public const int StateLength = 6;
+
+    /// <summary>Writes the generator's whole state, so <see cref="SetState"/> can continue the same sequence (a resumed run's sampler).</summary>
+    /// <exception cref="ArgumentException">state is shorter than <see cref="StateLength"/>.</exception>
+    public void GetState(Span<ulong> state)
+    {
+        if (state.Length < StateLength)
+            throw new ArgumentException($"state needs {StateLength} values, has {state.Length}", nameof(state));
+        state[0] = _s0;
+        state[1] = _s1;
+        state[2] = _s2;
+        state[3] = _s3;
+        state[4] = (ulong)BitConverter.DoubleToInt64Bits(_spareGaussian);
+        state[5] = _hasSpareGaussian ? 1UL : 0UL;
+    }
+
+    /// <summary>Restores a state written by <see cref="GetState"/>: the generator then continues exactly as the saved one would have.</summary>
+    /// <exception cref="ArgumentException">state is shorter than <see cref="StateLength"/>, its four xoshiro words are all zero
+    /// (a state the generator can never reach), or its flag is neither 0 nor 1.</exception>
+    public void SetState(ReadOnlySpan<ulong> state)
+    {
+        if (state.Length < StateLength)
+            throw new ArgumentException($"state needs {StateLength} values, has {state.Length}", nameof(state));
+        if ((state[0] | state[1] | state[2] | state[3]) == 0)
+            throw new ArgumentException("the four xoshiro256** words are all zero, which no seed produces", nameof(state));
+        if (state[5] > 1)
+            throw new ArgumentException($"the spare-normal flag is {state[5]}, not 0 or 1", nameof(state));
+        (_s0, _s1, _s2, _s3) = (state[0], state[1], state[2], state[3]);
+        _spareGaussian = BitConverter.Int64BitsToDouble((long)state[4]);
+        _hasSpareGaussian = state[5] == 1;
+    }
+
     /// <summary>Next 64 random bits.</summary>
     public ulong NextUInt64()
     {
