@@ -131,6 +131,10 @@ public static class Checkpoint
         ulong seed = ParseUInt64(path, metadata, SeedKey);
         ulong dropoutStep = ParseUInt64(path, metadata, DropoutStepKey);
 
+        // The optimizer's kind first: another optimizer's slot tensors would otherwise be reported as missing.
+        string savedOptimizer = metadata.TryGetValue(OptimizerPrefix + ".kind", out string? k) ? k : "(none)";
+        if (savedOptimizer != optimizer.Describe())
+            throw new Dsl.IO.InvalidDataException(path, $"holds the state of optimizer {savedOptimizer}; this run's optimizer is {optimizer.Describe()}");
         ReadOnlySpan<ParameterTensor> table = engine.ParameterTensors;
         ReadOnlySpan<int[]> shapes = engine.ParameterShapes;
         for (int i = 0; i < table.Length; i++)
