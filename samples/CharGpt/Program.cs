@@ -1,23 +1,23 @@
 using System;
-using System.Diagnostics;
-using System.Globalization;
 using System.IO;
+using System.Linq;
+using Dsl;
 using Dsl.IO;
 using Dsl.Optimizers;
 using Dsl.Runtime;
+using Dsl.Training;
 
 namespace CharGpt;
 
 /// <summary>
 /// Trains nanoGPT's CPU "baby GPT" on tinyshakespeare, characters as tokens (first 90 % train, last
 /// 10 % validation): AdamW (lr 1e-3, β2 0.99, weight decay 0.1 on matrices), 100 warm-up iterations
-/// then cosine decay to 1e-4 at iteration 2000, gradient clipping at 1.0. Prints a progress line,
-/// train/val loss every 250 iterations (mean over a fixed set of 20 batches each), the loss over the
-/// whole validation split at the end, 300 sampled characters and saves a checkpoint.
-/// Options: --variant gpt|rope, --iters N, --threads N, --seed N, --data PATH, --checkpoint PATH,
-/// --eval-interval N, --eval-batches N, --sample N, --device cpu|cuda (cuda trains with the generated
-/// CUDA program, docs/cuda.md; evaluation and sampling then run on the CPU from the downloaded
-/// parameters; without a usable GPU it says what is missing and exits, never falling back silently).
+/// then cosine decay to 1e-4 at iteration 2000, gradient clipping at 1.0, through
+/// <see cref="Trainer"/>: a progress line, train/val loss every 250 iterations (mean over a fixed set of
+/// 20 batches each), the loss over the whole validation split at the end, 300 sampled characters, a run
+/// folder (--out) and full-state checkpoints (--checkpoint, --resume). --device cuda trains with the
+/// generated CUDA program (docs/cuda.md); evaluation and sampling then run on the CPU from the
+/// downloaded parameters; without a usable GPU it says what is missing and exits, never falling back.
 /// </summary>
 internal static class Program
 {
@@ -25,49 +25,27 @@ internal static class Program
 
     private static int Main(string[] args)
     {
-        string variant = "gpt";
-        int iterations = 2000, evalInterval = 250, evalBatches = 20, sampleLength = 300;
-        ulong seed = 1337;
-        string? data = null, checkpoint = null;
-        bool cuda = false;
-        for (int i = 0; i < args.Length; i++)
+        var cli = new TrainingCommandLine(
+            "Trains nanoGPT's baby GPT (4 layers, 4 heads, width 128, block 64) on a character corpus (tinyshakespeare by default).",
+            new TrainerOptions { MaxSteps = 2000, Seed = 1337, OutputDirectory = "runs/chargpt", EvaluateEvery = 250, CheckpointEvery = 250 },
+            stepsAlias: "--iters");
+        var variantOption = cli.Add("--variant", "gpt", "gpt (nanoGPT's configuration) or rope (RoPE, RMSNorm and SquarePlus)", "gpt", "rope");
+        var evalBatchesOption = cli.Add("--eval-batches", 20, "Fixed batches per split in the periodic train/val estimate");
+        var sampleOption = cli.Add("--sample", 300, "Characters to sample at the end");
+        var device = cli.Add("--device", "cpu", "cpu, or cuda to train with the generated CUDA program", "cpu", "cuda");
+        if (!cli.TryParse(args, out int exit)) return exit;
+        TrainerOptions options = cli.Options;
+        string variant = cli.Get(variantOption);
+        int evalBatches = cli.Get(evalBatchesOption), sampleLength = cli.Get(sampleOption);
+        bool cuda = cli.Get(device) == "cuda";
+        ulong seed = options.Seed;
+        if (cuda && (options.CheckpointPath is not null || options.ResumeFrom is not null))
         {
-            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
-            int NextInt() => int.Parse(Next(), CultureInfo.InvariantCulture);
-            switch (args[i])
-            {
-                case "--variant": variant = Next(); break;
-                case "--iters": iterations = NextInt(); break;
-                case "--threads": WorkerPool.Shared.Threads = NextInt(); break;
-                case "--seed": seed = ulong.Parse(Next(), CultureInfo.InvariantCulture); break;
-                case "--data": data = Next(); break;
-                case "--checkpoint": checkpoint = Next(); break;
-                case "--eval-interval": evalInterval = NextInt(); break;
-                case "--eval-batches": evalBatches = NextInt(); break;
-                case "--sample": sampleLength = NextInt(); break;
-                case "--device":
-                    string device = Next();
-                    if (device is not ("cpu" or "cuda"))
-                    {
-                        Console.Error.WriteLine($"--device {device}: expected cpu or cuda");
-                        return 2;
-                    }
-
-                    cuda = device == "cuda";
-                    break;
-                default:
-                    Console.Error.WriteLine($"unknown option {args[i]}; options: --variant gpt|rope --iters N --threads N --seed N --data PATH --checkpoint PATH --eval-interval N --eval-batches N --sample N --device cpu|cuda");
-                    return 2;
-            }
-        }
-
-        if (variant is not ("gpt" or "rope"))
-        {
-            Console.Error.WriteLine($"--variant must be gpt or rope, was '{variant}'");
+            Console.Error.WriteLine("--device cuda keeps the optimizer state on the GPU, which full-state checkpoints do not read yet: train on the CPU to use --checkpoint or --resume.");
             return 2;
         }
 
-        data ??= FindData();
+        string? data = cli.Get(cli.Data) ?? FindData();
         CharCorpus corpus;
         try
         {
@@ -80,8 +58,9 @@ internal static class Program
         }
 
         ICharModel model = variant == "gpt" ? new CharGpt(seed) : new CharGptRope(seed);
-        float[] arena = model is CharGpt gpt ? gpt.Compiled.Arena : ((CharGptRope)model).Compiled.Arena;
-        int parameterRegion = variant == "gpt" ? CharGpt.Engine<float>.ParameterRegion : CharGptRope.Engine<float>.ParameterRegion;
+        var supervised = (ISupervisedModel<int, int>)model;
+        float[] arena = supervised.Engine.Arena;
+        int parameterRegion = supervised.Engine.Parameters.Length;
         Dsl.Cuda.CudaTrainer? gpu = null;
         if (cuda)
         {
@@ -100,7 +79,7 @@ internal static class Program
 
         // With --device cuda the parameters live on the device: bring them into the model before it evaluates, samples or saves.
         void PullParameters() => gpu?.Session.Download(arena.AsSpan(0, parameterRegion), 0);
-        int vocabulary = variant == "gpt" ? CharGpt.OutputFeatures : CharGptRope.OutputFeatures;
+        int vocabulary = supervised.OutputFeatures;
         int parameters = variant == "gpt" ? CharGpt.ParameterCount : CharGptRope.ParameterCount;
         if (corpus.VocabularySize != vocabulary)
         {
@@ -108,57 +87,33 @@ internal static class Program
             return 1;
         }
 
-        checkpoint ??= $"chargpt-{variant}.safetensors";
         Console.WriteLine($"{corpus.Source}: {corpus.Tokens.Length:N0} characters, vocabulary {corpus.VocabularySize}, {corpus.Train.Length:N0} train / {corpus.Validation.Length:N0} val");
-        Console.WriteLine($"model {(variant == "gpt" ? nameof(CharGpt) : nameof(CharGptRope))}: {parameters:N0} parameters; batch {Batch} × block {Block}; {iterations} iterations; {WorkerPool.Shared.Threads} thread(s)");
+        Console.WriteLine($"model {(variant == "gpt" ? nameof(CharGpt) : nameof(CharGptRope))}: {parameters:N0} parameters; batch {Batch} × block {Block}; {options.MaxSteps} iterations; {WorkerPool.Shared.Threads} thread(s)");
 
         // Fixed evaluation batches (the same ones at every evaluation, so the curve is comparable).
         var evalRandom = new SeededRandom(seed ^ 0x5EED);
         var trainEval = EvalSet(corpus.Train, evalBatches, evalRandom);
         var valEval = EvalSet(corpus.Validation, evalBatches, evalRandom);
 
-        var optimizer = new AdamW(1e-3, beta1: 0.9, beta2: 0.99, weightDecay: 0.1) { MaxGradientNorm = 1.0 };
-        var inputs = new int[Batch * Block];
-        var targets = new int[Batch * Block];
-        var random = new SeededRandom(seed);
-        var clock = Stopwatch.StartNew();
-        double reachedAt = double.NaN;
-        int reachedIteration = -1;
-        double recentLoss = 0;
-        var window = Stopwatch.StartNew();
-        int windowStart = 0;
-        for (int iteration = 0; iteration <= iterations; iteration++)
+        // nanoGPT's sampler: every window start drawn uniformly from one generator seeded with the seed,
+        // the same draws as CharCorpus.SampleBatch made in this sample before it used the Trainer.
+        options.Order = BatchOrder.Sample;
+        options.EvaluateAtStart = true;
+        options.LearningRate = step => LearningRateSchedule.WarmupCosine(step, 100, 2000, 1e-3, 1e-4);
+        options.MaxGradientNorm = 1.0;
+        options.RunName = $"CharGpt ({variant})";
+        var optimizer = new AdamW(1e-3, beta1: 0.9, beta2: 0.99, weightDecay: 0.1);
+        var trainer = new Trainer(model as IModel ?? throw new InvalidOperationException(), optimizer, options);
+        trainer.AddSplit("train", new ArrayDataset<int, int>(trainEval.Inputs, Block, trainEval.Targets, Block));
+        TrainStep<int, int>? step = null;
+        if (gpu is not null)
         {
-            if (iteration % evalInterval == 0 || iteration == iterations)
-            {
-                PullParameters();
-                double train = model.Evaluate(trainEval.Inputs, trainEval.Targets);
-                double val = model.Evaluate(valEval.Inputs, valEval.Targets);
-                if (val <= 1.88 && reachedIteration < 0)
-                {
-                    reachedIteration = iteration;
-                    reachedAt = clock.Elapsed.TotalSeconds;
-                }
-
-                Console.WriteLine($"\riter {iteration,5}: train loss {train:F4}, val loss {val:F4} ({evalBatches} fixed batches each)   {clock.Elapsed.TotalSeconds,6:F1} s        ");
-                window.Restart();
-                windowStart = iteration;
-            }
-
-            if (iteration == iterations) break;
-            optimizer.LearningRate = LearningRateSchedule.WarmupCosine(iteration, 100, 2000, 1e-3, 1e-4);
-            CharCorpus.SampleBatch(corpus.Train, inputs, targets, Batch, Block, random);
-            float loss = gpu is null ? model.TrainStep(inputs, targets, optimizer) : (float)gpu.TrainStep(inputs, targets, optimizer);
-            recentLoss = iteration == windowStart ? loss : 0.9 * recentLoss + 0.1 * loss;
-            if (iteration % 10 == 9)
-            {
-                double rate = (iteration + 1 - windowStart) / window.Elapsed.TotalSeconds;
-                int done = 30 * (iteration + 1) / iterations;
-                Console.Write($"\r[{new string('#', done)}{new string('.', 30 - done)}] iter {iteration + 1,5}/{iterations}  loss {recentLoss:F4}  lr {optimizer.LearningRate:E2}  {(gpu is null ? $"|g| {optimizer.LastGradientNorm:F2}  " : "")}{rate:F1} it/s   ");
-            }
+            step = (x, y, o) => (float)gpu.TrainStep(x, y, o);
+            trainer.BeforeEvaluate = PullParameters;
         }
 
-        double seconds = clock.Elapsed.TotalSeconds;
+        var result = trainer.Fit(new TokenWindows(corpus.Train.ToArray(), Block), new ArrayDataset<int, int>(valEval.Inputs, Block, valEval.Targets, Block), step);
+
         int windows = CharCorpus.WindowCount(corpus.Validation.Length, Block);
         var allInputs = new int[windows * Block];
         var allTargets = new int[windows * Block];
@@ -167,15 +122,14 @@ internal static class Program
         gpu?.Dispose();
         double fullVal = model.Evaluate(allInputs, allTargets);
         Console.WriteLine($"final: val loss over the whole validation split ({windows} windows of {Block}, {windows * Block:N0} characters): {fullVal:F4}");
-        Console.WriteLine(reachedIteration >= 0
-            ? $"estimated val loss first ≤ 1.88 at iteration {reachedIteration} ({reachedAt:F1} s); training took {seconds:F1} s ({iterations / seconds:F1} it/s)"
-            : $"estimated val loss never reached 1.88; training took {seconds:F1} s ({iterations / seconds:F1} it/s)");
+        var reached = result.Evaluations.FirstOrDefault(e => e.Split == options.ValidationName && e["loss"] <= 1.88);
+        Console.WriteLine(reached is not null
+            ? $"estimated val loss first ≤ 1.88 at iteration {reached.Step}; {result.Steps} iterations in {result.Elapsed.TotalSeconds:F1} s"
+            : $"estimated val loss never reached 1.88; {result.Steps} iterations in {result.Elapsed.TotalSeconds:F1} s");
 
         Console.WriteLine($"--- {sampleLength} characters sampled (temperature 0.8, seed {seed}) ---");
         Console.WriteLine(Sample(model, corpus, vocabulary, sampleLength, seed));
         Console.WriteLine("---");
-        model.Save(checkpoint);
-        Console.WriteLine($"checkpoint saved to {checkpoint}");
         return 0;
     }
 
