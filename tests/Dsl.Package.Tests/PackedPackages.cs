@@ -20,7 +20,7 @@ public sealed class PackedPackages : IDisposable
     /// <summary>The shipping packages: all that `dotnet pack Dsl.sln` may produce (every other project
     /// is IsPackable=false, which also keeps pack from building it, so the pack below builds no test
     /// project that another test host is running).</summary>
-    public static readonly string[] ShippingIds = { "Dsl" };
+    public static readonly string[] ShippingIds = { "Dsl", "Dsl.Training", "Dsl.Templates" };
 
     public PackedPackages()
     {
@@ -64,6 +64,20 @@ public sealed class PackedPackages : IDisposable
         string path = Path.Combine(Root, name + "-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(path);
         return path;
+    }
+
+    private string? _hive;
+
+    /// <summary>A private `dotnet new` template hive with the packed Dsl.Templates installed (once per run).</summary>
+    public string Hive()
+    {
+        lock (Feed)
+        {
+            if (_hive is not null) return _hive;
+            string hive = Path.Combine(Root, "template-hive");
+            DotnetCli.Run(Root, null, TimeSpan.FromMinutes(5), "new", "install", Path.Combine(Feed, $"Dsl.Templates.{Version}.nupkg"), "--debug:custom-hive", hive).Check();
+            return _hive = hive;
+        }
     }
 
     private string GlobalPackagesFolder()
