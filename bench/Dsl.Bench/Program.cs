@@ -10,6 +10,8 @@ return args.Length == 0 ? Usage() : args[0] switch
     "mlp" => MlpBench.Run(args.AsSpan(1)),
     "chargpt" => CharGptBench.Run(args.AsSpan(1)),
     "chargpt-parity" => CharGptParity.Run(args.AsSpan(1)),
+    "ddp" => DataParallelBench.Run(args.AsSpan(1)),
+    "ddp-run" => DataParallelBench.RunChild(args.AsSpan(1)),
     _ => Usage(),
 };
 
@@ -24,6 +26,8 @@ static int Usage()
     Console.Error.WriteLine("  chargpt [--steps N] [--python PATH] [--data PATH]  CharGpt training iteration vs PyTorch 1.13, 1 and 2 threads");
     Console.Error.WriteLine("  chargpt-parity [--steps N] [--python PATH] [--data PATH] [--dir DIR]");
     Console.Error.WriteLine("      reference check: CharGpt from PyTorch's initial weights on PyTorch's batches, loss per step side by side");
+    Console.Error.WriteLine("  ddp [--steps N]                             data parallel: MLP and CharGpt step, 1 process × 2 threads vs 2 MPI ranks × 1 thread,");
+    Console.Error.WriteLine("      with and without overlapping the gradient all-reduce; all-reduce bandwidth and the ring estimate for 8 and 64 nodes");
     Console.Error.WriteLine($"  (Vector512 accelerated: {Vector512.IsHardwareAccelerated}; DOTNET_PreferredVectorBitWidth=256 measures the AVX2 kernels)");
     return 2;
 }
