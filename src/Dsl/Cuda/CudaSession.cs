@@ -96,6 +96,9 @@ public sealed unsafe class CudaSession : IDisposable
     /// algorithm for them ("label (rows): reason"); empty when every one is fused.</summary>
     public IReadOnlyList<string> UnfusedProducts => _unfused;
 
+    /// <summary>The device arena's address (same layout as the CPU engine's arena), for NCCL's reductions.</summary>
+    internal ulong ArenaPointer => _arena;
+
     /// <summary>Checks that a GPU can run programs: the driver loads, a device exists, NVRTC and cuBLAS load.</summary>
     /// <exception cref="CudaUnavailableException">Something is missing; the message says what.</exception>
     public static void RequireAvailable(int deviceOrdinal = 0)

@@ -21,6 +21,12 @@ public sealed class CudaTrainer : IDisposable
     private readonly bool _pairs;
     private long _updates;
     private ulong _dropoutStep;
+    private NcclCommunicator? _nccl;
+    private ulong _gradients;
+    private int _gradientCount;
+    private Dsl.Distributed.Shard _shard;
+    private int _examples;
+    private readonly double[] _loss = new double[1];
 
     /// <summary>Opens a session on <paramref name="program"/> with the CPU engine's <paramref name="arena"/>
     /// (initialised parameters), for inputs of <paramref name="inputWidth"/> features at <paramref name="inputOffset"/>.</summary>
@@ -60,6 +66,45 @@ public sealed class CudaTrainer : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(sequence);
         return new CudaTrainer(program, arena, inputOffset: 0, inputWidth: 0, outputOffset: 0, sequence, seed);
+    }
+
+    /// <summary>
+    /// Trains data-parallel on GPUs: every rank's trainer holds the whole model and trains on its <see cref="Shard"/> of
+    /// each global batch; before the gradient norm and the update, the gradient slice of the device arena (where
+    /// <paramref name="engine"/>, the model's CPU engine, has it) is summed across ranks with NCCL on the default
+    /// stream the trainer launches on, each rank's weighted by its share of the batch, so every rank updates with the
+    /// global mean gradient and clips by the global norm. Dropout masks on the GPU are drawn per local row (the CPU path
+    /// draws them per global row), so a model with dropout does not reproduce one process's masks here.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The model cannot be trained data-parallel (the message says why).</exception>
+    public void UseDataParallel(NcclCommunicator communicator, Dsl.Distributed.IDataParallelEngine<float> engine)
+    {
+        ArgumentNullException.ThrowIfNull(communicator);
+        ArgumentNullException.ThrowIfNull(engine);
+        if (engine.DataParallelIssue is { } issue)
+            throw new NotSupportedException($"this model cannot be trained data-parallel: {issue}. Train it on one GPU.");
+        _nccl = communicator;
+        _gradients = _session.ArenaPointer + ((ulong)engine.GradientOffset * sizeof(float));
+        _gradientCount = engine.ParameterRegion;
+    }
+
+    /// <summary>This rank's examples of a global batch (as <see cref="Dsl.Distributed.DataParallel{T}.Shard"/>); call before
+    /// each step when data-parallel.</summary>
+    public Dsl.Distributed.Shard Shard(int examples)
+    {
+        int rank = _nccl?.Rank ?? 0, size = _nccl?.Size ?? 1;
+        _shard = Dsl.Distributed.Shard.Of(examples, rank, size);
+        _examples = examples;
+        return _shard;
+    }
+
+    /// <summary>The global batch's mean loss from this rank's (one small all-reduce on the host).</summary>
+    public double GlobalLoss(double localLoss)
+    {
+        if (_nccl is null || _nccl.Size == 1) return localLoss;
+        _loss[0] = localLoss * _shard.Count / _examples;
+        _nccl.AllReduceSum(_loss.AsSpan());
+        return _loss[0];
     }
 
     /// <summary>The device session (for downloading parameters).</summary>
@@ -219,6 +264,13 @@ public sealed class CudaTrainer : IDisposable
     private void Update(Optimizer optimizer)
     {
         _updates++;
+        if (_nccl is { Size: > 1 })
+        {
+            if (_examples == 0) throw new InvalidOperationException("a data-parallel step needs its shard: call Shard before the step.");
+            // Each rank's gradients are the mean over its rows: weight by the share, sum, and every rank has the global mean.
+            _nccl.AllReduceSum(_gradients, _gradientCount, (float)_shard.Count / _examples, IntPtr.Zero);
+        }
+
         switch (optimizer)
         {
             case AdamW adamW:

@@ -251,3 +251,23 @@ public sealed class DataParallelTests
         return (x, y);
     }
 }
+
+/// <summary>The GPU side of data parallelism without a GPU: NCCL's absence is reported, by name, with what to install.</summary>
+public sealed class NcclTests
+{
+    [Fact]
+    public void A_missing_nccl_is_named_with_what_to_install()
+    {
+        var e = Assert.Throws<Dsl.Cuda.Interop.CudaUnavailableException>(() => Dsl.Cuda.NcclCommunicator.Create(LocalCommunicator.Instance, "libnccl-not-installed.so.2"));
+        Assert.Contains("NCCL (libnccl-not-installed.so.2) could not be loaded: install NVIDIA's NCCL 2", e.Message);
+        Assert.Contains("MpiCommunicator", e.Message);
+    }
+
+    [Fact]
+    public void Without_nccl_installed_the_real_library_gives_the_same_error()
+    {
+        if (System.Runtime.InteropServices.NativeLibrary.TryLoad(Dsl.Cuda.Interop.Nccl.Library, out _)) return; // NCCL is installed here: the test above still checks the message
+        var e = Assert.Throws<Dsl.Cuda.Interop.CudaUnavailableException>(() => Dsl.Cuda.NcclCommunicator.Create(LocalCommunicator.Instance));
+        Assert.Contains("NCCL (libnccl.so.2) could not be loaded", e.Message);
+    }
+}
