@@ -33,9 +33,9 @@ internal abstract class ProgressView
     public abstract void Line(string text);
 
     /// <summary>The display the options ask for.</summary>
-    public static ProgressView Create(TrainerOptions options, long printEvery, bool withEpoch)
+    public static ProgressView Create(TrainerOptions options, long printEvery, bool withEpoch, bool silent = false)
     {
-        var mode = options.Progress;
+        var mode = silent ? ProgressDisplay.None : options.Progress; // silent: a data-parallel rank other than 0
         if (mode == ProgressDisplay.Auto)
         {
             bool terminal = options.Output is null && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;

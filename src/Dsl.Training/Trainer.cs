@@ -121,15 +121,37 @@ public sealed class Trainer
         var inputs = new TInput[batch * model.InputsPerExample];
         var targets = new TTarget[batch * model.TargetsPerExample];
         TrainStep<TInput, TTarget> train1 = step ?? model.TrainStep;
+        var world = Options.Communicator;
+        if (world is { Size: > 1 } && step is not null)
+            throw new NotSupportedException("a data-parallel run (Options.Communicator with several ranks) trains with the model's own TrainStep; for another step, use Fit(examples, BatchStep, …) and shard inside it (DataParallel.Shard).");
+        Distributed.DataParallel<float>? parallel = null;
         float Step(ReadOnlySpan<int> examples, Optimizer optimizer)
         {
+            if (world is { Size: > 1 })
+            {
+                // Attached at the first step, after a resume has loaded the checkpoint on every rank: it checks that
+                // the ranks start from the same parameters.
+                parallel ??= new Distributed.DataParallel<float>(world, Model.Engine as Distributed.IDataParallelEngine<float>
+                    ?? throw new NotSupportedException($"{Model.Engine.ModelName}'s engine does not take part in data parallelism."));
+                var shard = parallel.Shard(examples.Length);
+                examples = examples.Slice(shard.Start, shard.Count);
+            }
+
             var x = inputs.AsSpan(0, examples.Length * model.InputsPerExample);
             var y = targets.AsSpan(0, examples.Length * model.TargetsPerExample);
             train.Gather(examples, x, y);
-            return train1(x, y, optimizer);
+            float loss = train1(x, y, optimizer);
+            return parallel is null ? loss : (float)parallel.GlobalLoss(loss);
         }
 
-        return Fit(train.Count, Step, validation is null ? null : Evaluator(model, validation), model.MaxExamples);
+        try
+        {
+            return Fit(train.Count, Step, validation is null ? null : Evaluator(model, validation), model.MaxExamples, sharded: true);
+        }
+        finally
+        {
+            parallel?.Dispose();
+        }
     }
 
     /// <summary>
@@ -137,9 +159,14 @@ public sealed class Trainer
     /// of a training set of <paramref name="trainExamples"/>; <paramref name="validation"/>, if given,
     /// returns the validation metrics ("loss" at least).
     /// </summary>
-    public TrainingResult Fit(int trainExamples, BatchStep step, Func<IReadOnlyDictionary<string, double>>? validation, int maxExamplesPerStep)
+    public TrainingResult Fit(int trainExamples, BatchStep step, Func<IReadOnlyDictionary<string, double>>? validation, int maxExamplesPerStep) =>
+        Fit(trainExamples, step, validation, maxExamplesPerStep, sharded: false);
+
+    private TrainingResult Fit(int trainExamples, BatchStep step, Func<IReadOnlyDictionary<string, double>>? validation, int maxExamplesPerStep, bool sharded)
     {
         ArgumentNullException.ThrowIfNull(step);
+        if (Options.Communicator is { Size: > 1 } && !sharded)
+            throw new NotSupportedException("a data-parallel run (Options.Communicator with several ranks) needs the typed Fit(train, validation), which shards each batch; a BatchStep would train every rank on the whole batch.");
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(trainExamples);
         var o = Options;
         int batch = BatchSize(maxExamplesPerStep);
@@ -172,7 +199,9 @@ public sealed class Trainer
         }
 
         string title = o.RunName ?? Model.Engine.ModelName;
-        using RunFolder? folder = o.OutputDirectory is null ? null : new RunFolder(o.OutputDirectory, result.ResumedAt);
+        // Data parallel: rank 0 alone prints and writes; the others run the same loop silently.
+        bool lead = o.Communicator is null || o.Communicator.Rank == 0;
+        using RunFolder? folder = o.OutputDirectory is null || !lead ? null : new RunFolder(o.OutputDirectory, result.ResumedAt);
         if (folder is not null && result.ResumedAt is null)
         {
             folder.Write("run", new Dictionary<string, object?>
@@ -182,7 +211,7 @@ public sealed class Trainer
             });
         }
 
-        var view = ProgressView.Create(o, printEvery, !sampled);
+        var view = ProgressView.Create(o, printEvery, !sampled, silent: !lead);
         var clock = Stopwatch.StartNew();
         var trainingClock = new Stopwatch();
         long firstStepHere = state.Step;
@@ -237,7 +266,7 @@ public sealed class Trainer
 
         void SaveCheckpoint()
         {
-            if (o.CheckpointPath is null) return;
+            if (o.CheckpointPath is null || !lead) return;
             BeforeEvaluate?.Invoke();
             Checkpoint.Save(o.CheckpointPath, Model, Optimizer, state.Write(o, trainExamples, batch, sampler));
         }

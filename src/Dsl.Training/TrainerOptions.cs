@@ -36,6 +36,15 @@ public enum ProgressDisplay
 /// </summary>
 public sealed class TrainerOptions
 {
+    /// <summary>
+    /// The ranks of a data-parallel run (<see cref="Dsl.Distributed.Communicator.FromEnvironment"/>), or null for one
+    /// process. With several ranks every rank runs the same loop over the same batches and trains on its shard of each
+    /// (<see cref="Dsl.Distributed.DataParallel{T}"/>: gradients summed across ranks before clipping and the update,
+    /// the loss averaged over the global batch); only rank 0 prints, writes the run folder and the checkpoints; every
+    /// rank can resume from the same checkpoint, and every rank evaluates (so early stopping agrees).
+    /// </summary>
+    public Dsl.Distributed.ICommunicator? Communicator { get; set; }
+
     /// <summary>Epochs to train (ignored for <see cref="BatchOrder.Sample"/>). Default 1.</summary>
     public int Epochs { get; set; } = 1;
 

@@ -25,6 +25,7 @@ public sealed class TrainingCommandLine
 {
     private readonly RootCommand _root;
     private readonly TrainerOptions _defaults;
+    private Dsl.Distributed.ICommunicator? _communicator;
     private ParseResult? _parsed;
 
     /// <summary>The command line of a program described by <paramref name="description"/>; <paramref name="defaults"/>
@@ -44,8 +45,12 @@ public sealed class TrainingCommandLine
         CheckpointEvery = new Option<long>("--checkpoint-every") { Description = "Checkpoint every N steps (0: at the end of each epoch)", DefaultValueFactory = _ => defaults.CheckpointEvery };
         Resume = new Option<string?>("--resume") { Description = "Continue the run saved in this checkpoint, exactly", DefaultValueFactory = _ => null };
         Progress = new Option<ProgressDisplay>("--progress") { Description = "auto (live line on a terminal, plain lines otherwise), live, lines or quiet", DefaultValueFactory = _ => defaults.Progress };
-        _root = new RootCommand(description) { Epochs, Steps, Seed, Threads, Data, Out, CheckpointPath, CheckpointEvery, Resume, Progress };
+        Ddp = new Option<bool>("--ddp") { Description = "Data parallel over MPI (start with mpirun -np N; implied under mpirun): each rank trains on its share of every batch" };
+        _root = new RootCommand(description) { Epochs, Steps, Seed, Threads, Data, Out, CheckpointPath, CheckpointEvery, Resume, Progress, Ddp };
     }
+
+    /// <summary>--ddp.</summary>
+    public Option<bool> Ddp { get; }
 
     /// <summary>--epochs N.</summary>
     public Option<int> Epochs { get; }
@@ -108,6 +113,24 @@ public sealed class TrainingCommandLine
         }
 
         if (threads > 0) WorkerPool.Shared.Threads = threads;
+        bool ddp = _parsed.GetValue(Ddp);
+        if (ddp || Dsl.Distributed.Communicator.LaunchedByMpi)
+        {
+            try
+            {
+                _communicator = Dsl.Distributed.Communicator.FromEnvironment(requireMpi: true);
+            }
+            catch (Dsl.Distributed.MpiUnavailableException e)
+            {
+                Console.Error.WriteLine($"--ddp: {e.Message}");
+                exitCode = 1;
+                return false;
+            }
+
+            // Rank 0 alone speaks for the run.
+            if (_communicator.Rank != 0) Console.SetOut(TextWriter.Null);
+        }
+
         exitCode = 0;
         return true;
     }
@@ -129,6 +152,7 @@ public sealed class TrainingCommandLine
                 ValidationName = d.ValidationName, Monitor = d.Monitor, MaximizeMonitor = d.MaximizeMonitor, Patience = d.Patience, MinDelta = d.MinDelta,
                 KeepBest = d.KeepBest, OutputDirectory = Get(Out), CheckpointPath = Get(CheckpointPath), CheckpointEvery = Get(CheckpointEvery),
                 ResumeFrom = Get(Resume), LogEvery = d.LogEvery, PrintEvery = d.PrintEvery, Progress = Get(Progress), Output = d.Output, RunName = d.RunName,
+                Communicator = _communicator ?? d.Communicator,
             };
         }
     }
