@@ -1,6 +1,6 @@
 namespace Dsl.Generators.Emit;
 
-// TrainStep and Evaluate of a model trained with a pair loss (CoSENT, cosine-MSE): the inputs hold
+// TrainStep and Evaluate of a model trained with a pair loss (a PairLossOp): the inputs hold
 // 2·P examples, interleaved (2i: first sentence of pair i, 2i + 1: second), the targets one score per pair.
 internal static partial class ModelEmitter
 {

@@ -1,5 +1,6 @@
 using System.Linq;
 using Dsl.Generators.Model;
+using Dsl.Generators.Ops;
 using Dsl.Generators.Planning;
 using static Dsl.Generators.Emit.Literals;
 
@@ -13,12 +14,12 @@ internal static partial class ModelEmitter
     {
         var model = plan.Model;
         var targets = model.TargetParameters;
-        var (parameters, arguments) = EngineEmitter.TaskTargets(model, "float");
+        var (parameters, arguments) = MultiTask.TaskTargets(model, "float");
         var first = targets[0];
-        string firstVariable = EngineEmitter.TargetVariable(first.Name);
-        string Width(TargetParameter t) => Int(EngineEmitter.TargetWidth(plan, t));
+        string firstVariable = MultiTask.TargetVariable(first.Name);
+        string Width(TargetParameter t) => Int(MultiTask.TargetWidth(plan, t));
         string shapes = string.Join(", ", targets.Select(t => $"<paramref name=\"{t.Name}\"/> {(t.Kind == TargetKind.Labels ? "one label per row" : $"{Width(t)} values per row")}"));
-        string slices = string.Join(", ", targets.Select(t => $"{EngineEmitter.TargetVariable(t.Name)}.Slice(first * {Width(t)}, count * {Width(t)})"));
+        string slices = string.Join(", ", targets.Select(t => $"{MultiTask.TargetVariable(t.Name)}.Slice(first * {Width(t)}, count * {Width(t)})"));
         string pass = plan.Adversarial is null ? "TrainingPass" : "AdversarialPass";
 
         w.Lines($$"""
@@ -46,7 +47,7 @@ internal static partial class ModelEmitter
             {
                 int rows = global::Dsl.Runtime.ShapeChecks.Rows(inputs.Length, InputFeatures, nameof(inputs));
                 int examples = global::Dsl.Runtime.ShapeChecks.Examples(rows, Sequence, nameof(inputs));
-            {{string.Concat(targets.Select(t => $"    global::Dsl.Runtime.ShapeChecks.Length({EngineEmitter.TargetVariable(t.Name)}.Length, rows, {Width(t)}, {String(t.Name)});\n"))}}    if (!taskLosses.IsEmpty) global::Dsl.Runtime.ShapeChecks.Length(taskLosses.Length, 1, Engine<float>.TaskCount, nameof(taskLosses));
+            {{string.Concat(targets.Select(t => $"    global::Dsl.Runtime.ShapeChecks.Length({MultiTask.TargetVariable(t.Name)}.Length, rows, {Width(t)}, {String(t.Name)});\n"))}}    if (!taskLosses.IsEmpty) global::Dsl.Runtime.ShapeChecks.Length(taskLosses.Length, 1, Engine<float>.TaskCount, nameof(taskLosses));
                 global::System.Span<double> totals = stackalloc double[Engine<float>.TaskCount];
                 totals.Clear();
                 for (int start = 0; start < examples; start += MaxBatch)
@@ -67,7 +68,7 @@ internal static partial class ModelEmitter
             {
                 global::Dsl.Runtime.ShapeChecks.Batch(inputs.Length, {{firstVariable}}.Length, InputFeatures, {{Width(first)}}, MaxBatch * Sequence, {{String(first.Name)}});
                 int batch = global::Dsl.Runtime.ShapeChecks.Examples({{firstVariable}}.Length / {{Width(first)}}, Sequence, {{String(first.Name)}});
-            {{string.Concat(targets.Skip(1).Select(t => $"    global::Dsl.Runtime.ShapeChecks.Length({EngineEmitter.TargetVariable(t.Name)}.Length, batch * Sequence, {Width(t)}, {String(t.Name)});\n"))}}    inputs.CopyTo({{staging}});
+            {{string.Concat(targets.Skip(1).Select(t => $"    global::Dsl.Runtime.ShapeChecks.Length({MultiTask.TargetVariable(t.Name)}.Length, batch * Sequence, {Width(t)}, {String(t.Name)});\n"))}}    inputs.CopyTo({{staging}});
                 return batch;
             }
 

@@ -1,5 +1,6 @@
 using System.Linq;
 using Dsl.Generators.Model;
+using Dsl.Generators.Ops;
 using Dsl.Generators.Planning;
 using static Dsl.Generators.Emit.Literals;
 
@@ -43,22 +44,7 @@ internal static partial class ModelEmitter
         w.Line($"//   {model.Type.Name}: {input} → output [{(model.Sequence > 1 && !model.Pooled ? "batch × sequence" : "batch")}, {Int(plan.OutputWidth)}], {Int(plan.ParameterCount)} parameters");
         w.Line("//   Layers:");
         foreach (var layer in model.Layers)
-        {
-            string detail = layer.Kind switch
-            {
-                LayerKind.Dense => $"Dense {Int(layer.In)} → {Int(layer.Out)}{(layer.Bias ? " + bias" : ", no bias")}{(layer.Tied.Length > 0 ? $", weight tied to {layer.Tied}" : "")}",
-                LayerKind.Dropout => $"Dropout p = {Double(layer.Parameter)}",
-                LayerKind.Embedding => $"Embedding {Int(layer.In)} tokens → {Int(layer.Out)}",
-                LayerKind.PositionEmbedding => $"learned positions [{Int(model.Sequence)}, {Int(layer.In)}]",
-                LayerKind.LayerNorm => $"LayerNorm {Int(layer.In)}{(layer.Bias ? "" : ", no bias")}, ε = {Double(layer.Parameter)}",
-                LayerKind.RmsNorm => $"RMSNorm {Int(layer.In)}{(layer.Gain ? "" : ", no gain")}, ε = {Double(layer.Parameter)}",
-                LayerKind.DeepNorm => $"DeepNorm skip α = {Double(layer.Parameter)}",
-                LayerKind.Attention or LayerKind.LinearAttention => AttentionDetail(layer),
-                LayerKind.MeanPool => $"MeanPool over each example's non-pad positions (pad id {Int((int)layer.Parameter)}): batch × {Int(model.Sequence)} rows → batch rows",
-                _ => layer.Activation == ActivationKind.SquarePlus ? $"SquarePlus b = {Double(layer.Parameter)}" : layer.Activation.ToString(),
-            };
-            w.Line($"//     {layer.Path,-24} {detail}");
-        }
+            w.Line($"//     {layer.Path,-24} {OpRegistry.Get(layer.Op).Describe(layer, model)}");
 
         w.Line($"//   Arena ({Int(plan.ArenaLength)} elements):");
         w.Line($"//     [{Int(0),9}] parameters ({Int(plan.ParameterRegion)})");
@@ -68,20 +54,6 @@ internal static partial class ModelEmitter
         w.Line($"//     [{Int(plan.StateOffset),9}] optimizer state ({Int(plan.StateSlots)} × {Int(plan.ParameterRegion)})");
         foreach (var b in plan.Buffers)
             w.Line($"//     [{Int(b.Offset),9}] {b.Name} [{Int(b.Rows)}, {Int(b.Columns)}]");
-    }
-
-    private static string AttentionDetail(LayerSpec layer)
-    {
-        var a = layer.Attention!;
-        var parts = new System.Collections.Generic.List<string> { $"{(a.Linear ? "LinearAttention" : "Attention")} {Int(layer.In)} → {Int(layer.Out)}, {Int(a.Heads)} heads, key {Int(a.KeySize)}, value {Int(a.ValueSize)}" };
-        if (a.Causal) parts.Add("causal");
-        if (!a.Linear) parts.Add(a.EntropyInvariant ? "λ = ln n/(ln 512·√d)" : $"λ = {Double(Planner.AttentionScale(a))}");
-        if (a.Window > 0) parts.Add($"window {Int(a.Window)}");
-        if (a.Rope) parts.Add($"RoPE {Int(a.RotaryDim)} dims, base {Double(a.RopeBase)}");
-        if (a.TalkingHeads) parts.Add("talking heads");
-        if (!layer.Bias) parts.Add("no biases");
-        if (layer.InitGain > 0) parts.Add($"DeepNorm β = {Double(layer.InitGain)}");
-        return string.Join(", ", parts);
     }
 
     private static void Valid(CodeWriter w, ModelPlan plan)
@@ -268,36 +240,15 @@ internal static partial class ModelEmitter
         $"new global::Dsl.Runtime.LayerBinding(new int[] {{ {string.Join(", ", b.Ints.Select(Int))} }}, new double[] {{ {string.Join(", ", b.Doubles.Select(Double))} }})";
 
     /// <summary>A layer member's eager body; <paramref name="binding"/> is the "arena, binding" argument
-    /// text for kinds with parameters or per-use constants, null when the layer is unused.</summary>
+    /// text for ops with parameters or per-use constants, null when the layer is unused.</summary>
     internal static void EagerMember(CodeWriter w, LayerMemberSpec member, string? binding)
     {
         string x = member.ParameterName;
         string ids = member.SecondParameterName; // a MeanPool's token ids
         string parameters = ids.Length > 0 ? $"global::Dsl.Tensor {x}, global::Dsl.Tensor {ids}" : $"global::Dsl.Tensor {x}";
-        string unused = $"throw new global::System.InvalidOperationException({String($"layer '{member.Name}' is not used by the forward pass, so its shape is unknown")})";
-        string body = member.Kind switch
-        {
-            LayerKind.Dropout => $"global::Dsl.Runtime.Eager.Dropout({x})",
-            LayerKind.Activation => EagerActivation(member.Activation, member.Parameter, x),
-            _ when binding is null => unused,
-            _ => $"global::Dsl.Runtime.Eager.{member.Kind}({(ids.Length > 0 ? $"{x}, {ids}" : x)}, {binding})",
-        };
-        w.Line($"{member.Accessibility} partial global::Dsl.Tensor {member.Name}({parameters}) => {body};");
+        w.Line($"{member.Accessibility} partial global::Dsl.Tensor {member.Name}({parameters}) => {OpRegistry.Get(member.Op).EagerBody(member, binding)};");
         w.Line();
     }
-
-    internal static string EagerActivation(ActivationKind kind, double parameter, string x) => kind switch
-    {
-        ActivationKind.Relu => $"global::Dsl.Ops.Relu({x})",
-        ActivationKind.GeluTanh => $"global::Dsl.Ops.Gelu({x})",
-        ActivationKind.GeluErf => $"global::Dsl.Ops.GeluExact({x})",
-        ActivationKind.Silu => $"global::Dsl.Ops.Silu({x})",
-        ActivationKind.Softplus => $"global::Dsl.Ops.Softplus({x})",
-        ActivationKind.SquarePlus => $"global::Dsl.Ops.SquarePlus({x}, {Double(parameter)})",
-        ActivationKind.Tanh => $"global::Dsl.Ops.Tanh({x})",
-        ActivationKind.Sigmoid => $"global::Dsl.Ops.Sigmoid({x})",
-        _ => x,
-    };
 
     /// <summary>An invalid model: implement every partial member so the only errors the user sees
     /// are the analyzers' diagnostics, and keep the API surface so call sites still bind.</summary>
@@ -319,7 +270,7 @@ internal static partial class ModelEmitter
         if (model.TargetParameters.Count > 1)
         {
             // Several target parameters (a multi-task loss, valid or not): keep the call sites' shape.
-            var (parameters, _) = EngineEmitter.TaskTargets(model, "float");
+            var (parameters, _) = MultiTask.TaskTargets(model, "float");
             w.Line($"public float TrainStep({inputs} inputs, {parameters}, global::Dsl.Optimizers.Optimizer optimizer) => {fail};");
             w.Line($"public float Evaluate({inputs} inputs, {parameters}) => {fail};");
         }

@@ -1,5 +1,6 @@
 using System.Linq;
 using Dsl.Generators.Model;
+using Dsl.Generators.Ops;
 using static Dsl.Generators.Emit.Literals;
 
 namespace Dsl.Generators.Emit;
@@ -31,7 +32,8 @@ internal static class ModuleEmitter
             w.Line();
             foreach (var member in module.Members)
             {
-                if (member.Kind is LayerKind.Activation or LayerKind.Dropout)
+                var op = OpRegistry.Get(member.Op);
+                if (op.EagerWithoutBinding)
                 {
                     ModelEmitter.EagerMember(w, member, null);
                     continue;
@@ -39,12 +41,10 @@ internal static class ModuleEmitter
 
                 string x = member.ParameterName;
                 string slot = $"_binding.Layers[{Int(member.Index)}]";
-                string unused = String($"layer '{member.Name}' is not used by the forward pass, so its shape is unknown");
                 string ids = member.SecondParameterName; // a MeanPool's token ids
                 string parameters = ids.Length > 0 ? $"global::Dsl.Tensor {x}, global::Dsl.Tensor {ids}" : $"global::Dsl.Tensor {x}";
-                string arguments = ids.Length > 0 ? $"{x}, {ids}" : x;
                 w.Line($"{member.Accessibility} partial global::Dsl.Tensor {member.Name}({parameters}) =>");
-                w.Line($"    global::Dsl.Runtime.Eager.{member.Kind}({arguments}, _binding.Arena, {slot} ?? throw new global::System.InvalidOperationException({unused}));");
+                w.Line($"    {op.ModuleEagerBody(member, slot)};");
                 w.Line();
             }
         }

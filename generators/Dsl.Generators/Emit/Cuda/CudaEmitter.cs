@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using Dsl.Generators.Model;
+using Dsl.Generators.Ops;
 using Dsl.Generators.Planning;
 using static Dsl.Generators.Emit.CudaLiterals;
 
@@ -24,6 +25,16 @@ internal sealed record CudaModule(
     List<CudaLaunchSpec> GradientNorm, List<CudaLaunchSpec> Sgd, List<CudaLaunchSpec> AdamW, List<string> Unsupported, bool Pooled, List<CudaLaunchSpec> Lion,
     List<CudaLaunchSpec> AdversarialPerturb, List<CudaLaunchSpec> AdversarialRestore, CudaMultiTaskSpec? MultiTask = null);
 
+/// <summary>A target parameter of a multi-task loss and its first value in the labels or targets staging buffer.</summary>
+internal sealed record CudaTaskTargetSpec(string Name, bool IsLabels, int Width, int Offset);
+
+/// <summary>One task: its title, target, per-row loss slots, divisor, fixed weight and gradient-scale launch.</summary>
+internal sealed record CudaTaskSpec(string Title, int Target, int LossOffset, int LossDivisor, double Weight, int ScaleIndex);
+
+/// <summary>The multi-task part of a CUDA module (printed as a <c>Dsl.Cuda.CudaMultiTask</c>).</summary>
+internal sealed record CudaMultiTaskSpec(string Weighting, List<CudaTaskTargetSpec> Targets, List<CudaTaskSpec> Tasks, List<CudaLaunchSpec> Scales,
+    int FactorOffset, int LogVarianceOffset, int LogVarianceGradientOffset);
+
 /// <summary>
 /// Prints CUDA C for a <see cref="ModelPlan"/>: the same steps, offsets and fusion decisions the CPU
 /// emitter prints as C#, as kernels over one float arena (llm.c's layout: every kernel gets the
@@ -36,12 +47,8 @@ internal sealed record CudaModule(
 /// attributes and NVVM builtins, and under <c>DSL_EMULATE</c> (a C++ compiler, for the CPU emulation
 /// check) an external header supplies them.
 /// </summary>
-internal static partial class CudaEmitter
+internal static class CudaEmitter
 {
-    private const int ElementBlock = 256;
-    private const int RowBlock = 128;
-    private const int ReduceBlock = 256;
-
     public static CudaModule Emit(ModelPlan plan)
     {
         var e = new Emission(plan);
@@ -57,8 +64,10 @@ internal static partial class CudaEmitter
         public int GetHashCode(PlanStep obj) => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(obj);
     }
 
-    private sealed partial class Emission
+    private sealed class Emission
     {
+        private const int ElementBlock = CudaWriter.ElementBlock;
+        private const int ReduceBlock = CudaWriter.ReduceBlock;
         private readonly ModelPlan _plan;
         // Keyed by identity: two steps of a plan may be equal as records.
         private readonly Dictionary<PlanStep, CodeWriter> _text = new(ByReference.Instance);
@@ -68,14 +77,8 @@ internal static partial class CudaEmitter
         private readonly int _normOffset;
         private readonly int _lossOffset;
         private readonly int _arenaLength;
-        private readonly int _talkingOffset;
-        // Where the loss kernel being printed leaves its per-row losses, its kernel-name prefix and the first label and
-        // target it reads (a multi-task loss prints one loss per task, each with its own slots and targets).
-        private int _slot;
-        private string _kernelPrefix = "";
-        private int _labelBase;
-        private int _targetBase;
         private readonly int _factorOffset = -1;
+        private readonly CudaWriter _writer;
 
         public Emission(ModelPlan plan)
         {
@@ -84,7 +87,6 @@ internal static partial class CudaEmitter
             _normOffset = plan.ArenaLength;
             _lossOffset = plan.ArenaLength + 16;
             int tasks = plan.Model.MultiTask?.Tasks.Count ?? 0;
-            _slot = _lossOffset;
             _arenaLength = Align(_lossOffset + (plan.Rows * System.Math.Max(1, tasks)), 16);
             if (tasks > 0)
             {
@@ -94,10 +96,11 @@ internal static partial class CudaEmitter
             }
 
             // Talking heads' backward scratch (P′ and λ·∂Ĵ per query and key, the mix-gradient partials per query).
-            _talkingOffset = _arenaLength;
-            int talking = plan.Forward.Where(s => s.Kind == StepKind.AttentionForward && s.Attention is { Options.TalkingHeads: true })
-                .Select(s => TalkingScratch(s.Attention!.Options, plan.Rows, plan.Model.Sequence)).DefaultIfEmpty(0).Max();
+            int talkingOffset = _arenaLength;
+            int talking = plan.Forward.OfType<AttentionOp.ForwardStep>().Where(s => s.Attention.Options.TalkingHeads)
+                .Select(s => AttentionOp.TalkingScratch(s.Attention.Options, plan.Rows, plan.Model.Sequence)).DefaultIfEmpty(0).Max();
             _arenaLength = Align(_arenaLength + talking, 16);
+            _writer = new CudaWriter(plan, _lossOffset, talkingOffset, _cooperative, _unsupported);
         }
 
         private static int Align(int value, int to) => (value + to - 1) / to * to;
@@ -106,34 +109,25 @@ internal static partial class CudaEmitter
         {
             // Plan-level extras the CUDA path does not carry yet: refused by name rather than run without them.
             var extras = _unsupported.ToList();
-            static bool IsLoss(PlanStep s) => s.Kind is StepKind.SoftmaxCrossEntropy or StepKind.MeanSquaredError or StepKind.Loss;
-            var forward = _plan.Forward.Where(s => !IsLoss(s)).ToList();
-            var lossStep = _plan.Forward.FirstOrDefault(IsLoss);
-            for (int i = 0; i < forward.Count; i++) Step(forward[i], $"f{Int(i)}", forward: true);
-            for (int i = 0; i < _plan.Backward.Count; i++) Step(_plan.Backward[i], $"b{Int(i)}", forward: false);
+            var forward = _plan.Forward.Where(s => s is not LossStep).ToList();
+            var lossStep = (LossStep?)_plan.Forward.FirstOrDefault(s => s is LossStep);
+            for (int i = 0; i < forward.Count; i++) Step(forward[i], $"f{Int(i)}");
+            for (int i = 0; i < _plan.Backward.Count; i++) Step(_plan.Backward[i], $"b{Int(i)}");
             var loss = new CodeWriter();
             var lossLaunches = new List<CudaLaunchSpec>();
             int lossDivisor = 1;
             CudaMultiTaskSpec? multiTask = null;
-            if (_plan.Model.MultiTask is { } multi) multiTask = MultiTaskLoss(loss, lossLaunches, multi);
-            else if (lossStep is not null)
-            {
-                if (_plan.Model.Loss is { IsPlain: false } spec) lossDivisor = ExtendedLoss(loss, lossLaunches, lossStep, spec);
-                else if (lossStep.Kind == StepKind.SoftmaxCrossEntropy) SoftmaxCrossEntropy(loss, lossLaunches, lossStep);
-                else
-                {
-                    MeanSquaredError(loss, lossLaunches, lossStep);
-                    lossDivisor = lossStep.In;
-                }
-            }
+            _writer.Begin("", loss, lossLaunches);
+            if (_plan.Model.MultiTask is { } multi) multiTask = MultiTask.CudaLoss(_writer, multi, _factorOffset);
+            else if (lossStep is not null) lossDivisor = MultiTask.CudaTaskLoss(_writer, lossStep, _plan.Model.Loss!);
 
             // After a MeanPool a pass has one row per example: the forward launches after the pool, the loss and
             // the backward launches before the pool's backward run with rows = batch.
             bool pooled = _plan.Model.Pooled;
             if (pooled)
             {
-                int poolForward = forward.FindIndex(s => s.Kind == StepKind.MeanPoolForward);
-                int poolBackward = _plan.Backward.ToList().FindIndex(s => s.Kind == StepKind.MeanPoolBackward);
+                int poolForward = forward.FindIndex(s => s is MeanPool.ForwardStep);
+                int poolBackward = _plan.Backward.ToList().FindIndex(s => s is MeanPool.BackwardStep);
                 for (int i = poolForward + 1; i < forward.Count; i++) PerExample(_launches[forward[i]]);
                 for (int i = 0; i < poolBackward; i++) PerExample(_launches[_plan.Backward[i]]);
                 PerExample(lossLaunches);
@@ -144,11 +138,11 @@ internal static partial class CudaEmitter
             var spectral = new CodeWriter();
             var spectralForward = new List<CudaLaunchSpec>();
             var spectralBackward = new List<CudaLaunchSpec>();
-            SpectralNorm(spectral, spectralForward, spectralBackward);
+            SpectralNorm.Cuda(_writer, spectral, spectralForward, spectralBackward);
             var adversarial = new CodeWriter();
             var perturb = new List<CudaLaunchSpec>();
             var restore = new List<CudaLaunchSpec>();
-            Adversarial(adversarial, perturb, restore);
+            Adversarial.Cuda(_writer, adversarial, perturb, restore);
 
             var optimizer = new CodeWriter();
             var norm = new List<CudaLaunchSpec>();
@@ -189,12 +183,25 @@ internal static partial class CudaEmitter
                 norm, sgd, adamW, _unsupported, pooled, lion, perturb, restore, multiTask);
         }
 
+        private void Step(PlanStep s, string prefix)
+        {
+            _writer.Begin(prefix);
+            _text[s] = _writer.W;
+            _launches[s] = _writer.Launches;
+            s.Cuda(_writer);
+        }
+
         private static void PerExample(List<CudaLaunchSpec> launches)
         {
             for (int i = 0; i < launches.Count; i++) launches[i] = launches[i] with { PerExample = true };
         }
 
         private static void Append(CodeWriter w, CodeWriter part) => w.Lines(part.ToString().TrimEnd('\n')).Line();
+
+        private static void Elementwise(CodeWriter w, List<CudaLaunchSpec> launches, string name, string comment, int width, bool fixedCount, params string[] body) =>
+            CudaWriter.Elementwise(w, launches, name, comment, width, fixedCount, body);
+
+        private static void BlockReduce(CodeWriter w, string buffer, string variable, string combine) => CudaWriter.BlockReduce(w, buffer, variable, combine);
 
         private void Header(CodeWriter w)
         {
@@ -337,306 +344,6 @@ internal static partial class CudaEmitter
 
             """;
 
-        // ---------- steps ----------
-
-        private void Step(PlanStep s, string prefix, bool forward)
-        {
-            var w = new CodeWriter();
-            var launches = new List<CudaLaunchSpec>();
-            _text[s] = w;
-            _launches[s] = launches;
-            switch (s.Kind)
-            {
-                case StepKind.DenseForward: DenseForward(w, launches, s, prefix); break;
-                case StepKind.DenseBackward: DenseBackward(w, launches, s, prefix); break;
-                case StepKind.ActivationForward:
-                    Elementwise(w, launches, $"{prefix}_activation", $"{Name(s)}: y = {ActivationName(s.Activation)}(x)", s.Out, false,
-                        $"arena[{Int(s.Y)} + i] = {Forward(s.Activation, $"arena[{Int(s.X)} + i]", s.Scalar)};");
-                    break;
-                case StepKind.ActivationBackward:
-                    Elementwise(w, launches, $"{prefix}_activation_backward", $"{Name(s)} backward: ∂x {Op(s.AccumulateDX)} ∂y ⊙ {ActivationName(s.Activation)}′(x)", s.Out, false,
-                        $"const float g = arena[{Int(s.DY)} + i] * {Derivative(s.Activation, s.X >= 0 ? $"arena[{Int(s.X)} + i]" : "0.0f", $"arena[{Int(s.Y)} + i]", s.Scalar)};",
-                        Store(s.DX, "g", s.AccumulateDX));
-                    break;
-                case StepKind.DropoutForward: DropoutForward(w, launches, s, prefix); break;
-                case StepKind.DropoutBackward: DropoutBackward(w, launches, s, prefix); break;
-                case StepKind.AddForward:
-                    Elementwise(w, launches, $"{prefix}_add", "residual: y = x₁ + x₂", s.Out, false,
-                        $"arena[{Int(s.Y)} + i] = arena[{Int(s.X)} + i] + arena[{Int(s.X2)} + i];");
-                    break;
-                case StepKind.AddBackward:
-                {
-                    var body = new List<string> { $"const float g = arena[{Int(s.DY)} + i];" };
-                    if (s.DX >= 0) body.Add(Store(s.DX, "g", s.AccumulateDX));
-                    if (s.DX2 >= 0) body.Add(Store(s.DX2, "g", s.AccumulateDX2));
-                    Elementwise(w, launches, $"{prefix}_add_backward", $"residual backward: ∂x₁ {Op(s.AccumulateDX)} ∂y, ∂x₂ {Op(s.AccumulateDX2)} ∂y", s.Out, false, body.ToArray());
-                    break;
-                }
-                case StepKind.ScaleForward:
-                    Elementwise(w, launches, $"{prefix}_scale", $"y = {Literals.Double(s.Scalar)}·x", s.Out, false,
-                        $"arena[{Int(s.Y)} + i] = {Float(s.Scalar)} * arena[{Int(s.X)} + i];");
-                    break;
-                case StepKind.ScaleBackward:
-                    Elementwise(w, launches, $"{prefix}_scale_backward", $"scale backward: ∂x {Op(s.AccumulateDX)} {Literals.Double(s.Scalar)}·∂y", s.Out, false,
-                        $"const float g = {Float(s.Scalar)} * arena[{Int(s.DY)} + i];", Store(s.DX, "g", s.AccumulateDX));
-                    break;
-                case StepKind.EmbeddingForward: EmbeddingForward(w, launches, s, prefix); break;
-                case StepKind.EmbeddingBackward: EmbeddingBackward(w, launches, s, prefix); break;
-                case StepKind.PositionForward: PositionForward(w, launches, s, prefix); break;
-                case StepKind.PositionBackward: PositionBackward(w, launches, s, prefix); break;
-                case StepKind.LayerNormForward: NormForward(w, launches, s, prefix, layerNorm: true); break;
-                case StepKind.RmsNormForward: NormForward(w, launches, s, prefix, layerNorm: false); break;
-                case StepKind.LayerNormBackward: NormBackward(w, launches, s, prefix, layerNorm: true); break;
-                case StepKind.RmsNormBackward: NormBackward(w, launches, s, prefix, layerNorm: false); break;
-                case StepKind.MeanPoolForward: MeanPoolForward(w, launches, s, prefix); break;
-                case StepKind.MeanPoolBackward: MeanPoolBackward(w, launches, s, prefix); break;
-                case StepKind.AttentionForward when s.Attention is { Options: { TalkingHeads: false } or { TalkingHeads: true, Linear: false } }: AttentionForward(w, launches, s, prefix); break;
-                case StepKind.AttentionBackward when s.Attention is { Options: { TalkingHeads: false } or { TalkingHeads: true, Linear: false } }: AttentionBackward(w, launches, s, prefix); break;
-                default:
-                    string what = $"{s.Kind} ({Name(s)})";
-                    _unsupported.Add(what);
-                    w.Line($"/* {what}: not emitted for CUDA yet; this model cannot run on a GPU. */");
-                    break;
-            }
-
-            _ = forward;
-        }
-
-        /// <summary>The label of row <paramref name="row"/> for the loss being printed.</summary>
-        private string Label(string row) => _labelBase == 0 ? $"labels[{row}]" : $"labels[{Int(_labelBase)} + {row}]";
-
-        /// <summary>The target value <paramref name="index"/> for the loss being printed.</summary>
-        private string Target(string index) => _targetBase == 0 ? $"targets[{index}]" : $"targets[{Int(_targetBase)} + {index}]";
-
-        private static string Op(bool accumulate) => accumulate ? "+=" : "=";
-
-        private static string Store(int offset, string value, bool accumulate) => accumulate
-            ? $"arena[{Int(offset)} + i] += {value};"
-            : $"arena[{Int(offset)} + i] = {value};";
-
-        private static string Name(PlanStep s) => s.Layer.Length > 0 ? s.Layer : $"node {Int(s.Node)}";
-
-        /// <summary>A grid-stride kernel over rows × <paramref name="width"/> elements (or <paramref name="width"/>
-        /// when <paramref name="fixedCount"/>); the body sees i (flat index) and c (column).</summary>
-        private static void Elementwise(CodeWriter w, List<CudaLaunchSpec> launches, string name, string comment, int width, bool fixedCount, params string[] body)
-        {
-            w.Line($"/* {comment} */");
-            using (w.Block($"DSL_KERNEL({name})"))
-            {
-                w.Line(fixedCount ? $"const int n = {Int(width)};" : $"const int n = args.rows * {Int(width)};");
-                using (w.Block("DSL_FOR_ELEMENTS(i, n)"))
-                {
-                    if (body.Any(b => b.Contains("+ c]"))) w.Line($"const int c = i % {Int(width)};");
-                    foreach (var line in body) w.Line(line);
-                }
-            }
-
-            w.Line();
-            launches.Add(new CudaLaunchSpec(name, comment, fixedCount ? "Elements" : "RowElements", width, ElementBlock));
-        }
-
-        private static void DenseForward(CodeWriter w, List<CudaLaunchSpec> launches, PlanStep s, string prefix)
-        {
-            string act = s.Activation == ActivationKind.None ? "" : ActivationName(s.Activation);
-            string formula = $"y[rows, {Int(s.Out)}] = {(act.Length > 0 ? act + "(" : "")}x[rows, {Int(s.In)}]·W[{Int(s.Out)}, {Int(s.In)}]ᵀ{(s.B >= 0 ? " + b" : "")}{(act.Length > 0 ? ")" : "")}";
-            string? fused = FusedEpilogue(s);
-            w.Line($"/* ==== {s.Layer}: Dense {Int(s.In)} → {Int(s.Out)}: {formula} ==== */");
-            w.Line($"/* cuBLAS: y = x·Wᵀ (x at {Int(s.X)}, W at {Int(s.W)}, y at {Int(s.Y)}) */");
-            var gemm = new CudaGemmSpec(false, true, s.X, s.In, s.W, s.In, s.Y, s.Out, 0, s.Out, s.In, RowsAreM: true, Accumulate: false);
-            if (fused is not null)
-            {
-                bool keepsZ = fused != "Bias" && s.Z >= 0;
-                gemm = gemm with { Epilogue = fused, Bias = fused is "Bias" or "GeluBias" ? s.B : -1, Aux = keepsZ ? s.Z : -1 };
-                w.Line($"/* cuBLASLt fuses the epilogue into the product ({LtEpilogueName(fused, keepsZ)}{(keepsZ ? $", z kept at {Int(s.Z)}" : "")});");
-                w.Line("   the kernel below runs only on the plain cublasSgemm path (cuBLASLt missing, or no algorithm for the shape). */");
-            }
-
-            launches.Add(new CudaLaunchSpec($"{prefix}_gemm", $"{s.Layer}: y = x·Wᵀ{(fused is null ? "" : $" with the {fused} epilogue on cuBLASLt")}", "Single", 0, 0, gemm));
-            if (s.B < 0 && s.Activation == ActivationKind.None) return;
-            var body = new List<string> { s.B >= 0 ? $"const float z = arena[{Int(s.Y)} + i] + arena[{Int(s.B)} + c];" : $"const float z = arena[{Int(s.Y)} + i];" };
-            if (s.Z >= 0) body.Add($"arena[{Int(s.Z)} + i] = z;");
-            body.Add($"arena[{Int(s.Y)} + i] = {Forward(s.Activation, "z", s.Scalar)};");
-            string comment = $"{s.Layer} epilogue: {(s.B >= 0 ? "z = y + b" : "z = y")}{(s.Z >= 0 ? $" (kept at {Int(s.Z)})" : "")}, y = {(act.Length > 0 ? act + "(z)" : "z")}";
-            Elementwise(w, launches, $"{prefix}_dense_epilogue", comment, s.Out, false, body.ToArray());
-            if (fused is not null) launches[launches.Count - 1] = launches[launches.Count - 1] with { UnlessFused = true };
-        }
-
-        /// <summary>
-        /// The cuBLASLt epilogue a Dense forward's bias and activation can become, or null. cuBLASLt offers a bias
-        /// (added per output column) and GELU in its tanh form, which is our GeluTanh (x·σ(2√(2/π)(x + 0.044715x³)),
-        /// the same function as ½x(1 + tanh(√(2/π)(x + 0.044715x³)))); the exact (erf) GELU and the other activations
-        /// stay in our kernel. When the backward needs z, cuBLASLt's GELU_AUX writes it with a leading dimension
-        /// that must be a multiple of 8, and z's is the layer's width, so a width that is not is not fused.
-        /// </summary>
-        private static string? FusedEpilogue(PlanStep s)
-        {
-            if (s.Activation == ActivationKind.None) return s.B >= 0 && s.Z < 0 ? "Bias" : null;
-            if (s.Activation != ActivationKind.GeluTanh) return null;
-            if (s.Z >= 0 && s.Out % 8 != 0) return null;
-            return s.B >= 0 ? "GeluBias" : "Gelu";
-        }
-
-        private static string LtEpilogueName(string fused, bool aux) => fused switch
-        {
-            "Bias" => "CUBLASLT_EPILOGUE_BIAS",
-            "Gelu" => aux ? "CUBLASLT_EPILOGUE_GELU_AUX" : "CUBLASLT_EPILOGUE_GELU",
-            _ => aux ? "CUBLASLT_EPILOGUE_GELU_AUX_BIAS" : "CUBLASLT_EPILOGUE_GELU_BIAS",
-        };
-
-        private static void DenseBackward(CodeWriter w, List<CudaLaunchSpec> launches, PlanStep s, string prefix)
-        {
-            w.Line($"/* ---- {s.Layer} backward: ∂W {Op(s.AccumulateParams)} ∂zᵀ·x{(s.GB >= 0 ? $", ∂b {Op(s.AccumulateParams)} Σ ∂z" : "")}{(s.DX >= 0 ? $", ∂x {Op(s.AccumulateDX)} ∂z·W" : "")} ---- */");
-            if (s.Activation != ActivationKind.None)
-            {
-                string x = s.Z >= 0 ? $"arena[{Int(s.Z)} + i]" : "0.0f";
-                Elementwise(w, launches, $"{prefix}_dense_activation_backward", $"{s.Layer}: ∂z = ∂y ⊙ {ActivationName(s.Activation)}′(z), in place", s.Out, false,
-                    $"arena[{Int(s.DY)} + i] *= {Derivative(s.Activation, x, $"arena[{Int(s.Y)} + i]", s.Scalar)};");
-            }
-
-            launches.Add(new CudaLaunchSpec($"{prefix}_gemm_weight", $"{s.Layer}: ∂W {Op(s.AccumulateParams)} ∂zᵀ·x", "Single", 0, 0,
-                new CudaGemmSpec(true, false, s.DY, s.Out, s.X, s.In, s.GW, s.In, s.Out, s.In, 0, RowsAreM: false, Accumulate: s.AccumulateParams)));
-            if (s.GB >= 0) ColumnSums(w, launches, $"{prefix}_bias_gradient", $"{s.Layer}: ∂b {Op(s.AccumulateParams)} Σ_rows ∂z", s.DY, s.Out, s.GB, s.AccumulateParams);
-
-            if (s.DX >= 0)
-            {
-                launches.Add(new CudaLaunchSpec($"{prefix}_gemm_input", $"{s.Layer}: ∂x {Op(s.AccumulateDX)} ∂z·W", "Single", 0, 0,
-                    new CudaGemmSpec(false, false, s.DY, s.Out, s.W, s.In, s.DX, s.In, 0, s.In, s.Out, RowsAreM: true, Accumulate: s.AccumulateDX)));
-            }
-        }
-
-        /// <summary>dst[c] (+)= Σ_rows src[r, c], one thread per column (deterministic: no atomics).</summary>
-        private static void ColumnSums(CodeWriter w, List<CudaLaunchSpec> launches, string name, string comment, int source, int width, int destination, bool accumulate)
-        {
-            w.Line($"/* {comment}, one thread per column */");
-            using (w.Block($"DSL_KERNEL({name})"))
-            {
-                using (w.Block($"DSL_FOR_ELEMENTS(c, {Int(width)})"))
-                {
-                    w.Line("float sum = 0.0f;");
-                    w.Line($"for (int r = 0; r < args.rows; r++) sum += arena[{Int(source)} + r * {Int(width)} + c];");
-                    w.Line(accumulate ? $"arena[{Int(destination)} + c] += sum;" : $"arena[{Int(destination)} + c] = sum;");
-                }
-            }
-
-            w.Line();
-            launches.Add(new CudaLaunchSpec(name, comment, "Elements", width, ElementBlock));
-        }
-
-        private static ulong Threshold(double rate)
-        {
-            // ⌈rate·2⁵³⌉: element i is kept iff (hash >> 11) ≥ threshold (Dsl.Kernels.Dropout's decision, in integers).
-            return (ulong)System.Math.Ceiling(rate * (1UL << 53));
-        }
-
-        private static void DropoutForward(CodeWriter w, List<CudaLaunchSpec> launches, PlanStep s, string prefix)
-        {
-            string comment = $"{s.Layer}: dropout p = {Literals.Double(s.Scalar)} in training (mask from seed and step), a copy otherwise";
-            if (s.Scalar == 0)
-            {
-                Elementwise(w, launches, $"{prefix}_dropout", comment, s.Out, false, $"arena[{Int(s.Y)} + i] = arena[{Int(s.X)} + i];");
-                return;
-            }
-
-            Elementwise(w, launches, $"{prefix}_dropout", comment, s.Out, false,
-                $"const float x = arena[{Int(s.X)} + i];",
-                $"const unsigned long long key = dsl_stream_key(args.seed, (args.dropoutStep << 12) | {Int(s.Stream)}ULL);",
-                $"arena[{Int(s.Y)} + i] = !args.training ? x : dsl_keep(key, i, {ULong(Threshold(s.Scalar))}) ? x * {Float(1.0 / (1.0 - s.Scalar))} : 0.0f;");
-        }
-
-        private static void DropoutBackward(CodeWriter w, List<CudaLaunchSpec> launches, PlanStep s, string prefix)
-        {
-            string comment = $"{s.Layer} backward: ∂x {Op(s.AccumulateDX)} mask ⊙ ∂y/(1 − p), the forward's mask";
-            if (s.Scalar == 0)
-            {
-                Elementwise(w, launches, $"{prefix}_dropout_backward", comment, s.Out, false, $"const float g = arena[{Int(s.DY)} + i];", Store(s.DX, "g", s.AccumulateDX));
-                return;
-            }
-
-            Elementwise(w, launches, $"{prefix}_dropout_backward", comment, s.Out, false,
-                $"const unsigned long long key = dsl_stream_key(args.seed, (args.dropoutStep << 12) | {Int(s.Stream)}ULL);",
-                $"const float g = dsl_keep(key, i, {ULong(Threshold(s.Scalar))}) ? arena[{Int(s.DY)} + i] * {Float(1.0 / (1.0 - s.Scalar))} : 0.0f;",
-                Store(s.DX, "g", s.AccumulateDX));
-        }
-
-        // ---------- losses ----------
-
-        /// <summary>A shared-memory tree reduction of <paramref name="variable"/> over the block (block size a power of two).</summary>
-        private static void BlockReduce(CodeWriter w, string buffer, string variable, string combine)
-        {
-            w.Line($"{buffer}[DSL_TID] = {variable};");
-            w.Line("__syncthreads();");
-            using (w.Block("for (int stride = DSL_BDIM / 2; stride > 0; stride >>= 1)"))
-            {
-                w.Line($"if (DSL_TID < stride) {buffer}[DSL_TID] = {string.Format(System.Globalization.CultureInfo.InvariantCulture, combine, $"{buffer}[DSL_TID]", $"{buffer}[DSL_TID + stride]")};");
-                w.Line("__syncthreads();");
-            }
-
-            w.Line($"{variable} = {buffer}[0];");
-            w.Line("__syncthreads();");
-        }
-
-        private void SoftmaxCrossEntropy(CodeWriter w, List<CudaLaunchSpec> launches, PlanStep s)
-        {
-            int classes = s.In;
-            string name = _kernelPrefix + "loss_softmax_cross_entropy";
-            _cooperative.Add(name);
-            w.Line($"/* loss = mean over rows of −log softmax(z)[label], fused with ∂z = (softmax(z) − onehot)/rows.");
-            w.Line($"   One block per row; z at {Int(s.X)}, ∂z at {Int(s.DX)} (may be the same memory: z[label] is read before any write),");
-            w.Line($"   the row's loss at {Int(_slot)} + row. */");
-            using (w.Block($"DSL_KERNEL({name})"))
-            {
-                w.Line($"__shared__ float reduce[{Int(RowBlock)}];");
-                w.Line("const int r = DSL_BID;");
-                w.Line("if (r >= args.rows) return;");
-                w.Line($"const float* z = arena + {Int(s.X)} + r * {Int(classes)};");
-                w.Line($"float* d = arena + {Int(s.DX)} + r * {Int(classes)};");
-                w.Line($"const int label = {Label("r")};");
-                w.Line($"const float zLabel = label >= 0 && label < {Int(classes)} ? z[label] : DSL_NAN;");
-                w.Line("float m = -DSL_INF;");
-                w.Line($"for (int j = DSL_TID; j < {Int(classes)}; j += DSL_BDIM) m = z[j] > m ? z[j] : m;");
-                BlockReduce(w, "reduce", "m", "{0} > {1} ? {0} : {1}");
-                w.Line("float sum = 0.0f;");
-                w.Line($"for (int j = DSL_TID; j < {Int(classes)}; j += DSL_BDIM) sum += DSL_EXPF(z[j] - m);");
-                BlockReduce(w, "reduce", "sum", "{0} + {1}");
-                w.Line("const float scale = 1.0f / (float)args.rows;");
-                w.Line($"for (int j = DSL_TID; j < {Int(classes)}; j += DSL_BDIM) d[j] = DSL_EXPF(z[j] - m) / sum * scale - (j == label ? scale : 0.0f);");
-                w.Line($"if (DSL_TID == 0) arena[{Int(_slot)} + r] = DSL_LOGF(sum) + m - zLabel;");
-            }
-
-            w.Line();
-            launches.Add(new CudaLaunchSpec(name, "softmax cross-entropy, value and gradient", "Rows", classes, RowBlock));
-        }
-
-        private void MeanSquaredError(CodeWriter w, List<CudaLaunchSpec> launches, PlanStep s)
-        {
-            int width = s.In;
-            string name = _kernelPrefix + "loss_mean_squared_error";
-            _cooperative.Add(name);
-            w.Line($"/* loss = mean (p − t)² over rows × {Int(width)}, fused with ∂p = 2(p − t)/n. One block per row;");
-            w.Line($"   p at {Int(s.X)}, ∂p at {Int(s.DX)}, targets in the targets buffer, Σ_row (p − t)² at {Int(_slot)} + row. */");
-            using (w.Block($"DSL_KERNEL({name})"))
-            {
-                w.Line($"__shared__ float reduce[{Int(RowBlock)}];");
-                w.Line("const int r = DSL_BID;");
-                w.Line("if (r >= args.rows) return;");
-                w.Line($"const float coefficient = 2.0f / (float)(args.rows * {Int(width)});");
-                w.Line("float sum = 0.0f;");
-                using (w.Block($"for (int j = DSL_TID; j < {Int(width)}; j += DSL_BDIM)"))
-                {
-                    w.Line($"const int i = r * {Int(width)} + j;");
-                    w.Line($"const float diff = arena[{Int(s.X)} + i] - {Target("i")};");
-                    w.Line("sum += diff * diff;");
-                    w.Line($"arena[{Int(s.DX)} + i] = coefficient * diff;");
-                }
-
-                BlockReduce(w, "reduce", "sum", "{0} + {1}");
-                w.Line($"if (DSL_TID == 0) arena[{Int(_slot)} + r] = sum;");
-            }
-
-            w.Line();
-            launches.Add(new CudaLaunchSpec(name, "mean squared error, value and gradient", "Rows", width, RowBlock));
-        }
-
         // ---------- optimizers ----------
 
         private void Optimizers(CodeWriter w, List<CudaLaunchSpec> norm, List<CudaLaunchSpec> sgd, List<CudaLaunchSpec> adamW)
@@ -718,45 +425,21 @@ internal static partial class CudaEmitter
             w.Line("#endif");
         }
 
-        // ---------- activations ----------
-
-        private static string Forward(ActivationKind kind, string x, double parameter) => kind switch
+        /// <summary>Lion: c = β₁m + (1 − β₁)g, θ = θ·decay − lr·sign(c), m = β₂m + (1 − β₂)g (m at the state offset).</summary>
+        private void Lion(CodeWriter w, List<CudaLaunchSpec> lion)
         {
-            ActivationKind.Relu => $"dsl_relu({x})",
-            ActivationKind.GeluTanh => $"dsl_gelu({x})",
-            ActivationKind.GeluErf => $"dsl_gelu_erf({x})",
-            ActivationKind.Silu => $"dsl_silu({x})",
-            ActivationKind.Softplus => $"dsl_softplus({x})",
-            ActivationKind.SquarePlus => $"dsl_squareplus({x}, {Float(parameter)})",
-            ActivationKind.Tanh => $"dsl_tanh({x})",
-            ActivationKind.Sigmoid => $"dsl_sigmoid({x})",
-            _ => x,
-        };
-
-        private static string Derivative(ActivationKind kind, string x, string y, double parameter) => kind switch
-        {
-            ActivationKind.Relu => $"dsl_relu_d({x}, {y})",
-            ActivationKind.GeluTanh => $"dsl_gelu_d({x}, {y})",
-            ActivationKind.GeluErf => $"dsl_gelu_erf_d({x}, {y})",
-            ActivationKind.Silu => $"dsl_silu_d({x}, {y})",
-            ActivationKind.Softplus => $"dsl_softplus_d({x}, {y})",
-            ActivationKind.SquarePlus => $"dsl_squareplus_d({x}, {y}, {Float(parameter)})",
-            ActivationKind.Tanh => $"dsl_tanh_d({x}, {y})",
-            ActivationKind.Sigmoid => $"dsl_sigmoid_d({x}, {y})",
-            _ => "1.0f",
-        };
-
-        private static string ActivationName(ActivationKind kind) => kind switch
-        {
-            ActivationKind.Relu => "relu",
-            ActivationKind.GeluTanh => "gelu",
-            ActivationKind.GeluErf => "gelu_erf",
-            ActivationKind.Silu => "silu",
-            ActivationKind.Softplus => "softplus",
-            ActivationKind.SquarePlus => "squareplus",
-            ActivationKind.Tanh => "tanh",
-            ActivationKind.Sigmoid => "sigmoid",
-            _ => "id",
-        };
+            int region = _plan.ParameterRegion, g = _plan.GradientOffset, state = _plan.StateOffset;
+            Elementwise(w, lion, "optimizer_lion", $"Lion: c = β₁m + (1 − β₁)g, θ = θ·decay − lr·sign(c), m = β₂m + (1 − β₂)g (m at {Int(state)})", region, true,
+                "if (!dsl_in_tensor(i)) continue;",
+                "const float scale = dsl_gradient_scale(arena, &args);",
+                $"const float gi = arena[{Int(g)} + i] * scale;",
+                $"const float m = arena[{Int(state)} + i];",
+                "const float c = args.beta1 * m + args.oneMinusBeta1 * gi;",
+                "const float sign = c != c ? c : c > 0.0f ? 1.0f : c < 0.0f ? -1.0f : 0.0f;",
+                "float p = arena[i];",
+                "if (dsl_decays(i, &args)) p *= args.decay;",
+                "arena[i] = p - args.learningRate * sign;",
+                $"arena[{Int(state)} + i] = args.beta2 * m + args.oneMinusBeta2 * gi;");
+        }
     }
 }

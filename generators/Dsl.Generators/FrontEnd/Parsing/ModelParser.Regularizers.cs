@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Linq;
 using Dsl.Generators.Diagnostics;
 using Dsl.Generators.Model;
+using Dsl.Generators.Ops;
 using Microsoft.CodeAnalysis;
 
 namespace Dsl.Generators.Parsing;
@@ -23,7 +24,7 @@ internal sealed partial class ModelParser
             var attribute = method.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == AdversarialAttributeName);
             if (attribute is null) continue;
             var location = attribute.ApplicationSyntaxReference?.GetSyntax(_ct).GetLocation();
-            if (LayerAttributeOf(method)?.AttributeClass?.Name != "EmbeddingAttribute")
+            if (LayerAttributeOf(method)?.AttributeClass?.Name != Embedding.AttributeKey)
             {
                 Report(DiagnosticCatalog.LayerArgument, location, method.Name, "[Adversarial]", "on an [Embedding] layer of the model", "on another member");
                 continue;
@@ -57,18 +58,5 @@ internal sealed partial class ModelParser
             if (attribute is not null)
                 Report(DiagnosticCatalog.LayerArgument, attribute.ApplicationSyntaxReference?.GetSyntax(_ct).GetLocation(), method.Name, "[Adversarial]", "on an [Embedding] member of the model itself", $"in the module '{module.Name}'");
         }
-    }
-
-    /// <summary>Dense's SpectralNorm option; with Tied it is a DSL106 (the table is not this layer's to normalise).</summary>
-    private bool SpectralNormOption(AttributeData attribute, string path, string tied, Location? location)
-    {
-        bool on = NamedBool(attribute, "SpectralNorm", false);
-        if (on && tied.Length > 0)
-        {
-            Report(DiagnosticCatalog.LayerArgument, location, path, "SpectralNorm", "false on a layer tied to an embedding", "true");
-            return false;
-        }
-
-        return on;
     }
 }

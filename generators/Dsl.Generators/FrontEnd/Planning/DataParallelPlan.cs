@@ -36,50 +36,17 @@ internal sealed record DataParallelPlan(int BeforeBackward, EquatableArray<int> 
         }
 
         var backward = plan.Backward;
-        int rowsPerPosition = plan.Model.Sequence;
         for (int i = 0; i < backward.Count; i++)
         {
-            var s = backward[i];
-            switch (s.Kind)
+            if (backward[i].GradientWrites(plan) is { } writes)
             {
-                case StepKind.DenseBackward:
-                    if (s.GW >= 0) Mark(s.GW, s.Out * s.In, i);
-                    if (s.GB >= 0) Mark(s.GB, s.Out, i);
-                    break;
-                case StepKind.EmbeddingBackward:
-                    Mark(s.GW, s.In * s.Out, i);
-                    break;
-                case StepKind.PositionBackward:
-                    Mark(s.GW, rowsPerPosition * s.Out, i);
-                    break;
-                case StepKind.LayerNormBackward:
-                case StepKind.RmsNormBackward:
-                    if (s.GW >= 0) Mark(s.GW, s.Out, i);
-                    if (s.GB >= 0) Mark(s.GB, s.Out, i);
-                    break;
-                case StepKind.AttentionBackward:
-                {
-                    var a = s.Attention!;
-                    int g = s.GW, h = a.Options.Heads, hv = h * a.Options.ValueSize;
-                    Mark(g + a.Wqkv, a.QkvWidth * s.In, i);
-                    if (a.Bqkv >= 0) Mark(g + a.Bqkv, a.QkvWidth, i);
-                    Mark(g + a.Wo, s.Out * hv, i);
-                    if (a.Bo >= 0) Mark(g + a.Bo, s.Out, i);
-                    if (a.PreMix >= 0) Mark(g + a.PreMix, h * h, i);
-                    if (a.PostMix >= 0) Mark(g + a.PostMix, h * h, i);
-                    break;
-                }
-                case StepKind.ActivationBackward:
-                case StepKind.DropoutBackward:
-                case StepKind.AddBackward:
-                case StepKind.ScaleBackward:
-                case StepKind.MeanPoolBackward:
-                    break; // no parameters
-                default:
-                    // A kind this schedule does not know: assume it may write any gradient, so nothing is final before it.
-                    for (int t = 0; t < tensors.Count; t++)
-                        if (lastWrite[t] != AtTheEnd) lastWrite[t] = System.Math.Max(lastWrite[t], i);
-                    break;
+                foreach (var (start, length) in writes) Mark(start, length, i);
+            }
+            else
+            {
+                // A step that does not say what it writes: assume it may write any gradient, so nothing is final before it.
+                for (int t = 0; t < tensors.Count; t++)
+                    if (lastWrite[t] != AtTheEnd) lastWrite[t] = System.Math.Max(lastWrite[t], i);
             }
         }
 
@@ -106,25 +73,15 @@ internal sealed record DataParallelPlan(int BeforeBackward, EquatableArray<int> 
         return new DataParallelPlan(FinalFrom(-1), new EquatableArray<int>(after), IssueOf(plan.Model, plan));
     }
 
+    /// <summary>The first op of the model that cannot be sharded across ranks, and why.</summary>
     private static string? IssueOf(ModelSpec model, ModelPlan plan)
     {
-        if (plan.Adversarial is not null)
-            return "its [Adversarial] (FGM) step perturbs the embedding by the whole batch's gradient inside the step";
-        if (model.MultiTask is { } multi)
-        {
-            return multi.Weighting switch
-            {
-                TaskWeightingKind.InitialLoss => "TaskWeighting.InitialLoss divides by the first batch's losses, which would be each rank's own",
-                TaskWeightingKind.LogSum => "TaskWeighting.LogSum weights each task by 1/L over the whole batch, which is not a mean of per-row terms",
-                _ => null,
-            };
-        }
-
+        if (plan.Adversarial is not null) return Ops.Adversarial.DataParallelIssue;
+        if (model.MultiTask is { } multi) return Ops.MultiTask.DataParallelIssue(multi.Weighting);
         if (model.Loss is { } loss)
         {
-            if (loss.Flood >= 0) return "Ops.Flood turns the gradient's sign on the whole batch's loss, which is not a mean of per-row terms";
-            if (loss.Kind == LossKind.CoSent) return "Ops.CoSent compares every pair of the batch with every other";
-            if (loss.Kind == LossKind.CosineMse) return "its sentence pairs (Ops.CosineMse) are not yet sharded by whole pairs";
+            if (loss.Flood >= 0) return Ops.Flood.DataParallelIssue;
+            return Ops.OpRegistry.Get<Ops.LossOp>(model.Nodes[model.LossNode].Op)?.DataParallelIssue;
         }
 
         return null;

@@ -1,112 +1,37 @@
+using System.Collections.Generic;
+using Dsl.Generators.Emit;
+using Dsl.Generators.Emit.Cuda;
 using Dsl.Generators.Model;
 
 namespace Dsl.Generators.Planning;
 
-/// <summary>What one step of the schedule does.</summary>
-internal enum StepKind
-{
-    /// <summary>Y = X·Wᵀ (+ b) (then f, fused in the GEMM epilogue, storing z when f' needs it).</summary>
-    DenseForward,
-    /// <summary>Y = f(X).</summary>
-    ActivationForward,
-    /// <summary>Y = dropout(X) in training, a copy otherwise.</summary>
-    DropoutForward,
-    /// <summary>Y = X + X2.</summary>
-    AddForward,
-    /// <summary>Y = s·X.</summary>
-    ScaleForward,
-    /// <summary>Loss = mean CE(softmax(X), labels); DX = (softmax − onehot)/batch, fused.</summary>
-    SoftmaxCrossEntropy,
-    /// <summary>Loss = mean (X − T)²; DX = 2(X − T)/n, fused.</summary>
-    MeanSquaredError,
-    /// <summary>DZ = DY ⊙ f'(z) in place (when fused), GW (+)= DZᵀ·X, GB (+)= Σ DZ, DX (+)= DZ·W.</summary>
-    DenseBackward,
-    /// <summary>DX (+)= DY ⊙ f'(X).</summary>
-    ActivationBackward,
-    /// <summary>DX (+)= mask ⊙ DY / (1 − p).</summary>
-    DropoutBackward,
-    /// <summary>DX (+)= DY; DX2 (+)= DY.</summary>
-    AddBackward,
-    /// <summary>DX (+)= s·DY.</summary>
-    ScaleBackward,
-    /// <summary>Y[r] = W[ids[r]] (token ids from the engine's Tokens).</summary>
-    EmbeddingForward,
-    /// <summary>∂W[ids[r]] (+)= DY[r].</summary>
-    EmbeddingBackward,
-    /// <summary>Y[b, t] = X[b, t] + P[t].</summary>
-    PositionForward,
-    /// <summary>DX (+)= DY; ∂P[t] (+)= Σ_b DY[b, t].</summary>
-    PositionBackward,
-    /// <summary>Y = LayerNorm(X) (or, fused, X2 ← X + X2's addend: S = A + B then Y = LayerNorm(S)); mean and rstd kept.</summary>
-    LayerNormForward,
-    /// <summary>DX (+)= LayerNorm′ᵀ·DY; ∂γ, ∂β (+)= row sums.</summary>
-    LayerNormBackward,
-    /// <summary>Y = RMSNorm(X); rstd kept.</summary>
-    RmsNormForward,
-    /// <summary>DX (+)= RMSNorm′ᵀ·DY; ∂g (+)= row sums.</summary>
-    RmsNormBackward,
-    /// <summary>QKV projection, RoPE, attention (softmax, talking-heads or linear), output projection.</summary>
-    AttentionForward,
-    /// <summary>The reverse of <see cref="AttentionForward"/>.</summary>
-    AttentionBackward,
-    /// <summary>Y[b] = mean of X[b, t] over the positions whose token id is not the pad (Scalar): batch × Sequence rows → batch rows.</summary>
-    MeanPoolForward,
-    /// <summary>DX[b, t] (+)= mask · DY[b] / n_b.</summary>
-    MeanPoolBackward,
-    /// <summary>A loss other than plain cross-entropy/MSE, or a flooded one (the model's LossSpec says which), fused with ∂loss/∂X → DX.</summary>
-    Loss,
-}
-
-/// <summary>Where an attention layer's parameters and buffers lie (all element offsets; −1 absent).</summary>
-/// <param name="Options">Resolved sizes and options.</param>
-/// <param name="Scale">λ for a fixed scale (1/√KeySize unless given).</param>
-/// <param name="QkvWidth">Columns of the packed q|k|v buffer: 2·H·KeySize + H·ValueSize.</param>
-/// <param name="Wqkv">Contiguous query, key and value weights: one [QkvWidth, In] matrix.</param>
-/// <param name="Bqkv">Contiguous biases [QkvWidth], or −1.</param>
-/// <param name="Wo">Output projection [Out, H·ValueSize].</param>
-/// <param name="Bo">Output bias, or −1.</param>
-/// <param name="PreMix">Talking-heads pre-softmax mix [H, H], or −1.</param>
-/// <param name="PostMix">Talking-heads post-softmax mix [H, H], or −1.</param>
-/// <param name="Qkv">Packed q|k|v activations [rows, QkvWidth] (q and k after RoPE).</param>
-/// <param name="Heads">Attention output before the projection [rows, H·ValueSize].</param>
-/// <param name="Stats">Per-row statistics kept for the backward [batch, H, T].</param>
-/// <param name="RopeTable">cos/sin table, or −1.</param>
-/// <param name="DQkv">∂ of <paramref name="Qkv"/>.</param>
-/// <param name="DHeads">∂ of <paramref name="Heads"/>.</param>
-internal sealed record AttentionPlan(AttentionSpec Options, double Scale, int QkvWidth, int Wqkv, int Bqkv, int Wo, int Bo, int PreMix, int PostMix,
-    int Qkv, int Heads, int Stats, int RopeTable, int DQkv, int DHeads);
-
 /// <summary>
-/// One step of the forward or backward schedule. Offsets are element offsets into the arena,
-/// −1 when absent; widths are features per row (rows = the run-time batch).
+/// One step of the forward or backward schedule, as the op that planned it decided it: a small record per op
+/// and direction that names its buffers (X, Y, Gain, Rstd, …: element offsets into the arena, −1 when absent)
+/// and sizes, and prints itself for the CPU engine (C#) and for CUDA. Printing decides nothing.
 /// </summary>
-internal sealed record PlanStep(
-    StepKind Kind,
-    int Node,
-    string Layer,
-    ActivationKind Activation,
-    double Scalar,
-    int In,
-    int Out,
-    int X,
-    int X2,
-    int Y,
-    int Z,
-    int W,
-    int B,
-    int GW,
-    int GB,
-    int DX,
-    int DX2,
-    int DY,
-    bool AccumulateDX,
-    bool AccumulateDX2,
-    bool AccumulateParams,
-    int Stream,
-    int Aux = -1,
-    int Aux2 = -1,
-    AttentionPlan? Attention = null,
-    int X3 = -1);
+/// <param name="Node">The graph node the step computes (or differentiates).</param>
+/// <param name="Layer">Its layer's path, or empty.</param>
+internal abstract record PlanStep(int Node, string Layer)
+{
+    /// <summary>The step as generated C# of <c>Engine&lt;T&gt;</c>.</summary>
+    public abstract void Cpu(CpuWriter w);
+
+    /// <summary>The step as CUDA kernels and launches.</summary>
+    public abstract void Cuda(CudaWriter w);
+
+    /// <summary>What the step fills once at initialisation (a RoPE table); nothing by default.</summary>
+    public virtual void Initialize(CpuWriter w)
+    {
+    }
+
+    /// <summary>The parts of the gradient region the step writes, as (arena offset, length), for data parallelism's
+    /// readiness schedule; null when the step does not say (it may then write any). Default: none (no parameters).</summary>
+    public virtual IReadOnlyList<(int Start, int Length)>? GradientWrites(ModelPlan plan) => System.Array.Empty<(int, int)>();
+
+    /// <summary>The step's name in comments: the layer, else the node.</summary>
+    public string Title => Layer.Length > 0 ? Layer : $"node {Literals.Int(Node)}";
+}
 
 /// <summary>How a parameter tensor is initialised.</summary>
 internal enum InitKind { Zeros, Ones, Uniform, Normal, Identity }
@@ -151,16 +76,20 @@ internal sealed record ModelPlan(
     int ArenaLength,
     EquatableArray<PlanStep> Forward,
     EquatableArray<PlanStep> Backward,
-    EquatableArray<LayerBinding> Bindings,
-    AdversarialPlan? Adversarial = null,
-    EquatableArray<SpectralNormPlan> SpectralNorms = default)
+    EquatableArray<LayerBinding> Bindings)
 {
+    /// <summary>FGM's buffers, or null without [Adversarial].</summary>
+    public Ops.Adversarial.Plan? Adversarial { get; init; }
+
+    /// <summary>Every spectrally normalised Dense layer's buffers.</summary>
+    public EquatableArray<Ops.SpectralNorm.Plan> SpectralNorms { get; init; } = EquatableArray<Ops.SpectralNorm.Plan>.Empty;
+
     /// <summary>Offset of the learned task log-variances s_i (multi-task uncertainty weighting), or −1.</summary>
     public int TaskLogVariance { get; init; } = -1;
 }
 
 /// <summary>
-/// What a layer's eager member body needs (offsets into the arena and sizes), in a per-kind layout
-/// that the emitter prints and <c>Dsl.Runtime.Eager</c> reads: see <see cref="Planner"/>.
+/// What a layer's eager member body needs (offsets into the arena and sizes), in a per-op layout
+/// that the op's plan writes and <c>Dsl.Runtime.Eager</c> reads.
 /// </summary>
 internal sealed record LayerBinding(string Layer, EquatableArray<int> Ints, EquatableArray<double> Doubles);

@@ -9,8 +9,8 @@ namespace Dsl.Generators.Rules;
 /// <summary>
 /// The check stage of the front end, on the parsed and shape-inferred <see cref="ModelSpec"/>: the structural
 /// errors that need the widths (a [Repeat] block that changes the width, a multi-task target read by no task or
-/// at two widths) and then the rule families in turn (<see cref="ScalingRules"/>, <see cref="LossRules"/>,
-/// <see cref="MultiTaskRules"/>), none of which calls another. Everything comes back as <see cref="Finding"/>s.
+/// at two widths) and then the rule families in turn (<see cref="ScalingRules"/>, <see cref="LossRules"/>), each a loop over
+/// the ops' rule hooks, none of which calls another. Everything comes back as <see cref="Finding"/>s.
 /// </summary>
 internal static class ModelRules
 {
@@ -34,7 +34,6 @@ internal static class ModelRules
         var findings = new List<Finding>();
         ScalingRules.Check(model, findings);
         LossRules.Check(model, findings);
-        MultiTaskRules.Check(model, findings);
         return findings;
     }
 

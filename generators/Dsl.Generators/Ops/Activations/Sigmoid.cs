@@ -1,0 +1,21 @@
+namespace Dsl.Generators.Ops;
+
+/// <summary>The logistic sigmoid σ(x) = 1/(1 + e⁻ˣ); σ′ = y(1 − y) needs only y.</summary>
+internal sealed class Sigmoid : ActivationOp
+{
+    public override string Name => "Sigmoid";
+
+    public override string? Attribute => "SigmoidAttribute";
+
+    public override bool DerivativeNeedsInput => false;
+
+    public override string Short => "σ";
+
+    public override string CudaShort => "sigmoid";
+
+    public override string Kernel => "Sigmoid";
+
+    public override string CudaForward(string x, Model.OpOptions? options) => $"dsl_sigmoid({x})";
+
+    public override string CudaDerivative(string x, string y, Model.OpOptions? options) => $"dsl_sigmoid_d({x}, {y})";
+}

@@ -1,0 +1,23 @@
+namespace Dsl.Generators.Ops;
+
+/// <summary>Softplus: ln(1 + eˣ). The kernel is Dsl.Kernels.Softplus; the eager reference Dsl.Ops.Softplus.</summary>
+internal sealed class Softplus : ActivationOp
+{
+    public override string Name => "Softplus";
+
+    public override string? Attribute => "SoftplusAttribute";
+
+    public override bool DerivativeNeedsInput => true;
+
+    public override double InitGain => System.Math.Sqrt(2);
+
+    public override InitFamily Family => InitFamily.ReluLike;
+
+    public override string Short => "softplus";
+
+    public override string Kernel => "Softplus";
+
+    public override string CudaForward(string x, Model.OpOptions? options) => $"dsl_softplus({x})";
+
+    public override string CudaDerivative(string x, string y, Model.OpOptions? options) => $"dsl_softplus_d({x}, {y})";
+}
