@@ -80,7 +80,7 @@ public sealed class LossModelTests
 
     private static void AssertNoAllocation(Action step)
     {
-        for (int i = 0; i < 5; i++) step();
+        for (int i = 0; i < 40; i++) step(); // past tiering (a method is recompiled after 30 calls)
         long before = GC.GetAllocatedBytesForCurrentThread();
         long helpers = WorkerPool.HelperAllocatedBytesForCurrentThread;
         for (int i = 0; i < 100; i++) step();

@@ -28,7 +28,7 @@ public sealed class CoSentEncoderSmokeTests
         var optimizer = new AdamW(1e-3);
         foreach (IPairEncoder model in new IPairEncoder[] { new CoSentModel(seed: 1), new CosineMseModel(seed: 1) })
         {
-            for (int i = 0; i < 3; i++) model.TrainStep(ids, scores, optimizer);
+            for (int i = 0; i < 40; i++) model.TrainStep(ids, scores, optimizer); // past tiering (a method is recompiled after 30 calls)
             long before = GC.GetAllocatedBytesForCurrentThread();
             long helpers = Dsl.Runtime.WorkerPool.HelperAllocatedBytesForCurrentThread;
             for (int i = 0; i < 10; i++) model.TrainStep(ids, scores, optimizer);
