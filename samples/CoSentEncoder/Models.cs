@@ -13,22 +13,15 @@ public static class EncoderShape
     public const int PairsPerBatch = 64;
 }
 
-/// <summary>What the trainer needs from either encoder (both generated classes implement it).</summary>
-public interface IPairEncoder
-{
-    /// <summary>One optimizer step on P pairs: 2P examples of <see cref="EncoderShape.Sequence"/> token ids, interleaved.</summary>
-    float TrainStep(System.ReadOnlySpan<int> inputs, System.ReadOnlySpan<float> scores, Dsl.Optimizers.Optimizer optimizer);
-    /// <summary>One embedding per example.</summary>
-    void Predict(System.ReadOnlySpan<int> inputs, System.Span<float> outputs);
-}
-
 /// <summary>
 /// A sentence encoder trained from scratch with CoSENT: word embeddings, a per-word Dense + tanh,
 /// mean pooling over the words (pads excluded), a linear projection. Examples 2i and 2i + 1 of a
 /// batch are the two sentences of pair i; the loss ranks the pairs' cosines by their gold scores.
+/// Like every pair model it is a Dsl.ISupervisedModel&lt;int, float&gt; whose examples are pairs (2 × 32 ids,
+/// one score), which is what Dsl.Training's Trainer batches.
 /// </summary>
 [Model(Batch = EncoderShape.PairsPerBatch * 2, Sequence = EncoderShape.Sequence)]
-public partial class CoSentModel : IPairEncoder
+public partial class CoSentModel
 {
     [Embedding(Vocabulary = EncoderShape.Vocabulary, Dim = 128)] public partial Tensor Words(Tensor ids);
     [Dense(Out = 256)] public partial Tensor Mix(Tensor x);
@@ -43,7 +36,7 @@ public partial class CoSentModel : IPairEncoder
 
 /// <summary>The same encoder trained with Sentence-BERT's regression objective, (cos(u, v) − s/5)².</summary>
 [Model(Batch = EncoderShape.PairsPerBatch * 2, Sequence = EncoderShape.Sequence)]
-public partial class CosineMseModel : IPairEncoder
+public partial class CosineMseModel
 {
     [Embedding(Vocabulary = EncoderShape.Vocabulary, Dim = 128)] public partial Tensor Words(Tensor ids);
     [Dense(Out = 256)] public partial Tensor Mix(Tensor x);

@@ -1,10 +1,8 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using Dsl.Cuda;
 using Dsl.IO;
-using Dsl.Optimizers;
-using Dsl.Runtime;
+using Dsl.Training;
 
 namespace CoSentEncoder;
 
@@ -36,6 +34,12 @@ public sealed class StsData
     /// <summary>Number of pairs.</summary>
     public int Count => Scores.Length;
 
+    /// <summary>The pairs as the trainer takes them: one example per pair (its two sentences' ids, 2 × <see cref="Sequence"/>),
+    /// the gold score times <paramref name="scoreScale"/> as its target (1/5 for cosine-MSE, whose targets are cosines;
+    /// CoSENT only uses their order). The ids are not copied.</summary>
+    public ArrayDataset<int, float> ToDataset(float scoreScale) =>
+        new(Ids, 2 * Sequence, Array.ConvertAll(Scores, s => s * scoreScale), 1);
+
     /// <summary>Encodes <paramref name="pairs"/> with <paramref name="vocabulary"/>.</summary>
     public static StsData Encode(IReadOnlyList<StsPair> pairs, WordVocabulary vocabulary)
     {
@@ -58,94 +62,29 @@ public sealed class StsData
 }
 
 /// <summary>
-/// Trains one encoder on the training split: shuffled batches of <see cref="StsData.PairsPerBatch"/>
-/// pairs (the order drawn from the seed, so both losses see the same batches), AdamW; evaluates by
-/// the Spearman correlation between the cosines of the embeddings and the gold scores. With a device trainer
-/// the steps run on the GPU (the model's parameters then live there: download them before evaluating).
+/// How the sample trains an encoder with <see cref="Trainer"/>: shuffled batches of <see cref="StsData.PairsPerBatch"/>
+/// pairs (epoch e's order drawn from (seed, e), so both losses see the same batches; an epoch's last, shorter batch
+/// is kept), AdamW 1e-3 with weight decay 0.01, and after every epoch the loss and the Spearman correlation between
+/// the pairs' cosines and their gold scores on the validation split ("spearman", the kept-best criterion).
 /// </summary>
-public sealed class PairTrainer
+public static class PairTraining
 {
-    private readonly IPairEncoder _model;
-    private readonly CudaTrainer? _device;
-    private readonly Optimizer _optimizer;
-    private readonly StsData _train;
-    private readonly float _scoreScale;
-    private readonly SeededRandom _random;
-    private readonly int[] _order;
-    private readonly int[] _batchIds = new int[2 * StsData.PairsPerBatch * StsData.Sequence];
-    private readonly float[] _batchScores = new float[StsData.PairsPerBatch];
-    private int _next;
+    /// <summary>The name of the Spearman metric in evaluations and metrics.jsonl.</summary>
+    public const string Spearman = "spearman";
 
-    /// <summary>Creates the trainer; <paramref name="scoreScale"/> multiplies the gold scores given to the loss
-    /// (1/5 for cosine-MSE, whose targets are cosines; CoSENT only uses their order). With <paramref name="device"/>
-    /// (a <see cref="CudaTrainer.ForTokens"/> trainer on the model's CUDA program) the steps run there instead.</summary>
-    public PairTrainer(IPairEncoder model, Optimizer optimizer, StsData train, float scoreScale, ulong seed, CudaTrainer? device = null)
+    /// <summary>The sample's defaults: 6 epochs, seed 1, sts-dev as the validation split, the best by Spearman.</summary>
+    public static TrainerOptions Defaults() => new()
     {
-        _model = model;
-        _device = device;
-        _optimizer = optimizer;
-        _train = train;
-        _scoreScale = scoreScale;
-        _random = new SeededRandom(seed);
-        _order = Enumerable.Range(0, train.Count).ToArray();
-        _next = _order.Length; // shuffle on the first step
-    }
+        Epochs = 6, Seed = 1, DropLast = false, OutputDirectory = "runs/cosent-encoder", ValidationName = "sts-dev", Monitor = Spearman,
+    };
 
-    /// <summary>Steps per pass over the training split.</summary>
-    public int StepsPerEpoch => (_train.Count + StsData.PairsPerBatch - 1) / StsData.PairsPerBatch;
-
-    /// <summary>One training step on the next batch; returns its loss.</summary>
-    public float Step()
+    /// <summary>A trainer of <paramref name="model"/> with the sample's optimizer and the Spearman metric.</summary>
+    public static Trainer Create(Dsl.ISupervisedModel<int, float> model, TrainerOptions options)
     {
-        if (_next >= _order.Length)
-        {
-            // Fisher–Yates with the seeded generator: the same sequence of batches for every model.
-            for (int i = _order.Length - 1; i > 0; i--)
-            {
-                int j = (int)(_random.NextDouble() * (i + 1));
-                (_order[i], _order[j]) = (_order[j], _order[i]);
-            }
-
-            _next = 0;
-        }
-
-        int pairs = Math.Min(StsData.PairsPerBatch, _order.Length - _next);
-        int width = 2 * StsData.Sequence;
-        for (int k = 0; k < pairs; k++)
-        {
-            int pair = _order[_next + k];
-            _train.Ids.AsSpan(pair * width, width).CopyTo(_batchIds.AsSpan(k * width, width));
-            _batchScores[k] = _train.Scores[pair] * _scoreScale;
-        }
-
-        _next += pairs;
-        ReadOnlySpan<int> ids = _batchIds.AsSpan(0, pairs * width);
-        ReadOnlySpan<float> scores = _batchScores.AsSpan(0, pairs);
-        return _device is null ? _model.TrainStep(ids, scores, _optimizer) : (float)_device.TrainStep(ids, scores, _optimizer);
-    }
-
-    /// <summary>Spearman's ρ between cos(u_i, v_i) and the gold scores of <paramref name="split"/>.</summary>
-    public static double Spearman(IPairEncoder model, StsData split, int dim)
-    {
-        var embeddings = new float[2 * split.Count * dim];
-        model.Predict(split.Ids, embeddings);
-        var cosines = new double[split.Count];
-        var gold = new double[split.Count];
-        for (int i = 0; i < split.Count; i++)
-        {
-            ReadOnlySpan<float> u = embeddings.AsSpan(2 * i * dim, dim), v = embeddings.AsSpan((2 * i + 1) * dim, dim);
-            double uv = 0, uu = 0, vv = 0;
-            for (int k = 0; k < dim; k++)
-            {
-                uv += u[k] * v[k];
-                uu += u[k] * u[k];
-                vv += v[k] * v[k];
-            }
-
-            cosines[i] = uu > 0 && vv > 0 ? uv / Math.Sqrt(uu * vv) : 0;
-            gold[i] = split.Scores[i];
-        }
-
-        return RankCorrelation.Spearman(cosines, gold);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        var trainer = new Trainer(model, new Dsl.Optimizers.AdamW(1e-3, weightDecay: 0.01), options);
+        trainer.AddMetric<float>(Spearman, PairMetrics.CosineSpearman);
+        return trainer;
     }
 }

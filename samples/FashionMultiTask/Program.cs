@@ -1,78 +1,56 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
-using System.Globalization;
+using System.IO;
+using System.Linq;
+using Dsl;
 using Dsl.Cuda;
 using Dsl.Cuda.Interop;
 using Dsl.IO;
 using Dsl.Runtime;
+using Dsl.Training;
 
 namespace FashionMultiTask;
 
 /// <summary>
 /// Trains the same two-task model (a shared 784 → 256 ReLU trunk, a 10-class head and a 7×7 thumbnail head)
 /// on Fashion-MNIST under each multi-task weighting — Sum, InitialLoss, LogSum, Uncertainty — with the same
-/// seed, batches and budget, prints both test losses after every epoch, then a table of the results.
-/// Options: --epochs N (default 5), --seed N (default 1), --threads N, --data DIR, --device cpu|cuda (default cpu;
-/// cuda trains with the generated CUDA programs, docs/cuda.md, downloads the parameters after each epoch and scores
-/// the test set on the CPU; without a usable GPU it fails with exit code 1 — no silent CPU fallback).
+/// seed, batches and budget, through <see cref="Trainer"/>: both test losses and the accuracy after every epoch,
+/// then a table of the results. Each weighting has its own run folder under --out and its own checkpoint
+/// (--checkpoint PATH writes PATH with ".sum", ".initialloss", … before the extension; --resume PATH reads
+/// them). --device cuda trains with the generated CUDA programs (docs/cuda.md), downloads the parameters
+/// before each evaluation and scores the test set on the CPU; without a usable GPU it fails with exit code 1
+/// (no silent CPU fallback).
 /// </summary>
 internal static class Program
 {
-    private const string Usage = "options: --epochs N (default 5) --seed N (default 1) --threads N --data DIR --device cpu|cuda (default cpu)";
-
     private static int Main(string[] args)
     {
-        int epochs = 5;
-        ulong seed = 1;
-        string data = Dsl.IO.FashionMnist.DefaultDirectory;
-        bool cuda = false;
-        for (int i = 0; i < args.Length; i++)
+        var cli = new TrainingCommandLine(
+            "Trains one two-task model (10 classes and the 7×7 thumbnail of Fashion-MNIST) under each multi-task weighting and compares them.",
+            new TrainerOptions { Epochs = 5, Seed = 1, OutputDirectory = "runs/fashion-multitask", ValidationName = "test", Monitor = "accuracy", EvaluateAtStart = true },
+            defaultData: Dsl.IO.FashionMnist.DefaultDirectory);
+        var decayEpochs = cli.Add("--decay-epochs", 5, "Epochs the warm-up and cosine decay span, whatever --epochs is (a shorter run is a prefix of the full one, so it can be resumed into it)");
+        var device = cli.Add("--device", "cpu", "cpu, or cuda to train with the generated CUDA programs", "cpu", "cuda");
+        if (!cli.TryParse(args, out int exit)) return exit;
+        TrainerOptions options = cli.Options;
+        bool cuda = cli.Get(device) == "cuda";
+        if (cuda && (options.CheckpointPath is not null || options.ResumeFrom is not null))
         {
-            string option = args[i];
-            if (option is not ("--epochs" or "--seed" or "--threads" or "--data" or "--device"))
-            {
-                Console.Error.WriteLine($"unknown option {option}; {Usage}");
-                return 2;
-            }
+            Console.Error.WriteLine("--device cuda keeps the optimizer state on the GPU, which full-state checkpoints do not read yet: train on the CPU to use --checkpoint or --resume.");
+            return 2;
+        }
 
-            if (i + 1 >= args.Length)
-            {
-                Console.Error.WriteLine($"{option} needs a value; {Usage}");
-                return 2;
-            }
-
-            string value = args[++i];
-            switch (option)
-            {
-                case "--epochs":
-                    if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out epochs) || epochs < 1)
-                        return Fail($"--epochs {value}: expected a whole number of at least 1");
-                    break;
-                case "--seed":
-                    if (!ulong.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out seed))
-                        return Fail($"--seed {value}: expected a whole number from 0 to {ulong.MaxValue}");
-                    break;
-                case "--threads":
-                    if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int threads) || threads < 1)
-                        return Fail($"--threads {value}: expected a whole number of at least 1");
-                    WorkerPool.Shared.Threads = threads;
-                    break;
-                case "--device":
-                    if (value is not ("cpu" or "cuda"))
-                        return Fail($"--device {value}: expected cpu or cuda");
-                    cuda = value == "cuda";
-                    break;
-                default:
-                    data = value;
-                    break;
-            }
+        if (options.ResumeFrom is not null && !Weighting.All.Any(w => File.Exists(options.ForRun(RunName(w)).ResumeFrom)))
+        {
+            Console.Error.WriteLine($"--resume {options.ResumeFrom}: none of {string.Join(", ", Weighting.All.Select(w => options.ForRun(RunName(w)).ResumeFrom))} exists (--checkpoint PATH writes one per weighting).");
+            return 1;
         }
 
         LabelledImages trainImages, testImages;
         try
         {
-            (trainImages, testImages) = Dsl.IO.FashionMnist.Load(data);
+            (trainImages, testImages) = Dsl.IO.FashionMnist.Load(cli.Get(cli.Data)!);
         }
         catch (DatasetNotFoundException e)
         {
@@ -80,71 +58,68 @@ internal static class Program
             return 1;
         }
 
-        TaskData train = TaskData.From(trainImages), test = TaskData.From(testImages);
+        TaskData trainData = TaskData.From(trainImages), testData = TaskData.From(testImages);
+        TaskDataset<float> train = trainData.ToDataset(), test = testData.ToDataset();
+        long scheduleSteps = (long)cli.Get(decayEpochs) * (train.Count / MultiTaskTraining.BatchSize);
         Console.WriteLine($"Fashion-MNIST: {train.Count} training and {test.Count} test images; two tasks on a shared 784 → 256 ReLU trunk: "
-            + $"10 classes (cross-entropy) and the 7×7 thumbnail in [0, 1] (MSE); {SumModel.ParameterCount:N0} parameters "
-            + $"(+2 log-variances for Uncertainty); {epochs} epoch(s) of batch {MultiTaskTrainer.BatchSize}, AdamW {MultiTaskTrainer.PeakLearningRate:G} "
-            + $"with warm-up and cosine decay; seed {seed}; {WorkerPool.Shared.Threads} thread(s)");
+            + $"10 classes (cross-entropy, y_loss) and the 7×7 thumbnail in [0, 1] (MSE, thumb_loss); {SumModel.ParameterCount:N0} parameters "
+            + $"(+2 log-variances for Uncertainty); {options.Epochs} epoch(s) of batch {MultiTaskTraining.BatchSize}, AdamW {MultiTaskTraining.PeakLearningRate:G} "
+            + $"with warm-up and cosine decay over {cli.Get(decayEpochs)} epoch(s); seed {options.Seed}; {WorkerPool.Shared.Threads} thread(s)");
 
-        // A live progress line (rewritten with \r) only on a terminal; a redirected log gets one line per epoch.
-        bool live = !Console.IsOutputRedirected;
-        string lineStart = live ? "\r" : "";
-        var results = new List<(string Name, TaskScores Scores, double Seconds, double[] Weights)>();
+        var results = new List<(string Name, Evaluation? Scores, double Seconds, double[] Weights)>();
         var clock = Stopwatch.StartNew();
         foreach (Weighting weighting in Weighting.All)
         {
-            IMultiTaskModel model = weighting.Create(seed);
-            CudaTrainer? device = null;
+            var model = weighting.Create(options.Seed);
+            var runOptions = options.ForRun(RunName(weighting));
+            Console.WriteLine();
+            Console.WriteLine($"TaskWeighting.{weighting.Name}{(cuda ? " (training on the GPU, the generated CUDA program; scores on the CPU)" : "")}");
+            if (runOptions.ResumeFrom is { } resume && !File.Exists(resume))
+            {
+                Console.WriteLine($"  no checkpoint {resume}: this weighting starts afresh");
+                runOptions.ResumeFrom = null;
+            }
+
+            var trainer = MultiTaskTraining.Create(model, runOptions, scheduleSteps);
+            CudaTrainer? gpu = null;
+            TaskStep<float>? step = null;
             if (cuda)
             {
                 try
                 {
-                    device = DeviceModels.Open(model, seed);
+                    gpu = DeviceModels.Open(model, options.Seed);
                 }
                 catch (CudaUnavailableException e)
                 {
                     Console.Error.WriteLine($"--device cuda: {e.Message} Run without --device cuda (or with --device cpu) to train on the CPU.");
                     return 1;
                 }
+
+                step = MultiTaskTraining.OnDevice(trainer, gpu);
             }
 
-            var trainer = new MultiTaskTrainer(model, train, epochs, seed, device);
-            TaskScores initial = TaskScores.Of(model, test);
-            Console.WriteLine();
-            Console.WriteLine(device is null ? $"TaskWeighting.{weighting.Name}" : $"TaskWeighting.{weighting.Name} (training on the GPU, the generated CUDA program; scores on the CPU)");
-            Console.WriteLine($"  epoch  0/{epochs}  test cross-entropy {initial.CrossEntropy:F4}  thumbnail MSE {initial.ThumbnailMse:F5}  accuracy {initial.Accuracy:F4}");
-            TaskScores scores = initial;
-            for (int epoch = 1; epoch <= epochs; epoch++)
-            {
-                int e = epoch;
-                Action<int, double>? progress = live
-                    ? (steps, loss) => Console.Write($"\r  epoch {e,2}/{epochs}  step {steps,4}/{trainer.StepsPerEpoch}  combined loss {loss:F4}   ")
-                    : null;
-                double trainLoss = trainer.RunEpoch(progress);
-                scores = TaskScores.Of(model, test);
-                Console.WriteLine($"{lineStart}  epoch {epoch,2}/{epochs}  test cross-entropy {scores.CrossEntropy:F4}  thumbnail MSE {scores.ThumbnailMse:F5}  "
-                    + $"accuracy {scores.Accuracy:F4}  (train combined loss {trainLoss:F4}, {trainer.TrainingSeconds:F1} s){(live ? "   " : "")}");
-            }
-
-            double[] weights = trainer.TaskWeights.ToArray();
-            device?.Dispose();
+            TrainingResult result = trainer.Fit(train, test, step);
+            double[] weights = (gpu is null ? model.TaskWeights : gpu.TaskWeights).ToArray();
+            gpu?.Dispose();
             Console.WriteLine($"  last step's task weights ∂L/∂L_i: cross-entropy {weights[0]:G4}, thumbnail MSE {weights[1]:G4} (ratio MSE/CE {weights[1] / weights[0]:G4})");
-            results.Add((weighting.Name, scores, trainer.TrainingSeconds, weights));
+            results.Add((weighting.Name, result.LastValidation, result.Epochs.Sum(e => e.Seconds), weights));
         }
 
         Console.WriteLine();
-        Console.WriteLine($"After {epochs} epoch(s), seed {seed}, on the {test.Count} test images ({clock.Elapsed.TotalSeconds:F0} s in all):");
+        Console.WriteLine($"After {options.Epochs} epoch(s), seed {options.Seed}, on the {test.Count} test images ({clock.Elapsed.TotalSeconds:F0} s in all):");
         Console.WriteLine();
         Console.WriteLine("| Weighting    | Test accuracy | Test thumbnail MSE | Test cross-entropy | Training s | Last weights CE, MSE |");
         Console.WriteLine("|--------------|--------------:|-------------------:|-------------------:|-----------:|----------------------|");
         foreach (var (name, s, seconds, w) in results)
-            Console.WriteLine($"| {name,-12} | {s.Accuracy,13:F4} | {s.ThumbnailMse,18:F5} | {s.CrossEntropy,18:F4} | {seconds,10:F1} | {w[0],-9:G3} {w[1],-10:G3} |");
+        {
+            double accuracy = s?["accuracy"] ?? double.NaN, mse = s?[Trainer.TaskLossKey(MultiTaskTraining.Thumbnail)] ?? double.NaN;
+            double crossEntropy = s?[Trainer.TaskLossKey(MultiTaskTraining.Classes)] ?? double.NaN;
+            Console.WriteLine($"| {name,-12} | {accuracy,13:F4} | {mse,18:F5} | {crossEntropy,18:F4} | {seconds,10:F1} | {w[0],-9:G3} {w[1],-10:G3} |");
+        }
+
         return 0;
     }
 
-    private static int Fail(string message)
-    {
-        Console.Error.WriteLine($"{message}; {Usage}");
-        return 2;
-    }
+    /// <summary>The run folder and checkpoint suffix of a weighting ("sum", "initialloss", …).</summary>
+    private static string RunName(Weighting weighting) => weighting.Name.ToLowerInvariant();
 }

@@ -1,9 +1,9 @@
 using System;
-using System.Diagnostics;
+using Dsl;
 using Dsl.Cuda;
 using Dsl.IO;
 using Dsl.Optimizers;
-using Dsl.Runtime;
+using Dsl.Training;
 
 namespace FashionMultiTask;
 
@@ -51,6 +51,11 @@ public sealed class TaskData
     /// <summary>Number of images.</summary>
     public int Count => Labels.Length;
 
+    /// <summary>The images as the trainer takes them: the inputs, and the targets of both tasks by their [Loss]
+    /// parameter names ("y": the labels, "thumb": the thumbnails); the arrays are not copied.</summary>
+    public TaskDataset<float> ToDataset() => new ArrayTaskDataset<float>(Inputs, ImageFeatures,
+        TaskTargets.Of(Count).Add(MultiTaskTraining.Classes, Labels, 1).Add(MultiTaskTraining.Thumbnail, Thumbnails, ThumbnailFeatures));
+
     /// <summary>The first <paramref name="count"/> images of <paramref name="set"/> (all of them by default);
     /// <paramref name="set"/> is left unchanged.</summary>
     /// <exception cref="ArgumentException">The images are not 28×28, or <paramref name="count"/> is out of range.</exception>
@@ -96,7 +101,7 @@ public sealed class TaskData
 /// <summary>One weighting of the comparison: its name and how to create its model from a seed.</summary>
 /// <param name="Name">The <c>TaskWeighting</c> member the model uses.</param>
 /// <param name="Create">Creates the model with parameters initialised from the seed.</param>
-public sealed record Weighting(string Name, Func<ulong, IMultiTaskModel> Create)
+public sealed record Weighting(string Name, Func<ulong, IMultiTaskModel<float>> Create)
 {
     /// <summary>The four weightings in the order the sample runs them.</summary>
     public static readonly Weighting[] All =
@@ -108,133 +113,54 @@ public sealed record Weighting(string Name, Func<ulong, IMultiTaskModel> Create)
     ];
 }
 
-/// <summary>A model's scores on a set: accuracy of the classifier and each task's mean loss.</summary>
-/// <param name="Accuracy">Fraction of images whose largest logit is the label.</param>
-/// <param name="CrossEntropy">Mean softmax cross-entropy of the classifier.</param>
-/// <param name="ThumbnailMse">Mean squared error of the thumbnail head (over images and the 49 values).</param>
-public readonly record struct TaskScores(double Accuracy, double CrossEntropy, double ThumbnailMse)
-{
-    /// <summary>Scores <paramref name="model"/> on <paramref name="set"/> (no updates, no dropout).</summary>
-    public static TaskScores Of(IMultiTaskModel model, TaskData set)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(set);
-        Span<double> tasks = stackalloc double[2];
-        model.Evaluate(set.Inputs, set.Labels, set.Thumbnails, tasks);
-        var logits = new float[set.Count * Dsl.IO.FashionMnist.ClassCount];
-        model.Predict(set.Inputs, logits);
-        int correct = 0;
-        for (int r = 0; r < set.Count; r++)
-        {
-            ReadOnlySpan<float> row = logits.AsSpan(r * Dsl.IO.FashionMnist.ClassCount, Dsl.IO.FashionMnist.ClassCount);
-            int best = 0;
-            for (int c = 1; c < row.Length; c++)
-                if (row[c] > row[best]) best = c;
-            if (best == set.Labels[r]) correct++;
-        }
-
-        return new TaskScores(set.Count == 0 ? 0 : (double)correct / set.Count, tasks[0], tasks[1]);
-    }
-}
-
 /// <summary>
-/// Trains one model: shuffled batches of <see cref="BatchSize"/> (the order drawn from the seed, so every
-/// weighting sees the same batches in the same order; the last partial batch of an epoch is dropped),
-/// AdamW at <see cref="PeakLearningRate"/> with a short linear warm-up and a cosine decay to 1 % of it. With a device
-/// trainer the steps run on the GPU, and each epoch ends by downloading the parameters into the CPU model.
+/// How the sample trains each model with <see cref="Trainer"/>: shuffled batches of <see cref="BatchSize"/> (epoch
+/// e's order drawn from (seed, e), so every weighting sees the same batches in the same order; an epoch's last
+/// partial batch is dropped), AdamW at <see cref="PeakLearningRate"/> with a linear warm-up over the first 5 % of the
+/// schedule and a cosine decay to 1 % of it, evaluated on the test set after every epoch: the combined loss, each
+/// task's loss ("y_loss": cross-entropy, "thumb_loss": thumbnail MSE) and the classifier's accuracy.
 /// </summary>
-public sealed class MultiTaskTrainer
+public static class MultiTaskTraining
 {
     /// <summary>Images per step (the models' MaxBatch).</summary>
     public const int BatchSize = SumModel.MaxBatch;
     /// <summary>AdamW's learning rate after the warm-up.</summary>
     public const double PeakLearningRate = 1e-3;
+    /// <summary>The classification task's target (the [Loss] parameter).</summary>
+    public const string Classes = "y";
+    /// <summary>The thumbnail task's target (the [Loss] parameter).</summary>
+    public const string Thumbnail = "thumb";
 
-    private readonly IMultiTaskModel _model;
-    private readonly CudaTrainer? _device;
-    private readonly CudaTargets? _targets;
-    private readonly TaskData _train;
-    private readonly AdamW _optimizer = new(PeakLearningRate);
-    private readonly SeededRandom _random;
-    private readonly int[] _order;
-    private readonly float[] _inputs = new float[BatchSize * TaskData.ImageFeatures];
-    private readonly int[] _labels = new int[BatchSize];
-    private readonly float[] _thumbnails = new float[BatchSize * TaskData.ThumbnailFeatures];
-    private readonly long _totalSteps;
-    private long _step;
+    /// <summary>The learning rate at each step of a schedule spanning <paramref name="scheduleSteps"/> steps (the
+    /// steps of the default run): a shorter run is a prefix of it, so it can be resumed into a longer one.</summary>
+    public static Func<long, double> Schedule(long scheduleSteps) =>
+        step => LearningRateSchedule.WarmupCosine(step, scheduleSteps / 20, scheduleSteps, PeakLearningRate, PeakLearningRate / 100);
 
-    /// <summary>Creates the trainer for <paramref name="epochs"/> passes over <paramref name="train"/>; with
-    /// <paramref name="device"/> (see <see cref="DeviceModels.Open"/>) the steps run on the GPU.</summary>
-    /// <exception cref="ArgumentException">Fewer than <see cref="BatchSize"/> training images, or epochs below 1.</exception>
-    public MultiTaskTrainer(IMultiTaskModel model, TaskData train, int epochs, ulong seed, CudaTrainer? device = null)
+    /// <summary>A trainer of <paramref name="model"/> with the sample's optimizer, schedule and accuracy metric;
+    /// <paramref name="options"/> gives the rest (epochs, seed, run folder, checkpoints).</summary>
+    public static Trainer Create(IMultiTaskModel<float> model, TrainerOptions options, long scheduleSteps)
     {
         ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(train);
-        if (train.Count < BatchSize)
-            throw new ArgumentException($"{train.Count} training images: at least one batch of {BatchSize} is needed", nameof(train));
-        ArgumentOutOfRangeException.ThrowIfLessThan(epochs, 1);
-        _model = model;
-        _device = device;
-        _targets = device?.CreateTargets();
-        _train = train;
-        _random = new SeededRandom(seed);
-        _order = new int[train.Count];
-        for (int i = 0; i < _order.Length; i++) _order[i] = i;
-        _totalSteps = (long)epochs * StepsPerEpoch;
+        ArgumentNullException.ThrowIfNull(options);
+        options.LearningRate = Schedule(scheduleSteps);
+        var trainer = new Trainer(model, new AdamW(PeakLearningRate), options);
+        trainer.AddTaskMetric("accuracy", (outputs, targets) => Trainer.Accuracy(outputs, targets.Labels(Classes), model.OutputFeatures));
+        return trainer;
     }
 
-    /// <summary>Each task's effective weight ∂L/∂L_i in the last training step (from the device when training there).</summary>
-    public ReadOnlySpan<double> TaskWeights => _device is null ? _model.TaskWeights : _device.TaskWeights;
-
-    /// <summary>Steps per pass over the training set.</summary>
-    public int StepsPerEpoch => _train.Count / BatchSize;
-
-    /// <summary>Steps of the warm-up: 5 % of the run.</summary>
-    public long WarmupSteps => _totalSteps / 20;
-
-    /// <summary>Seconds spent in training steps so far (batch copies included, evaluation excluded).</summary>
-    public double TrainingSeconds { get; private set; }
-
-    /// <summary>One pass over the training set in a fresh shuffled order; <paramref name="progress"/>, if given,
-    /// receives (steps done, mean combined loss so far) every 50 steps and at the end. Returns the mean combined loss.
-    /// On the device, the trained parameters are downloaded into the model at the end (so it can be evaluated).</summary>
-    public double RunEpoch(Action<int, double>? progress = null)
+    /// <summary>A training step on the GPU through <paramref name="device"/> (see <see cref="DeviceModels.Open"/>):
+    /// sets the trainer's step, per-task losses and download of the parameters before each evaluation.</summary>
+    public static TaskStep<float> OnDevice(Trainer trainer, CudaTrainer device)
     {
-        _random.Shuffle(_order);
-        long start = Stopwatch.GetTimestamp();
-        double sum = 0;
-        int steps = StepsPerEpoch;
-        for (int s = 0; s < steps; s++, _step++)
+        ArgumentNullException.ThrowIfNull(trainer);
+        ArgumentNullException.ThrowIfNull(device);
+        CudaTargets targets = device.CreateTargets();
+        trainer.LastTaskLosses = () => device.TaskLosses;
+        trainer.BeforeEvaluate = () => device.Session.Download(trainer.Model.Engine.Parameters, 0);
+        return (inputs, batch, optimizer) =>
         {
-            for (int r = 0; r < BatchSize; r++)
-            {
-                int index = _order[(s * BatchSize) + r];
-                _train.Inputs.AsSpan(index * TaskData.ImageFeatures, TaskData.ImageFeatures).CopyTo(_inputs.AsSpan(r * TaskData.ImageFeatures));
-                _train.Thumbnails.AsSpan(index * TaskData.ThumbnailFeatures, TaskData.ThumbnailFeatures).CopyTo(_thumbnails.AsSpan(r * TaskData.ThumbnailFeatures));
-                _labels[r] = _train.Labels[index];
-            }
-
-            _optimizer.LearningRate = LearningRateSchedule.WarmupCosine(_step, WarmupSteps, _totalSteps, PeakLearningRate, PeakLearningRate / 100);
-            if (_device is null)
-            {
-                sum += _model.TrainStep(_inputs, _labels, _thumbnails, _optimizer);
-            }
-            else
-            {
-                _targets!.SetLabels("y", _labels).SetTensor("thumb", _thumbnails);
-                sum += _device.TrainStep(_inputs, _targets, _optimizer);
-            }
-
-            if (progress is not null && ((s + 1) % 50 == 0 || s == steps - 1))
-            {
-                TrainingSeconds += Stopwatch.GetElapsedTime(start).TotalSeconds;
-                progress(s + 1, sum / (s + 1));
-                start = Stopwatch.GetTimestamp();
-            }
-        }
-
-        TrainingSeconds += Stopwatch.GetElapsedTime(start).TotalSeconds;
-        _device?.Session.Download(DeviceModels.Parameters(_model), 0);
-        return sum / steps;
+            targets.SetLabels(Classes, batch.Labels(Classes)).SetTensor(Thumbnail, batch.Values(Thumbnail));
+            return (float)device.TrainStep(inputs, targets, optimizer);
+        };
     }
 }

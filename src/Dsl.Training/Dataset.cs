@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 
 namespace Dsl.Training;
 
@@ -137,5 +139,100 @@ public sealed class TokenWindows : Dataset<int, int>
             _ids.AsSpan(i, Block).CopyTo(inputs.Slice(r * Block, Block));
             _ids.AsSpan(i + 1, Block).CopyTo(targets.Slice(r * Block, Block));
         }
+    }
+}
+
+/// <summary>
+/// Examples of a multi-task model: each example's inputs and a target for every task, by the [Loss]
+/// method's parameter names, copied on demand into the step's buffers.
+/// </summary>
+/// <typeparam name="TInput">float features or int token ids.</typeparam>
+public abstract class TaskDataset<TInput>
+    where TInput : unmanaged
+{
+    /// <summary>Number of examples.</summary>
+    public abstract int Count { get; }
+
+    /// <summary>Input values per example.</summary>
+    public abstract int InputsPerExample { get; }
+
+    /// <summary>The tasks whose targets the examples carry (name, kind, values per example).</summary>
+    public abstract IReadOnlyList<TaskTarget> Tasks { get; }
+
+    /// <summary>Copies the examples <paramref name="examples"/>, in that order, into <paramref name="inputs"/>
+    /// (exactly examples.Length × InputsPerExample) and into the start of each of <paramref name="targets"/>'
+    /// buffers (found by name). Must not allocate: the trainer calls it every step.</summary>
+    public abstract void Gather(ReadOnlySpan<int> examples, Span<TInput> inputs, TaskTargets targets);
+
+    /// <summary>Every example in order, as new arrays (for evaluation).</summary>
+    public (TInput[] Inputs, TaskTargets Targets) Materialize()
+    {
+        var inputs = new TInput[(long)Count * InputsPerExample];
+        var targets = new TaskTargets(Tasks.ToArray(), Count) { Examples = Count };
+        var all = new int[Count];
+        for (int i = 0; i < all.Length; i++) all[i] = i;
+        Gather(all, inputs, targets);
+        return (inputs, targets);
+    }
+}
+
+/// <summary>A multi-task dataset over whole arrays: example i is inputs[i·w .. (i + 1)·w) and each task's
+/// i-th block of values in <see cref="TaskTargets"/> made with <c>TaskTargets.Of(count).Add(…)</c>.</summary>
+/// <remarks>
+/// <code>
+/// var train = new ArrayTaskDataset&lt;float&gt;(images, 784, TaskTargets.Of(count).Add("y", labels, 1).Add("thumb", thumbnails, 49));
+/// </code>
+/// </remarks>
+public sealed class ArrayTaskDataset<TInput> : TaskDataset<TInput>
+    where TInput : unmanaged
+{
+    private readonly TInput[] _inputs;
+    private readonly TaskTargets _targets;
+    private readonly TaskTarget[] _tasks;
+
+    /// <summary>Wraps the arrays (not copied).</summary>
+    /// <exception cref="ArgumentException">The width is not positive, there are no tasks, or the inputs do not hold
+    /// the targets' number of examples.</exception>
+    public ArrayTaskDataset(TInput[] inputs, int inputsPerExample, TaskTargets targets)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(targets);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputsPerExample);
+        if (targets.Tasks.Count == 0) throw new ArgumentException("no tasks: add each task's targets with TaskTargets.Add", nameof(targets));
+        if (inputs.Length != (long)targets.Capacity * inputsPerExample)
+            throw new ArgumentException($"inputs holds {inputs.Length} values, not the targets' {targets.Capacity} examples of {inputsPerExample}", nameof(inputs));
+        _inputs = inputs;
+        _targets = targets;
+        _tasks = targets.Tasks.ToArray();
+        InputsPerExample = inputsPerExample;
+    }
+
+    /// <inheritdoc />
+    public override int Count => _targets.Capacity;
+
+    /// <inheritdoc />
+    public override int InputsPerExample { get; }
+
+    /// <inheritdoc />
+    public override IReadOnlyList<TaskTarget> Tasks => _tasks;
+
+    /// <inheritdoc />
+    public override void Gather(ReadOnlySpan<int> examples, Span<TInput> inputs, TaskTargets targets)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        int wi = InputsPerExample;
+        for (int r = 0; r < examples.Length; r++) _inputs.AsSpan(examples[r] * wi, wi).CopyTo(inputs.Slice(r * wi, wi));
+        var wanted = targets.Tasks;
+        for (int k = 0; k < wanted.Count; k++) // the destination's tasks: a task the model does not train is not copied
+        {
+            var task = wanted[k];
+            if (task.Kind == TaskTargetKind.Labels) Copy(examples, _targets.LabelBuffer(task.Name), targets.LabelBuffer(task.Name), task.PerExample);
+            else Copy(examples, _targets.ValueBuffer(task.Name), targets.ValueBuffer(task.Name), task.PerExample);
+        }
+    }
+
+    private static void Copy<T>(ReadOnlySpan<int> examples, Span<T> from, Span<T> to, int width)
+    {
+        for (int r = 0; r < examples.Length; r++) from.Slice(examples[r] * width, width).CopyTo(to.Slice(r * width, width));
     }
 }

@@ -21,7 +21,8 @@ public sealed record Evaluation(string Split, long Step, int Epoch, IReadOnlyDic
 /// <param name="SkippedSteps">Steps whose update the model skipped (a non-finite loss or gradient).</param>
 /// <param name="Seconds">Wall time of the epoch's steps (evaluation excluded); for a resumed epoch, of the part this process ran.</param>
 /// <param name="SamplesPerSecond">Examples per second over those steps.</param>
-public sealed record EpochSummary(int Epoch, double TrainLoss, long Steps, long SkippedSteps, double Seconds, double SamplesPerSecond);
+/// <param name="TaskLosses">A multi-task run's mean training loss of each task, by its target's name; null otherwise.</param>
+public sealed record EpochSummary(int Epoch, double TrainLoss, long Steps, long SkippedSteps, double Seconds, double SamplesPerSecond, IReadOnlyDictionary<string, double>? TaskLosses = null);
 
 /// <summary>What <see cref="Trainer"/>'s Fit did.</summary>
 public sealed class TrainingResult

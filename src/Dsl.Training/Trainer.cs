@@ -24,6 +24,13 @@ public delegate float TrainStep<TInput, TTarget>(ReadOnlySpan<TInput> inputs, Re
 public delegate double Metric<TTarget>(ReadOnlySpan<float> outputs, ReadOnlySpan<TTarget> targets)
     where TTarget : unmanaged;
 
+/// <summary>A multi-task model's training step on gathered buffers (the default is the model's own <c>TrainStep</c>).</summary>
+public delegate float TaskStep<TInput>(ReadOnlySpan<TInput> inputs, TaskTargets targets, Optimizer optimizer)
+    where TInput : unmanaged;
+
+/// <summary>A metric of a multi-task model over a split: Forward's outputs for every example and every task's targets.</summary>
+public delegate double TaskMetric(ReadOnlySpan<float> outputs, TaskTargets targets);
+
 /// <summary>
 /// The training loop users do not write: batches drawn in a seeded order, a learning-rate schedule,
 /// clipping, evaluation with metrics, early stopping, the best model kept, full-state checkpoints and
@@ -72,6 +79,10 @@ public sealed class Trainer
     /// <summary>Says whether the last step's update was skipped (a guarded step that saw a non-finite value); null: never.</summary>
     public Func<bool>? LastStepSkipped { get; set; }
 
+    /// <summary>A multi-task run's per-task losses of the last step (in the order of the model's Tasks), for a step that
+    /// does not run on the CPU model (a GPU trainer's TaskLosses); null reads the model's.</summary>
+    public Func<ReadOnlySpan<double>>? LastTaskLosses { get; set; }
+
     /// <summary>Adds a metric computed on every evaluated split of target type <typeparamref name="TTarget"/>.</summary>
     public Trainer AddMetric<TTarget>(string name, Metric<TTarget> metric)
         where TTarget : unmanaged
@@ -79,6 +90,25 @@ public sealed class Trainer
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(metric);
         _metrics.Add((name, metric));
+        return this;
+    }
+
+    /// <summary>Adds a metric of a multi-task model, computed on every evaluated split of a multi-task run.</summary>
+    public Trainer AddTaskMetric(string name, TaskMetric metric)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(metric);
+        _metrics.Add((name, metric));
+        return this;
+    }
+
+    /// <summary>Adds a split of a multi-task model, evaluated with the validation split.</summary>
+    public Trainer AddSplit<TInput>(string name, TaskDataset<TInput> data)
+        where TInput : unmanaged
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(data);
+        _splits.Add((name, TaskEvaluator(MultiTask<TInput>(), data)));
         return this;
     }
 
@@ -146,7 +176,7 @@ public sealed class Trainer
 
         try
         {
-            return Fit(train.Count, Step, validation is null ? null : Evaluator(model, validation), model.MaxExamples, sharded: true);
+            return Run(train.Count, Step, validation is null ? null : Evaluator(model, validation), model.MaxExamples, tasks: null, sharded: true);
         }
         finally
         {
@@ -155,14 +185,50 @@ public sealed class Trainer
     }
 
     /// <summary>
+    /// Trains a multi-task model (<see cref="IMultiTaskModel{TInput}"/>) on <paramref name="train"/>, whose examples carry
+    /// a target for every task, and evaluates <paramref name="validation"/>: the combined "loss", each task's mean loss
+    /// ("NAME_loss", NAME the task's target parameter), and every <see cref="AddTaskMetric"/> metric. The training records
+    /// and epoch summaries carry each task's mean training loss too. <paramref name="step"/> replaces the model's
+    /// <c>TrainStep</c> (a GPU trainer's; then set <see cref="LastTaskLosses"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">The model is not a multi-task model on <typeparamref name="TInput"/> inputs, or a
+    /// dataset's widths or tasks are not the model's.</exception>
+    public TrainingResult Fit<TInput>(TaskDataset<TInput> train, TaskDataset<TInput>? validation = null, TaskStep<TInput>? step = null)
+        where TInput : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        var model = MultiTask<TInput>();
+        Check(model, train, nameof(train));
+        if (validation is not null) Check(model, validation, nameof(validation));
+        int batch = BatchSize(model.MaxExamples);
+        var inputs = new TInput[batch * model.InputsPerExample];
+        var targets = new TaskTargets(model.Tasks, batch);
+        TaskStep<TInput> train1 = step ?? model.TrainStep;
+        float Step(ReadOnlySpan<int> examples, Optimizer optimizer)
+        {
+            var x = inputs.AsSpan(0, examples.Length * model.InputsPerExample);
+            targets.Examples = examples.Length;
+            train.Gather(examples, x, targets);
+            return train1(x, targets, optimizer);
+        }
+
+        var names = new string[model.Tasks.Length];
+        for (int i = 0; i < names.Length; i++) names[i] = model.Tasks[i].Name;
+        ReadOnlySpan<double> Losses() => LastTaskLosses is { } losses ? losses() : model.TaskLosses;
+        return Run(train.Count, Step, validation is null ? null : TaskEvaluator(model, validation), model.MaxExamples, new TaskFeed(names, Losses), sharded: false);
+    }
+
+    /// <summary>
     /// The loop itself, for any kind of step: <paramref name="step"/> trains on the given example indices
     /// of a training set of <paramref name="trainExamples"/>; <paramref name="validation"/>, if given,
     /// returns the validation metrics ("loss" at least).
     /// </summary>
     public TrainingResult Fit(int trainExamples, BatchStep step, Func<IReadOnlyDictionary<string, double>>? validation, int maxExamplesPerStep) =>
-        Fit(trainExamples, step, validation, maxExamplesPerStep, sharded: false);
+        Run(trainExamples, step, validation, maxExamplesPerStep, tasks: null, sharded: false);
 
-    private TrainingResult Fit(int trainExamples, BatchStep step, Func<IReadOnlyDictionary<string, double>>? validation, int maxExamplesPerStep, bool sharded)
+    /// <summary>The loop; <paramref name="tasks"/> names a multi-task model's tasks and reads their losses after each step;
+    /// <paramref name="sharded"/>: the step trains this rank's shard of each batch (the typed Fit with a communicator).</summary>
+    private TrainingResult Run(int trainExamples, BatchStep step, Func<IReadOnlyDictionary<string, double>>? validation, int maxExamplesPerStep, TaskFeed? tasks, bool sharded)
     {
         ArgumentNullException.ThrowIfNull(step);
         if (Options.Communicator is { Size: > 1 } && !sharded)
@@ -186,13 +252,14 @@ public sealed class Trainer
         if (validation is not null) splits.Add((o.ValidationName, validation));
         splits.AddRange(_splits);
 
-        var state = new LoopState { Seed = o.Seed };
+        int taskCount = tasks?.Names.Length ?? 0;
+        var state = new LoopState(taskCount) { Seed = o.Seed };
         var sampler = new SeededRandom(o.Seed);
         var result = new TrainingResult();
         if (o.ResumeFrom is not null)
         {
             var metadata = Checkpoint.Load(o.ResumeFrom, Model, Optimizer);
-            state = LoopState.Read(metadata, o.ResumeFrom, o, trainExamples, batch, sampler);
+            state = LoopState.Read(metadata, o.ResumeFrom, o, trainExamples, batch, sampler, taskCount);
             result.ResumedAt = state.Step;
             if (state.BestStep >= 0)
                 result.Best = new Evaluation(o.ValidationName, state.BestStep, 0, new Dictionary<string, double> { [o.Monitor] = state.Best });
@@ -216,7 +283,7 @@ public sealed class Trainer
         var trainingClock = new Stopwatch();
         long firstStepHere = state.Step;
         var order = new int[sampled ? batch : trainExamples];
-        bool maximize = o.MaximizeMonitor ?? o.Monitor.Contains("accuracy", StringComparison.OrdinalIgnoreCase);
+        bool maximize = o.MaximizeMonitor ?? HigherIsBetter(o.Monitor);
 
         void Evaluate(int epoch, string? epochText)
         {
@@ -319,6 +386,15 @@ public sealed class Trainer
                         state.EpochSteps++;
                         state.LogLossSum += loss;
                         state.LogSteps++;
+                        if (tasks is not null)
+                        {
+                            var losses = tasks.Losses();
+                            for (int t = 0; t < taskCount; t++)
+                            {
+                                state.EpochTaskSums[t] += losses[t];
+                                state.LogTaskSums[t] += losses[t];
+                            }
+                        }
                     }
 
                     double seconds = trainingClock.Elapsed.TotalSeconds;
@@ -327,15 +403,25 @@ public sealed class Trainer
                     var eta = seconds > 0 ? TimeSpan.FromSeconds((total - state.Step) * seconds / done) : TimeSpan.Zero;
                     if (state.Step % logEvery == 0 || state.Step == total)
                     {
-                        folder?.Write("train", new Dictionary<string, object?>
+                        if (folder is not null)
                         {
-                            ["step"] = state.Step, ["epoch"] = epoch + 1, ["loss"] = state.LogSteps > 0 ? state.LogLossSum / state.LogSteps : double.NaN,
-                            ["lr"] = Optimizer.LearningRate, ["grad_norm"] = Optimizer.LastGradientNorm, ["skipped"] = state.LogSkipped,
-                            ["samples_per_second"] = rate, ["elapsed_seconds"] = clock.Elapsed.TotalSeconds,
-                        });
+                            var record = new List<KeyValuePair<string, object?>>
+                            {
+                                new("step", state.Step), new("epoch", epoch + 1), new("loss", state.LogSteps > 0 ? state.LogLossSum / state.LogSteps : double.NaN),
+                            };
+                            for (int t = 0; t < taskCount; t++) record.Add(new(TaskLossKey(tasks!.Names[t]), state.LogSteps > 0 ? state.LogTaskSums[t] / state.LogSteps : double.NaN));
+                            record.Add(new("lr", Optimizer.LearningRate));
+                            record.Add(new("grad_norm", Optimizer.LastGradientNorm));
+                            record.Add(new("skipped", state.LogSkipped));
+                            record.Add(new("samples_per_second", rate));
+                            record.Add(new("elapsed_seconds", clock.Elapsed.TotalSeconds));
+                            folder.Write("train", record);
+                        }
+
                         state.LogLossSum = 0;
                         state.LogSteps = 0;
                         state.LogSkipped = 0;
+                        Array.Clear(state.LogTaskSums);
                     }
 
                     double shown = state.EpochSteps > 0 ? state.EpochLossSum / state.EpochSteps : double.NaN;
@@ -359,13 +445,25 @@ public sealed class Trainer
                 double epochLoss = state.EpochSteps > 0 ? state.EpochLossSum / state.EpochSteps : double.NaN;
                 if (finished && !sampled)
                 {
-                    var summary = new EpochSummary(epoch + 1, epochLoss, state.EpochSteps + state.EpochSkipped, state.EpochSkipped, epochSeconds, stepsHere * (double)batch / epochSeconds);
-                    result.Epochs.Add(summary);
-                    folder?.Write("epoch", new Dictionary<string, object?>
+                    Dictionary<string, double>? taskLosses = null;
+                    if (tasks is not null)
                     {
-                        ["step"] = state.Step, ["epoch"] = epoch + 1, ["train_loss"] = epochLoss, ["skipped"] = state.EpochSkipped,
-                        ["seconds"] = epochSeconds, ["samples_per_second"] = summary.SamplesPerSecond,
-                    });
+                        taskLosses = new Dictionary<string, double>(StringComparer.Ordinal);
+                        for (int t = 0; t < taskCount; t++) taskLosses[tasks.Names[t]] = state.EpochSteps > 0 ? state.EpochTaskSums[t] / state.EpochSteps : double.NaN;
+                    }
+
+                    var summary = new EpochSummary(epoch + 1, epochLoss, state.EpochSteps + state.EpochSkipped, state.EpochSkipped, epochSeconds, stepsHere * (double)batch / epochSeconds, taskLosses);
+                    result.Epochs.Add(summary);
+                    if (folder is not null)
+                    {
+                        var record = new List<KeyValuePair<string, object?>> { new("step", state.Step), new("epoch", epoch + 1), new("train_loss", epochLoss) };
+                        foreach (var (name, value) in taskLosses ?? new Dictionary<string, double>()) record.Add(new("train_" + TaskLossKey(name), value));
+                        record.Add(new("skipped", state.EpochSkipped));
+                        record.Add(new("seconds", epochSeconds));
+                        record.Add(new("samples_per_second", summary.SamplesPerSecond));
+                        folder.Write("epoch", record);
+                    }
+
                     string text = string.Create(CultureInfo.InvariantCulture, $"epoch {epoch + 1,2}/{epochs}  train loss {epochLoss:F4}{(state.EpochSkipped > 0 ? $" ({state.EpochSkipped} skipped)" : "")}  {summary.SamplesPerSecond:F0} samples/s");
                     if (o.EvaluateEvery == 0 && !result.StoppedEarly) Evaluate(epoch + 1, text);
                     else view.Line(text);
@@ -374,6 +472,7 @@ public sealed class Trainer
                     state.EpochLossSum = 0;
                     state.EpochSteps = 0;
                     state.EpochSkipped = 0;
+                    Array.Clear(state.EpochTaskSums);
                     if (Stop()) result.StoppedEarly = true;
                     if (o.CheckpointEvery == 0 || state.Step == total || result.StoppedEarly) SaveCheckpoint();
                 }
@@ -404,6 +503,26 @@ public sealed class Trainer
         where TInput : unmanaged
         where TTarget : unmanaged => Evaluator(Supervised<TInput, TTarget>(), data)();
 
+    /// <summary>Evaluates a multi-task model on <paramref name="data"/> now: the combined "loss", each task's "NAME_loss", and the added task metrics.</summary>
+    public IReadOnlyDictionary<string, double> Evaluate<TInput>(TaskDataset<TInput> data)
+        where TInput : unmanaged => TaskEvaluator(MultiTask<TInput>(), data)();
+
+    /// <summary>The usual sense of a metric: accuracy and correlations (names containing "accuracy", "spearman",
+    /// "pearson" or "correlation") are better higher, anything else lower.</summary>
+    public static bool HigherIsBetter(string metric)
+    {
+        ArgumentNullException.ThrowIfNull(metric);
+        foreach (string word in (ReadOnlySpan<string>)["accuracy", "spearman", "pearson", "correlation"])
+        {
+            if (metric.Contains(word, StringComparison.OrdinalIgnoreCase)) return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>The metric name of a task's loss: its target parameter's name and "_loss" ("thumb_loss").</summary>
+    public static string TaskLossKey(string task) => task + "_loss";
+
     /// <summary>The seed of epoch <paramref name="epoch"/>'s permutation.</summary>
     internal static ulong EpochSeed(ulong seed, int epoch) => unchecked(seed + (0x9E3779B97F4A7C15UL * (ulong)(epoch + 1)));
 
@@ -427,6 +546,33 @@ public sealed class Trainer
                 model.Predict(inputs, outputs);
                 if (classifier) result["accuracy"] = Accuracy(outputs, (int[])(object)targets, model.OutputFeatures);
                 foreach (var (name, metric) in metrics) result[name] = metric(outputs, targets);
+            }
+
+            return result;
+        };
+    }
+
+    private Func<IReadOnlyDictionary<string, double>> TaskEvaluator<TInput>(IMultiTaskModel<TInput> model, TaskDataset<TInput> data)
+        where TInput : unmanaged
+    {
+        Check(model, data, nameof(data));
+        TInput[]? inputs = null;
+        TaskTargets? targets = null;
+        float[]? outputs = null;
+        var losses = new double[model.Tasks.Length];
+        var names = new string[losses.Length];
+        for (int i = 0; i < names.Length; i++) names[i] = model.Tasks[i].Name;
+        var metrics = _metrics.OfType<(string Name, TaskMetric Metric)>().ToList();
+        return () =>
+        {
+            if (inputs is null) (inputs, targets) = data.Materialize();
+            var result = new Dictionary<string, double>(StringComparer.Ordinal) { ["loss"] = model.Evaluate(inputs, targets!, losses) };
+            for (int i = 0; i < losses.Length; i++) result[TaskLossKey(names[i])] = losses[i];
+            if (metrics.Count > 0)
+            {
+                outputs ??= new float[data.Count * model.OutputsPerExample];
+                model.Predict(inputs, outputs);
+                foreach (var (name, metric) in metrics) result[name] = metric(outputs, targets!);
             }
 
             return result;
@@ -459,6 +605,31 @@ public sealed class Trainer
         Model as ISupervisedModel<TInput, TTarget>
         ?? throw new ArgumentException($"model {Model.Engine.ModelName} is not trained on {typeof(TInput).Name} inputs with {typeof(TTarget).Name} targets (a multi-task model takes several targets: use Fit(examples, step, …) with its own step)");
 
+    private IMultiTaskModel<TInput> MultiTask<TInput>()
+        where TInput : unmanaged =>
+        Model as IMultiTaskModel<TInput>
+        ?? throw new ArgumentException($"model {Model.Engine.ModelName} is not a multi-task model on {typeof(TInput).Name} inputs (Ops.MultiTask in its [Loss]); train a one-target model with Fit(Dataset<TInput, TTarget>, …)");
+
+    private static void Check<TInput>(IMultiTaskModel<TInput> model, TaskDataset<TInput> data, string name)
+        where TInput : unmanaged
+    {
+        if (data.InputsPerExample != model.InputsPerExample)
+            throw new ArgumentException($"{name}: examples of {data.InputsPerExample} inputs; model {model.Engine.ModelName} takes {model.InputsPerExample}", name);
+        foreach (var task in model.Tasks)
+        {
+            TaskTarget? found = null;
+            foreach (var t in data.Tasks)
+            {
+                if (t.Name == task.Name) found = t;
+            }
+
+            if (found is not { } have)
+                throw new ArgumentException($"{name}: no targets for task '{task.Name}' of model {model.Engine.ModelName} (the data has {string.Join(", ", data.Tasks.Select(t => $"'{t.Name}'"))})", name);
+            if (have.Kind != task.Kind || have.PerExample != task.PerExample)
+                throw new ArgumentException($"{name}: task '{task.Name}' has {have.PerExample} {have.Kind.ToString().ToLowerInvariant()} per example; model {model.Engine.ModelName} takes {task.PerExample} {task.Kind.ToString().ToLowerInvariant()}", name);
+        }
+    }
+
     private static void Check<TInput, TTarget>(ISupervisedModel<TInput, TTarget> model, Dataset<TInput, TTarget> data, string name)
         where TInput : unmanaged
         where TTarget : unmanaged
@@ -475,8 +646,11 @@ public sealed class Trainer
         return batch;
     }
 
+    /// <summary>A multi-task run's task names and where the last step's task losses are read.</summary>
+    private sealed record TaskFeed(string[] Names, Func<ReadOnlySpan<double>> Losses);
+
     /// <summary>Where the loop is: what a checkpoint records besides the model and optimizer.</summary>
-    private sealed class LoopState
+    private sealed class LoopState(int tasks)
     {
         public long Step;
         public int Epoch;
@@ -489,6 +663,8 @@ public sealed class Trainer
         public double Best = double.NaN;
         public long BestStep = -1;
         public int BadEvaluations;
+        public readonly double[] EpochTaskSums = new double[tasks];
+        public readonly double[] LogTaskSums = new double[tasks];
 
         public Dictionary<string, string> Write(TrainerOptions o, int examples, int batch, SeededRandom sampler)
         {
@@ -514,10 +690,12 @@ public sealed class Trainer
                 [Prefix + "best"] = Best.ToString("R", c),
                 [Prefix + "best_step"] = BestStep.ToString(c),
                 [Prefix + "bad_evaluations"] = BadEvaluations.ToString(c),
+                [Prefix + "epoch_task_loss_sums"] = string.Join(",", EpochTaskSums.Select(v => v.ToString("R", c))),
+                [Prefix + "log_task_loss_sums"] = string.Join(",", LogTaskSums.Select(v => v.ToString("R", c))),
             };
         }
 
-        public static LoopState Read(IReadOnlyDictionary<string, string> m, string path, TrainerOptions o, int examples, int batch, SeededRandom sampler)
+        public static LoopState Read(IReadOnlyDictionary<string, string> m, string path, TrainerOptions o, int examples, int batch, SeededRandom sampler, int tasks)
         {
             string Get(string key) => m.TryGetValue(Prefix + key, out string? v) ? v : throw new Dsl.IO.InvalidDataException(path, $"metadata '{Prefix}{key}' is missing: the checkpoint was not written by Dsl.Training.Trainer");
             long Long(string key) => long.TryParse(Get(key), NumberStyles.Integer, CultureInfo.InvariantCulture, out long v) ? v : throw new Dsl.IO.InvalidDataException(path, $"metadata '{Prefix}{key}' is '{Get(key)}', not an integer");
@@ -543,14 +721,31 @@ public sealed class Trainer
                     throw new Dsl.IO.InvalidDataException(path, $"metadata '{Prefix}sampler' word {i} is '{words[i]}', not hexadecimal");
             }
 
+            void Sums(string key, double[] into)
+            {
+                // A checkpoint written before task losses were recorded has none: only a run without tasks can read it.
+                string text = m.TryGetValue(Prefix + key, out string? v) ? v : into.Length == 0 ? "" : Get(key);
+                string[] parts = text.Length == 0 ? [] : text.Split(',');
+                if (parts.Length != into.Length)
+                    throw new Dsl.IO.InvalidDataException(path, $"metadata '{Prefix}{key}' holds {parts.Length} task losses; this run's model has {into.Length} tasks");
+                for (int i = 0; i < parts.Length; i++)
+                {
+                    if (!double.TryParse(parts[i], NumberStyles.Float, c, out into[i]))
+                        throw new Dsl.IO.InvalidDataException(path, $"metadata '{Prefix}{key}' value {i} is '{parts[i]}', not a number");
+                }
+            }
+
             sampler.SetState(state);
-            return new LoopState
+            var loop = new LoopState(tasks)
             {
                 Step = Long("step"), Epoch = (int)Long("epoch"), Batch = Long("batch"), Seed = o.Seed,
                 EpochLossSum = Double("epoch_loss_sum"), EpochSteps = Long("epoch_steps"), EpochSkipped = Long("epoch_skipped"),
                 LogLossSum = Double("log_loss_sum"), LogSteps = Long("log_steps"), LogSkipped = Long("log_skipped"),
                 Best = Double("best"), BestStep = Long("best_step"), BadEvaluations = (int)Long("bad_evaluations"),
             };
+            Sums("epoch_task_loss_sums", loop.EpochTaskSums);
+            Sums("log_task_loss_sums", loop.LogTaskSums);
+            return loop;
         }
     }
 }

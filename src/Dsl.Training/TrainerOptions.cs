@@ -81,7 +81,8 @@ public sealed class TrainerOptions
     /// <summary>Validation metric early stopping and the kept best model follow. Default "loss".</summary>
     public string Monitor { get; set; } = "loss";
 
-    /// <summary>Whether a larger <see cref="Monitor"/> is better; null for the usual sense ("loss" lower, "accuracy" higher, others lower).</summary>
+    /// <summary>Whether a larger <see cref="Monitor"/> is better; null for the usual sense (<see cref="Trainer.HigherIsBetter"/>:
+    /// accuracy and correlations higher, "loss" and others lower).</summary>
     public bool? MaximizeMonitor { get; set; }
 
     /// <summary>Stop after this many evaluations in a row without a better <see cref="Monitor"/> (by more than
@@ -120,4 +121,31 @@ public sealed class TrainerOptions
 
     /// <summary>The run's name in the plot's title and the first record; default: the model's name.</summary>
     public string? RunName { get; set; }
+
+    /// <summary>
+    /// The options of run <paramref name="name"/> of a program that trains several models one after another (a
+    /// comparison of losses, say): a copy whose run folder is OUT/<paramref name="name"/>, whose checkpoint and
+    /// resume files carry ".<paramref name="name"/>" before their extension (state.safetensors →
+    /// state.<paramref name="name"/>.safetensors), and whose <see cref="RunName"/> is <paramref name="name"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is empty or holds a character not allowed in a file name.</exception>
+    public TrainerOptions ForRun(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        if (name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || name.Contains('/') || name.Contains('\\'))
+            throw new ArgumentException($"run name '{name}' is not a file name", nameof(name));
+        var copy = (TrainerOptions)MemberwiseClone();
+        copy.RunName = name;
+        copy.OutputDirectory = OutputDirectory is null ? null : Path.Combine(OutputDirectory, name);
+        copy.CheckpointPath = WithRun(CheckpointPath, name);
+        copy.ResumeFrom = WithRun(ResumeFrom, name);
+        return copy;
+    }
+
+    private static string? WithRun(string? path, string name)
+    {
+        if (path is null) return null;
+        string extension = Path.GetExtension(path);
+        return path[..^extension.Length] + "." + name + extension;
+    }
 }

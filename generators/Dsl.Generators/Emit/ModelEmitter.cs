@@ -232,7 +232,7 @@ internal static partial class ModelEmitter
             w.Line();
         }
 
-        InterfaceMembers(w, model, valid: true);
+        InterfaceMembers(w, model, plan);
         EngineEmitter.Emit(w, plan);
     }
 
@@ -283,6 +283,6 @@ internal static partial class ModelEmitter
             w.Line($"{member.Accessibility} partial global::Dsl.Tensor {member.Name}(global::Dsl.Tensor {member.ParameterName}{(member.SecondParameterName.Length > 0 ? $", global::Dsl.Tensor {member.SecondParameterName}" : "")}) => {fail};");
         foreach (var module in model.Modules)
             w.Line($"public partial {module.TypeFullName}{(module.Repeat > 0 ? "[]" : "")} {module.PropertyName} => {fail};");
-        InterfaceMembers(w, model, valid: false);
+        InterfaceMembers(w, model, null);
     }
 }

@@ -4,6 +4,7 @@ using CoSentEncoder;
 using Dsl.IO;
 using Dsl.Optimizers;
 using Dsl.Tests.IO;
+using Dsl.Training;
 using Xunit;
 
 namespace Dsl.Tests.Samples;
@@ -26,7 +27,7 @@ public sealed class CoSentEncoderSmokeTests
         var scores = new float[StsData.PairsPerBatch];
         for (int i = 0; i < scores.Length; i++) scores[i] = (float)(random.NextDouble() * 5);
         var optimizer = new AdamW(1e-3);
-        foreach (IPairEncoder model in new IPairEncoder[] { new CoSentModel(seed: 1), new CosineMseModel(seed: 1) })
+        foreach (ISupervisedModel<int, float> model in new ISupervisedModel<int, float>[] { new CoSentModel(seed: 1), new CosineMseModel(seed: 1) })
         {
             for (int i = 0; i < 40; i++) model.TrainStep(ids, scores, optimizer); // past tiering (a method is recompiled after 30 calls)
             long before = GC.GetAllocatedBytesForCurrentThread();
@@ -50,32 +51,29 @@ public sealed class CoSentEncoderSmokeTests
     }
 
     [StsBenchmarkFact]
-    public void A_few_steps_of_each_loss_lower_the_loss_and_give_a_spearman_correlation()
+    public void A_few_steps_of_each_loss_through_the_trainer_lower_the_loss_and_give_a_spearman_correlation()
     {
         var (trainPairs, devPairs, _) = StsBenchmark.Load(StsBenchmarkFactAttribute.Directory);
         var vocabulary = StsData.BuildVocabulary(trainPairs);
         Assert.InRange(vocabulary.Count, 1000, StsData.Vocabulary);
         var dev = StsData.Encode(devPairs.Take(300).ToList(), vocabulary);
-        // Two batches of training pairs, each seen four times in 8 steps: their loss must fall.
+        // Two batches of training pairs, each seen four times in 4 epochs: their loss must fall.
         var train = StsData.Encode(trainPairs.Take(2 * StsData.PairsPerBatch).ToList(), vocabulary);
-        var probe = train;
-
-        var cosent = new CoSentModel(seed: 3);
-        float before = cosent.Evaluate(probe.Ids, probe.Scores);
-        var trainer = new PairTrainer(cosent, new AdamW(1e-3), train, 1f, seed: 3);
-        for (int i = 0; i < 8; i++) trainer.Step();
-        float after = cosent.Evaluate(probe.Ids, probe.Scores);
-        Assert.True(after < before, $"CoSENT probe loss went from {before} to {after}");
-
-        var mse = new CosineMseModel(seed: 3);
-        float[] unit = Array.ConvertAll(probe.Scores, s => s / StsBenchmark.MaxScore);
-        float mseBefore = mse.Evaluate(probe.Ids, unit);
-        var mseTrainer = new PairTrainer(mse, new AdamW(1e-3), train, 1f / StsBenchmark.MaxScore, seed: 3);
-        for (int i = 0; i < 8; i++) mseTrainer.Step();
-        float mseAfter = mse.Evaluate(probe.Ids, unit);
-        Assert.True(mseAfter < mseBefore, $"cosine-MSE probe loss went from {mseBefore} to {mseAfter}");
-
-        foreach (IPairEncoder model in new IPairEncoder[] { cosent, mse })
-            Assert.InRange(PairTrainer.Spearman(model, dev, CoSentModel.OutputFeatures), -1, 1); // NaN fails too
+        foreach (var (model, scale) in new (ISupervisedModel<int, float>, float)[] { (new CoSentModel(seed: 3), 1f), (new CosineMseModel(seed: 3), 1f / StsBenchmark.MaxScore) })
+        {
+            var probe = train.ToDataset(scale);
+            var options = PairTraining.Defaults();
+            options.Epochs = 4;
+            options.OutputDirectory = null;
+            options.Progress = ProgressDisplay.None;
+            var trainer = PairTraining.Create(model, options);
+            double before = trainer.Evaluate(probe)["loss"];
+            var result = trainer.Fit(probe, dev.ToDataset(scale));
+            double after = trainer.Evaluate(probe)["loss"];
+            string name = model.Engine.ModelName;
+            Assert.Equal(8, result.Steps);
+            Assert.True(after < before, $"{name}: probe loss went from {before} to {after}");
+            Assert.InRange(result.LastValidation![PairTraining.Spearman], -1, 1); // NaN fails too
+        }
     }
 }

@@ -1,7 +1,9 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using Dsl.Runtime;
+using Dsl.Training;
 using FashionMultiTask;
 using Xunit;
 
@@ -31,6 +33,8 @@ public sealed class FashionMultiTaskSmokeTests
         }
     }
 
+    private static TrainerOptions Quiet(int epochs, ulong seed) => new() { Epochs = epochs, Seed = seed, Progress = ProgressDisplay.None, ValidationName = "test" };
+
     [Fact]
     public void One_epoch_on_a_subset_beats_chance_and_lowers_the_thumbnail_error_under_every_weighting()
     {
@@ -38,51 +42,62 @@ public sealed class FashionMultiTaskSmokeTests
         Assert.True(Directory.Exists(Dsl.IO.FashionMnist.DefaultDirectory),
             $"{Dsl.IO.FashionMnist.DefaultDirectory} is missing. Install it with: sudo apt-get install dataset-fashion-mnist");
         var (trainImages, testImages) = Dsl.IO.FashionMnist.Load();
-        TaskData train = TaskData.From(trainImages, 64 * MultiTaskTrainer.BatchSize), test = TaskData.From(testImages, 2000);
+        TaskData train = TaskData.From(trainImages, 64 * MultiTaskTraining.BatchSize), test = TaskData.From(testImages, 2000);
         // The raw pixels stay untouched and the thumbnails keep the image's mean (pooling preserves it).
         Assert.Equal(trainImages.Images.AsSpan(0, 784).ToArray().Average(), train.Thumbnails.AsSpan(0, 49).ToArray().Average(), 5);
         Assert.Equal(0f, train.Thumbnails.Min()); // black corners
         Assert.InRange(train.Thumbnails.Max(), 0.5f, 1f);
 
-        TaskScores? initial = null;
+        IReadOnlyDictionary<string, double>? initial = null;
         foreach (Weighting weighting in Weighting.All)
         {
-            IMultiTaskModel model = weighting.Create(7);
-            TaskScores before = TaskScores.Of(model, test);
-            // Identical layers and seed: identical initial parameters, so identical scores, to the bit.
+            IMultiTaskModel<float> model = weighting.Create(7);
+            var trainer = MultiTaskTraining.Create(model, Quiet(1, 7), scheduleSteps: 64);
+            var before = trainer.Evaluate(test.ToDataset());
+            // Identical layers and seed: identical initial parameters, so identical per-task scores, to the bit.
             initial ??= before;
-            Assert.Equal(initial, before);
+            Assert.Equal(initial["y_loss"], before["y_loss"]);
+            Assert.Equal(initial["thumb_loss"], before["thumb_loss"]);
+            Assert.Equal(initial["accuracy"], before["accuracy"]);
 
-            var trainer = new MultiTaskTrainer(model, train, epochs: 1, seed: 7);
-            double loss = trainer.RunEpoch();
-            Assert.True(double.IsFinite(loss), $"{weighting.Name}: combined training loss {loss}");
-            TaskScores after = TaskScores.Of(model, test);
-            string at = $"{weighting.Name}: {before} → {after}";
-            Assert.True(after.Accuracy > 0.6, at); // chance is 0.1
-            Assert.True(after.CrossEntropy < 0.5 * before.CrossEntropy, at);
-            Assert.True(after.ThumbnailMse < 0.2 * before.ThumbnailMse, at);
+            var result = trainer.Fit(train.ToDataset(), test.ToDataset());
+            Assert.True(double.IsFinite(result.Epochs[0].TrainLoss), $"{weighting.Name}: combined training loss {result.Epochs[0].TrainLoss}");
+            var after = result.LastValidation!;
+            string at = $"{weighting.Name}: {string.Join(", ", before.Select(p => $"{p.Key} {p.Value}"))} → {string.Join(", ", after.Metrics.Select(p => $"{p.Key} {p.Value}"))}";
+            Assert.True(after["accuracy"] > 0.6, at); // chance is 0.1
+            Assert.True(after["y_loss"] < 0.5 * before["y_loss"], at);
+            Assert.True(after["thumb_loss"] < 0.2 * before["thumb_loss"], at);
+            Assert.True(result.Epochs[0].TaskLosses!["thumb"] > 0, at);
         }
     }
 
     [Fact]
-    public void An_epoch_of_the_sample_trainer_allocates_nothing()
+    public void A_training_step_of_the_sample_models_through_the_trainer_allocates_nothing()
     {
-        // Random data of the real shapes: the loop copies batches into its own buffers and steps the model.
+        // Random data of the real shapes: the loop gathers batches into its own buffers and steps the model;
+        // 40 more steps inside the same epoch allocate nothing more than 10.
         var random = new SeededRandom(3);
-        var images = new float[2 * MultiTaskTrainer.BatchSize * TaskData.ImageFeatures];
-        for (int i = 0; i < images.Length; i++) images[i] = (float)random.NextDouble();
-        var labels = new int[2 * MultiTaskTrainer.BatchSize];
+        const int images = 60 * MultiTaskTraining.BatchSize;
+        var pixels = new float[images * TaskData.ImageFeatures];
+        for (int i = 0; i < pixels.Length; i++) pixels[i] = (float)random.NextDouble();
+        var labels = new int[images];
         for (int i = 0; i < labels.Length; i++) labels[i] = i % 10;
-        TaskData data = TaskData.From(new Dsl.IO.LabelledImages(images, labels, labels.Length, TaskData.ImageFeatures));
+        TaskDataset<float> data = TaskData.From(new Dsl.IO.LabelledImages(pixels, labels, labels.Length, TaskData.ImageFeatures)).ToDataset();
         foreach (Weighting weighting in Weighting.All)
         {
-            var trainer = new MultiTaskTrainer(weighting.Create(1), data, epochs: 40, seed: 1);
-            for (int i = 0; i < 20; i++) trainer.RunEpoch(); // past tiering
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            long helpers = WorkerPool.HelperAllocatedBytesForCurrentThread;
-            for (int i = 0; i < 10; i++) trainer.RunEpoch();
-            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-            Assert.Equal(0, WorkerPool.HelperAllocatedBytesForCurrentThread - helpers);
+            var model = weighting.Create(1);
+            long Allocated(long steps)
+            {
+                var options = Quiet(1, 1);
+                options.MaxSteps = steps;
+                var trainer = MultiTaskTraining.Create(model, options, scheduleSteps: 60);
+                long before = GC.GetAllocatedBytesForCurrentThread(), helpers = WorkerPool.HelperAllocatedBytesForCurrentThread;
+                trainer.Fit(data);
+                return GC.GetAllocatedBytesForCurrentThread() - before + (WorkerPool.HelperAllocatedBytesForCurrentThread - helpers);
+            }
+
+            for (int i = 0; i < 3; i++) Allocated(50); // past tiering
+            Assert.Equal(Allocated(10), Allocated(50));
         }
     }
 }
