@@ -85,7 +85,7 @@ internal static partial class ModelEmitter
             {
                 var target = model.TargetParameters.First(t => t.Name == task.Target);
                 bool labels = target.Kind == TargetKind.Labels;
-                int width = EngineEmitter.TargetWidth(plan, target);
+                int width = Dsl.Generators.Ops.MultiTask.TargetWidth(plan, target);
                 w.Line($"    new({String(target.Name)}, global::Dsl.TaskTargetKind.{(labels ? "Labels" : "Values")}, {(width == 1 ? "Sequence" : $"Sequence * {Int(width)}")}),");
             }
 
