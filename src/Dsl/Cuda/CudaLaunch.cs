@@ -103,22 +103,6 @@ public sealed record CudaGemm(bool TransposeA, bool TransposeB, int A, int Lda, 
 /// <param name="Beta">0 to overwrite C, 1 to accumulate.</param>
 public readonly record struct CublasCall(bool TransA, bool TransB, int M, int N, int K, int A, int Lda, int B, int Ldb, int C, int Ldc, float Beta);
 
-/// <summary>What cuBLASLt may fuse into a product's output (a Dense forward: z = x·Wᵀ (+ b), y = z or GELU(z)).</summary>
-public enum CudaEpilogue
-{
-    /// <summary>A plain product (cublasSgemm).</summary>
-    None,
-
-    /// <summary>y = x·Wᵀ + b (CUBLASLT_EPILOGUE_BIAS).</summary>
-    Bias,
-
-    /// <summary>y = GELU-tanh(x·Wᵀ) (CUBLASLT_EPILOGUE_GELU, or GELU_AUX when the plan keeps z).</summary>
-    Gelu,
-
-    /// <summary>y = GELU-tanh(x·Wᵀ + b) (CUBLASLT_EPILOGUE_GELU_BIAS, or GELU_AUX_BIAS when the plan keeps z).</summary>
-    GeluBias,
-}
-
 /// <summary>
 /// cublasLtEpilogue_t values (cublasLt.h). Checked against the header's definitions (DEFAULT = 1, BIAS = 4,
 /// GELU = 32, GELU_AUX = GELU | 128, GELU_BIAS = GELU | BIAS, GELU_AUX_BIAS = GELU_AUX | BIAS, DGELU = 64 | 128,

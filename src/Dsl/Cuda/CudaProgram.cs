@@ -6,127 +6,84 @@ namespace Dsl.Cuda;
 /// <summary>
 /// A model's CUDA form, generated from the same plan as its CPU engine: the CUDA C source (every
 /// kernel reads and writes slices of one device arena at the plan's offsets) and the launch lists
-/// that run it, matrix products going to cuBLAS (cuBLASLt where a Dense's bias/GELU is fused into the product). The device arena is the CPU arena followed by a
-/// small scratch tail (the gradient norm and the per-row losses).
+/// that run it, matrix products going to cuBLAS (cuBLASLt where a Dense's bias/GELU is fused into the
+/// product). The device arena is the CPU arena followed by a small scratch tail (the gradient norm and
+/// the per-row losses). Generated code sets the members it needs (<c>new CudaProgram(name, source) { … }</c>);
+/// a test derives a variant with <c>with</c>.
 /// </summary>
-public sealed class CudaProgram
+/// <param name="Model">The model's name.</param>
+/// <param name="Source">The CUDA C source (compiles with NVRTC, and with clang-14 through its own prelude).</param>
+public sealed record CudaProgram(string Model, string Source)
 {
-    /// <summary>Creates the description (called by generated code).</summary>
-    /// <param name="model">The model's name.</param>
-    /// <param name="source">The CUDA C source.</param>
-    /// <param name="arenaLength">Device arena length in floats (the CPU arena plus the scratch tail).</param>
-    /// <param name="normOffset">Where the gradient-norm kernel leaves ‖g‖₂.</param>
-    /// <param name="lossOffset">Where the loss kernel leaves the per-row losses.</param>
-    /// <param name="lossDivisor">Per row: the mean loss is Σ row losses / (rows × this).</param>
-    /// <param name="maxRows">Largest number of rows a pass holds (MaxBatch × Sequence).</param>
-    /// <param name="outputWidth">Features per output row (the width of MSE targets).</param>
-    /// <param name="forward">The forward launches.</param>
-    /// <param name="loss">The fused loss forward and backward.</param>
-    /// <param name="backward">The backward launches.</param>
-    /// <param name="gradientNorm">The global gradient norm (runs before either update).</param>
-    /// <param name="sgd">The SGD update.</param>
-    /// <param name="adamW">The AdamW update.</param>
-    /// <param name="unsupported">Steps the CUDA emitter does not emit yet (empty when complete).</param>
-    /// <param name="pooled">The model mean-pools its sequence: the loss has one row per example.</param>
-    /// <param name="lion">The Lion update (empty for a program printed before it existed).</param>
-    /// <param name="adversarialPerturb">FGM, after a clean pass: save the gradients, back the table up and perturb it (empty without [Adversarial]).</param>
-    /// <param name="adversarialRestore">FGM, after the perturbed pass: add the saved gradients and restore the table.</param>
-    /// <param name="multiTask">The tasks of a multi-task loss (Ops.MultiTask), or null for a single loss.</param>
-    public CudaProgram(string model, string source, int arenaLength, int normOffset, int lossOffset, int lossDivisor, int maxRows, int outputWidth,
-        CudaLaunch[] forward, CudaLaunch[] loss, CudaLaunch[] backward, CudaLaunch[] gradientNorm, CudaLaunch[] sgd, CudaLaunch[] adamW, string[] unsupported,
-        bool pooled = false, CudaLaunch[]? lion = null, CudaLaunch[]? adversarialPerturb = null, CudaLaunch[]? adversarialRestore = null,
-        CudaMultiTask? multiTask = null)
-    {
-        MultiTask = multiTask;
-        AdversarialPerturb = adversarialPerturb ?? System.Array.Empty<CudaLaunch>();
-        AdversarialRestore = adversarialRestore ?? System.Array.Empty<CudaLaunch>();
-        Pooled = pooled;
-        Lion = lion ?? System.Array.Empty<CudaLaunch>();
-        Model = model;
-        Source = source;
-        ArenaLength = arenaLength;
-        NormOffset = normOffset;
-        LossOffset = lossOffset;
-        LossDivisor = lossDivisor;
-        MaxRows = maxRows;
-        OutputWidth = outputWidth;
-        Forward = forward;
-        Loss = loss;
-        Backward = backward;
-        GradientNorm = gradientNorm;
-        Sgd = sgd;
-        AdamW = adamW;
-        Unsupported = unsupported;
-    }
-
-    /// <summary>The model's name.</summary>
-    public string Model { get; }
-
-    /// <summary>The CUDA C source (compiles with NVRTC, and with clang-14 through its own prelude).</summary>
-    public string Source { get; }
-
-    /// <summary>Device arena length in floats.</summary>
-    public int ArenaLength { get; }
+    /// <summary>Device arena length in floats (the CPU arena plus the scratch tail).</summary>
+    public int ArenaLength { get; init; }
 
     /// <summary>Arena offset of ‖g‖₂ after <see cref="GradientNorm"/>.</summary>
-    public int NormOffset { get; }
+    public int NormOffset { get; init; }
 
     /// <summary>Arena offset of the per-row losses after <see cref="Loss"/>.</summary>
-    public int LossOffset { get; }
+    public int LossOffset { get; init; }
 
     /// <summary>The mean loss is Σ row losses / (rows × LossDivisor): 1 for cross-entropy, the width for MSE.</summary>
-    public int LossDivisor { get; }
+    public int LossDivisor { get; init; } = 1;
 
-    /// <summary>Largest number of rows a pass holds.</summary>
-    public int MaxRows { get; }
+    /// <summary>Largest number of rows a pass holds (MaxBatch × Sequence).</summary>
+    public int MaxRows { get; init; }
 
-    /// <summary>Features per output row.</summary>
-    public int OutputWidth { get; }
+    /// <summary>Features per output row (the width of MSE targets).</summary>
+    public int OutputWidth { get; init; }
 
     /// <summary>The forward schedule.</summary>
-    public IReadOnlyList<CudaLaunch> Forward { get; }
+    public IReadOnlyList<CudaLaunch> Forward { get; init; } = [];
 
     /// <summary>The fused loss (value and ∂loss/∂output).</summary>
-    public IReadOnlyList<CudaLaunch> Loss { get; }
+    public IReadOnlyList<CudaLaunch> Loss { get; init; } = [];
 
     /// <summary>The backward schedule.</summary>
-    public IReadOnlyList<CudaLaunch> Backward { get; }
+    public IReadOnlyList<CudaLaunch> Backward { get; init; } = [];
 
-    /// <summary>The global gradient norm.</summary>
-    public IReadOnlyList<CudaLaunch> GradientNorm { get; }
+    /// <summary>The global gradient norm (runs before either update).</summary>
+    public IReadOnlyList<CudaLaunch> GradientNorm { get; init; } = [];
 
     /// <summary>The SGD (momentum) update.</summary>
-    public IReadOnlyList<CudaLaunch> Sgd { get; }
+    public IReadOnlyList<CudaLaunch> Sgd { get; init; } = [];
 
     /// <summary>The AdamW update.</summary>
-    public IReadOnlyList<CudaLaunch> AdamW { get; }
+    public IReadOnlyList<CudaLaunch> AdamW { get; init; } = [];
+
+    /// <summary>The Lion update: sign of an interpolated momentum (reads the global norm for clipping).</summary>
+    public IReadOnlyList<CudaLaunch> Lion { get; init; } = [];
 
     /// <summary>Steps of the plan the CUDA emitter does not emit yet ("AttentionForward (Blocks0.Attn)");
     /// a model with any cannot run on a GPU.</summary>
-    public IReadOnlyList<string> Unsupported { get; }
+    public IReadOnlyList<string> Unsupported { get; init; } = [];
 
     /// <summary>Whether the model mean-pools its sequence, so the loss (and the launches after the pool) have one
     /// row per example: the mean loss is Σ of the first batch row losses / (batch × <see cref="LossDivisor"/>).</summary>
-    public bool Pooled { get; }
+    public bool Pooled { get; init; }
 
-    /// <summary>The Lion update: sign of an interpolated momentum (reads the global norm for clipping).</summary>
-    public IReadOnlyList<CudaLaunch> Lion { get; }
+    /// <summary>Whether the loss is a pair loss (Ops.CoSent, Ops.CosineMse): its targets are one score per pair of
+    /// sentences, not labels.</summary>
+    public bool PairTargets { get; init; }
 
     /// <summary>FGM ([Adversarial]), run after a clean training pass: saves the gradient region, backs the embedding
     /// table up and adds r = ε·g/‖g‖ to it (g the table's clean gradient). Then a second training pass with the same
     /// arguments and <see cref="AdversarialRestore"/> (see <see cref="CudaSession.AdversarialPass"/>). Empty without FGM.</summary>
-    public IReadOnlyList<CudaLaunch> AdversarialPerturb { get; }
+    public IReadOnlyList<CudaLaunch> AdversarialPerturb { get; init; } = [];
 
     /// <summary>FGM, after the perturbed pass: adds the saved clean gradients to the perturbed ones and copies the
     /// table back bit for bit. Empty without FGM.</summary>
-    public IReadOnlyList<CudaLaunch> AdversarialRestore { get; }
+    public IReadOnlyList<CudaLaunch> AdversarialRestore { get; init; } = [];
 
     /// <summary>Whether the model trains with FGM: a training step is <see cref="CudaSession.AdversarialPass"/>, not a plain pass.</summary>
     public bool Adversarial => AdversarialPerturb.Count > 0;
 
     /// <summary>The tasks of a multi-task loss (Ops.MultiTask): <see cref="Loss"/> then holds every task's loss launches,
     /// and a training pass weighs them on the host (see <see cref="CudaMultiTask"/>); null for a single loss.</summary>
-    public CudaMultiTask? MultiTask { get; }
+    public CudaMultiTask? MultiTask { get; init; }
+
+    /// <summary>The model's name (the source is long).</summary>
+    public override string ToString() => $"CudaProgram {Model}";
 
     /// <summary>How many per-row losses a pass of <paramref name="rows"/> rows over <paramref name="batch"/> examples leaves.</summary>
     public int LossRows(int rows, int batch) => Pooled ? batch : rows;

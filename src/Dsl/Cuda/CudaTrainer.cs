@@ -47,16 +47,7 @@ public sealed class CudaTrainer : IDisposable
         _outputOffset = outputOffset;
         _sequence = sequence;
         _seed = seed;
-        _pairs = program.MultiTask is null && HasPairLoss(program);
-    }
-
-    /// <summary>Whether the program's loss is CoSENT or cosine-MSE (the CUDA emitter's <c>loss_cosent</c> /
-    /// <c>loss_cosine_mse</c> launches): its targets are one score per pair, not labels.</summary>
-    private static bool HasPairLoss(CudaProgram program)
-    {
-        foreach (var launch in program.Loss)
-            if (launch.Name is "loss_cosent" or "loss_cosine_mse") return true;
-        return false;
+        _pairs = program.MultiTask is null && program.PairTargets;
     }
 
     /// <summary>A trainer for a token model (its forward starts with an [Embedding]): each example is

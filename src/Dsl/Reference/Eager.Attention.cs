@@ -1,5 +1,6 @@
 using System;
 using System.Numerics;
+using Dsl.Contracts;
 using Dsl.Kernels;
 using Dsl.Reference;
 
@@ -9,16 +10,14 @@ public static partial class Eager
 {
     /// <summary>
     /// Self-attention with its projections, in double precision through <see cref="NaiveAttention"/>:
-    /// q|k|v = x·W_qkvᵀ + b, RoPE on q and k, attention, then heads·W_oᵀ + b_o. Binding: [wqkv, bqkv,
-    /// wo, bo, preMix, postMix, in, out, heads, keySize, valueSize, sequence, causal, window,
-    /// entropyInvariant, rotaryDim, talkingHeads, linear], [scale, ropeBase].
+    /// q|k|v = x·W_qkvᵀ + b, RoPE on q and k, attention, then heads·W_oᵀ + b_o. Binding: <see cref="AttentionSlots"/>.
     /// </summary>
     public static Tensor Attention<T>(Tensor x, T[] arena, LayerBinding binding) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var b = binding.Ints;
-        int wqkv = b[0], bqkv = b[1], wo = b[2], bo = b[3], pre = b[4], post = b[5], inFeatures = b[6], outFeatures = b[7];
-        int heads = b[8], keySize = b[9], valueSize = b[10], sequence = b[11], window = b[13], rotary = b[15];
-        bool causal = b[12] != 0, entropy = b[14] != 0, talking = b[16] != 0, linear = b[17] != 0;
+        var slots = AttentionSlots.Read(binding.Ints, binding.Doubles);
+        int wqkv = slots.Wqkv, bqkv = slots.Bqkv, wo = slots.Wo, bo = slots.Bo, inFeatures = slots.In, outFeatures = slots.Out;
+        int heads = slots.Heads, keySize = slots.KeySize, valueSize = slots.ValueSize, sequence = slots.Sequence;
+        bool linear = slots.Linear;
         RequireColumns(linear ? "LinearAttention" : "Attention", x, inFeatures);
         RequireSequence(linear ? "LinearAttention" : "Attention", x, sequence);
         int rows = x.Rows, hk = heads * keySize, hv = heads * valueSize, width = 2 * hk + hv;
@@ -32,14 +31,14 @@ public static partial class Eager
                 qkv[r * width + o] = s;
             }
 
-        if (rotary > 0)
+        if (slots.RotaryDim > 0)
         {
-            NaiveAttention.Rope(qkv, rows, width, heads, keySize, rotary, sequence, binding.Doubles[1]);
-            NaiveAttention.Rope(qkv.AsSpan(hk), rows, width, heads, keySize, rotary, sequence, binding.Doubles[1]);
+            NaiveAttention.Rope(qkv, rows, width, heads, keySize, slots.RotaryDim, sequence, slots.RopeBase);
+            NaiveAttention.Rope(qkv.AsSpan(hk), rows, width, heads, keySize, slots.RotaryDim, sequence, slots.RopeBase);
         }
 
-        var options = new AttentionOptions(heads, keySize, valueSize, sequence, causal, window,
-            entropy ? AttentionScaleMode.EntropyInvariant : AttentionScaleMode.Fixed, binding.Doubles[0]);
+        var options = new AttentionOptions(heads, keySize, valueSize, sequence, slots.Causal, slots.Window,
+            slots.EntropyInvariant ? AttentionScaleMode.EntropyInvariant : AttentionScaleMode.Fixed, slots.Scale);
         var attended = new double[rows * hv];
         int batch = rows / sequence;
         ReadOnlySpan<double> q = qkv, k = qkv.AsSpan(hk), v = qkv.AsSpan(2 * hk);
@@ -47,14 +46,14 @@ public static partial class Eager
         {
             NaiveAttention.Linear(options, batch, q, k, v, width, attended, hv);
         }
-        else if (talking)
+        else if (slots.TalkingHeads)
         {
             var preMix = new double[heads * heads];
             var postMix = new double[heads * heads];
             for (int i = 0; i < preMix.Length; i++)
             {
-                preMix[i] = D(arena[pre + i]);
-                postMix[i] = D(arena[post + i]);
+                preMix[i] = D(arena[slots.PreMix + i]);
+                postMix[i] = D(arena[slots.PostMix + i]);
             }
 
             NaiveAttention.TalkingHeads(options, batch, q, k, v, width, preMix, postMix, attended, hv);

@@ -5,11 +5,12 @@ namespace Dsl.Runtime;
 
 public static partial class Eager
 {
-    /// <summary>The generated body of a [MeanPool] member. Binding: [pad, sequence].</summary>
+    /// <summary>The generated body of a [MeanPool] member. Binding: <see cref="Contracts.MeanPoolSlots"/>.</summary>
     public static Tensor MeanPool<T>(Tensor x, Tensor ids, T[] arena, LayerBinding binding) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         _ = arena;
-        return MeanPool(x, ids, binding.Ints[0], binding.Ints[1]);
+        var (pad, sequence) = Contracts.MeanPoolSlots.Read(binding.Ints);
+        return MeanPool(x, ids, pad, sequence);
     }
 
     /// <summary>y[b] = mean of x[b·T + t] over the positions t whose id is not <paramref name="pad"/>

@@ -1,6 +1,7 @@
 using System;
 using System.Globalization;
 using System.Numerics;
+using Dsl.Contracts;
 
 namespace Dsl.Runtime;
 
@@ -12,10 +13,10 @@ namespace Dsl.Runtime;
 /// </summary>
 public static partial class Eager
 {
-    /// <summary>y = x·Wᵀ + b. Binding: [weight, bias (−1: none), in, out].</summary>
+    /// <summary>y = x·Wᵀ + b. Binding: <see cref="DenseSlots"/>.</summary>
     public static Tensor Dense<T>(Tensor x, T[] arena, LayerBinding binding) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int weight = binding.Ints[0], bias = binding.Ints[1], inFeatures = binding.Ints[2], outFeatures = binding.Ints[3];
+        var (weight, bias, inFeatures, outFeatures) = DenseSlots.Read(binding.Ints);
         RequireColumns("Dense", x, inFeatures);
         var y = new Tensor(x.Rows, outFeatures);
         for (int r = 0; r < x.Rows; r++)
@@ -29,10 +30,10 @@ public static partial class Eager
         return y;
     }
 
-    /// <summary>Row r of the result is row ids[r] of the table; x holds one id per row. Binding: [table, vocabulary, dim].</summary>
+    /// <summary>Row r of the result is row ids[r] of the table; x holds one id per row. Binding: <see cref="EmbeddingSlots"/>.</summary>
     public static Tensor Embedding<T>(Tensor x, T[] arena, LayerBinding binding) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int table = binding.Ints[0], vocabulary = binding.Ints[1], dim = binding.Ints[2];
+        var (table, vocabulary, dim) = EmbeddingSlots.Read(binding.Ints);
         RequireColumns("Embedding", x, 1);
         var y = new Tensor(x.Rows, dim);
         for (int r = 0; r < x.Rows; r++)
@@ -46,10 +47,10 @@ public static partial class Eager
         return y;
     }
 
-    /// <summary>y[b·T + t] = x[b·T + t] + P[t]. Binding: [table, sequence, width].</summary>
+    /// <summary>y[b·T + t] = x[b·T + t] + P[t]. Binding: <see cref="PositionEmbeddingSlots"/>.</summary>
     public static Tensor PositionEmbedding<T>(Tensor x, T[] arena, LayerBinding binding) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int table = binding.Ints[0], sequence = binding.Ints[1], width = binding.Ints[2];
+        var (table, sequence, width) = PositionEmbeddingSlots.Read(binding.Ints);
         RequireColumns("PositionEmbedding", x, width);
         RequireSequence("PositionEmbedding", x, sequence);
         var y = new Tensor(x.Rows, width);
@@ -58,11 +59,10 @@ public static partial class Eager
         return y;
     }
 
-    /// <summary>(x − μ)/√(σ² + ε)·γ + β per row. Binding: [gamma, beta (−1: none), width], [ε].</summary>
+    /// <summary>(x − μ)/√(σ² + ε)·γ + β per row. Binding: <see cref="LayerNormSlots"/>.</summary>
     public static Tensor LayerNorm<T>(Tensor x, T[] arena, LayerBinding binding) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int gamma = binding.Ints[0], beta = binding.Ints[1], width = binding.Ints[2];
-        double epsilon = binding.Doubles[0];
+        var (gamma, beta, width, epsilon) = LayerNormSlots.Read(binding.Ints, binding.Doubles);
         RequireColumns("LayerNorm", x, width);
         var y = new Tensor(x.Rows, width);
         for (int r = 0; r < x.Rows; r++)
@@ -80,11 +80,10 @@ public static partial class Eager
         return y;
     }
 
-    /// <summary>x/√(mean(x²) + ε)·g per row. Binding: [gain (−1: none), width], [ε].</summary>
+    /// <summary>x/√(mean(x²) + ε)·g per row. Binding: <see cref="RmsNormSlots"/>.</summary>
     public static Tensor RmsNorm<T>(Tensor x, T[] arena, LayerBinding binding) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int gain = binding.Ints[0], width = binding.Ints[1];
-        double epsilon = binding.Doubles[0];
+        var (gain, width, epsilon) = RmsNormSlots.Read(binding.Ints, binding.Doubles);
         RequireColumns("RmsNorm", x, width);
         var y = new Tensor(x.Rows, width);
         for (int r = 0; r < x.Rows; r++)
@@ -98,11 +97,11 @@ public static partial class Eager
         return y;
     }
 
-    /// <summary>DeepNorm's skip: α·x. Binding: [], [α].</summary>
+    /// <summary>DeepNorm's skip: α·x. Binding: <see cref="DeepNormSlots"/>.</summary>
     public static Tensor DeepNorm<T>(Tensor x, T[] arena, LayerBinding binding) where T : unmanaged, IFloatingPointIeee754<T>
     {
         _ = arena;
-        return x * binding.Doubles[0];
+        return x * DeepNormSlots.Read(binding.Doubles).Alpha;
     }
 
     /// <summary>Dropout in the eager reference is the identity: the reference is the inference path.</summary>
@@ -128,7 +127,8 @@ public static partial class Eager
 }
 
 /// <summary>What an eager layer body needs: arena offsets and sizes (<see cref="Ints"/>) and constants
-/// (<see cref="Doubles"/>), in a per-kind layout written by the generator (see its planner).</summary>
+/// (<see cref="Doubles"/>), in a per-op layout stated once in Dsl.Contracts (DenseSlots, AttentionSlots, …), which the
+/// generator writes and the eager layers read.</summary>
 /// <param name="Ints">Offsets (−1: absent) and sizes.</param>
 /// <param name="Doubles">Constants such as ε, α or the attention scale.</param>
 public sealed record LayerBinding(int[] Ints, double[] Doubles);

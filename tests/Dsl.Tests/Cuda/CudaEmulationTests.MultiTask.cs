@@ -129,9 +129,11 @@ public sealed partial class CudaEmulationTests
         // The multi-task check can fail: the per-head scale kernels turned into no-ops (unweighted gradients).
         var good = MultiTaskLogSumNet.CudaProgram;
         Assert.Contains("*= arena[", good.Source, StringComparison.Ordinal);
-        var bad = new CudaProgram("MultiTaskLogSumNetUnscaled", good.Source.Replace("*= arena[", "*= 1.0f + 0.0f * arena[", StringComparison.Ordinal), good.ArenaLength, good.NormOffset, good.LossOffset, good.LossDivisor, good.MaxRows, good.OutputWidth,
-            good.Forward.ToArray(), good.Loss.ToArray(), good.Backward.ToArray(), good.GradientNorm.ToArray(), good.Sgd.ToArray(), good.AdamW.ToArray(), Array.Empty<string>(), good.Pooled, good.Lion.ToArray(),
-            multiTask: good.MultiTask);
+        var bad = good with
+        {
+            Model = "MultiTaskLogSumNetUnscaled",
+            Source = good.Source.Replace("*= arena[", "*= 1.0f + 0.0f * arena[", StringComparison.Ordinal),
+        };
         int batch = s_taskLabels.Length;
         float[] box = TaskBoxes(batch * BoxWidth(good));
         var (subject, _, _) = s_multiTask["MultiTaskLogSumNet"](box);

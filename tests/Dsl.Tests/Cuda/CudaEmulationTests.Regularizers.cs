@@ -130,9 +130,7 @@ public sealed partial class CudaEmulationTests
         const string add = "+= saved;";
         var good = AdversarialTagger.CudaProgram;
         Assert.Contains(add, good.Source, StringComparison.Ordinal);
-        var bad = new CudaProgram("AdversarialTaggerMutated", good.Source.Replace(add, "+= 0.0f * saved;", StringComparison.Ordinal),
-            good.ArenaLength, good.NormOffset, good.LossOffset, good.LossDivisor, good.MaxRows, good.OutputWidth, good.Forward.ToArray(), good.Loss.ToArray(), good.Backward.ToArray(),
-            good.GradientNorm.ToArray(), good.Sgd.ToArray(), good.AdamW.ToArray(), Array.Empty<string>(), good.Pooled, good.Lion.ToArray(), good.AdversarialPerturb.ToArray(), good.AdversarialRestore.ToArray());
+        var bad = good with { Model = "AdversarialTaggerMutated", Source = good.Source.Replace(add, "+= 0.0f * saved;", StringComparison.Ordinal) };
         var engine = new AdversarialTagger.Engine<float>(seed: 61);
         s_taggerIds.CopyTo(engine.Tokens, 0);
         var e = Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => Check(Tagger(bad, engine), 2, s_taggerLabels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), bad.Sgd,
@@ -141,6 +139,5 @@ public sealed partial class CudaEmulationTests
     }
 
     private static CudaProgram Rebuild(CudaProgram good, string model, string source, CudaLaunch[] backward) =>
-        new(model, source, good.ArenaLength, good.NormOffset, good.LossOffset, good.LossDivisor, good.MaxRows, good.OutputWidth,
-            good.Forward.ToArray(), good.Loss.ToArray(), backward, good.GradientNorm.ToArray(), good.Sgd.ToArray(), good.AdamW.ToArray(), Array.Empty<string>(), good.Pooled, good.Lion.ToArray());
+        good with { Model = model, Source = source, Backward = backward };
 }

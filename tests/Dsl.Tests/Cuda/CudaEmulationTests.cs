@@ -308,8 +308,7 @@ public sealed partial class CudaEmulationTests
         // The check can fail: the same model with one constant of the GELU derivative changed.
         var good = AllOps.CudaProgram;
         Assert.Contains("0.134145f", good.Source, StringComparison.Ordinal);
-        var bad = new CudaProgram("AllOpsMutated", good.Source.Replace("0.134145f", "0.13f", StringComparison.Ordinal), good.ArenaLength, good.NormOffset, good.LossOffset, good.LossDivisor, good.MaxRows, good.OutputWidth,
-            good.Forward.ToArray(), good.Loss.ToArray(), good.Backward.ToArray(), good.GradientNorm.ToArray(), good.Sgd.ToArray(), good.AdamW.ToArray(), Array.Empty<string>());
+        var bad = good with { Model = "AllOpsMutated", Source = good.Source.Replace("0.134145f", "0.13f", StringComparison.Ordinal) };
         int[] labels = { 2, 0, 1, 2 };
         var engine = new AllOps.Engine<float>(seed: 11);
         var subject = new Subject(bad, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
@@ -324,8 +323,7 @@ public sealed partial class CudaEmulationTests
         // The pooled pair-loss check can fail: CoSENT with its per-pair cosine gradient halved.
         var good = CoSentPairs.CudaProgram;
         Assert.Contains("dc[i] = g;", good.Source, StringComparison.Ordinal);
-        var bad = new CudaProgram("CoSentPairsMutated", good.Source.Replace("dc[i] = g;", "dc[i] = 0.5 * g;", StringComparison.Ordinal), good.ArenaLength, good.NormOffset, good.LossOffset, good.LossDivisor, good.MaxRows, good.OutputWidth,
-            good.Forward.ToArray(), good.Loss.ToArray(), good.Backward.ToArray(), good.GradientNorm.ToArray(), good.Sgd.ToArray(), good.AdamW.ToArray(), Array.Empty<string>(), good.Pooled, good.Lion.ToArray());
+        var bad = good with { Model = "CoSentPairsMutated", Source = good.Source.Replace("dc[i] = g;", "dc[i] = 0.5 * g;", StringComparison.Ordinal) };
         const int batch = 8;
         var engine = new CoSentPairs.Engine<float>(seed: 41);
         int[] ids = PairIds(batch, CoSentPairs.Sequence, 11);
@@ -344,8 +342,11 @@ public sealed partial class CudaEmulationTests
         // The talking-heads check can fail: λ·∂Ĵ scaled by 1.01 (∂q, ∂k and so the mixes' inputs go wrong).
         var good = EntropyTalkingHeads.CudaProgram;
         Assert.Contains("sum *= lambda;", good.Source, StringComparison.Ordinal);
-        var bad = new CudaProgram("EntropyTalkingHeadsMutated", good.Source.Replace("sum *= lambda;", "sum *= 1.01f * lambda;", StringComparison.Ordinal), good.ArenaLength, good.NormOffset, good.LossOffset, good.LossDivisor, good.MaxRows, good.OutputWidth,
-            good.Forward.ToArray(), good.Loss.ToArray(), good.Backward.ToArray(), good.GradientNorm.ToArray(), good.Sgd.ToArray(), good.AdamW.ToArray(), Array.Empty<string>(), good.Pooled, good.Lion.ToArray());
+        var bad = good with
+        {
+            Model = "EntropyTalkingHeadsMutated",
+            Source = good.Source.Replace("sum *= lambda;", "sum *= 1.01f * lambda;", StringComparison.Ordinal),
+        };
         const int batch = 2;
         int rows = batch * EntropyTalkingHeads.Sequence;
         int[] labels = Enumerable.Range(0, rows).Select(r => (r * 2 + 1) % 3).ToArray();

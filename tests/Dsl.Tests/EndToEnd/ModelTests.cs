@@ -201,16 +201,26 @@ public sealed class ModelTests
     }
 
     [Fact]
-    public void Planner_and_kernels_agree_on_which_derivatives_need_the_input()
+    public void Kernels_answer_from_the_shared_activation_facts_and_those_without_the_input_ignore_it()
     {
-        // The planner keeps a pre-activation only when the kernel's derivative needs it.
-        Assert.False(default(Dsl.Kernels.Relu<float>).DerivativeNeedsInput);
-        Assert.False(default(Dsl.Kernels.Tanh<float>).DerivativeNeedsInput);
-        Assert.False(default(Dsl.Kernels.Sigmoid<float>).DerivativeNeedsInput);
+        // One fact per activation (Dsl.Contracts.ActivationFacts): the planner keeps a pre-activation only when it says
+        // the derivative needs x, so a kernel that says it does not must give the same f′ for any x.
+        Assert.Equal(Dsl.Contracts.ActivationFacts.ReluNeedsInput, default(Dsl.Kernels.Relu<float>).DerivativeNeedsInput);
+        Assert.Equal(Dsl.Contracts.ActivationFacts.SiluNeedsInput, default(Dsl.Kernels.Silu<float>).DerivativeNeedsInput);
+        Assert.Equal(Dsl.Contracts.ActivationFacts.SquarePlusNeedsInput, new Dsl.Kernels.SquarePlus<float>(4f).DerivativeNeedsInput);
         Assert.True(default(Dsl.Kernels.GeluTanh<float>).DerivativeNeedsInput);
         Assert.True(default(Dsl.Kernels.GeluErf<float>).DerivativeNeedsInput);
-        Assert.True(default(Dsl.Kernels.Silu<float>).DerivativeNeedsInput);
         Assert.True(default(Dsl.Kernels.Softplus<float>).DerivativeNeedsInput);
-        Assert.True(new Dsl.Kernels.SquarePlus<float>(4f).DerivativeNeedsInput);
+        IgnoresInput(default(Dsl.Kernels.Relu<double>));
+        IgnoresInput(default(Dsl.Kernels.Tanh<double>));
+        IgnoresInput(default(Dsl.Kernels.Sigmoid<double>));
+        IgnoresInput(default(Dsl.Kernels.Identity<double>));
+
+        static void IgnoresInput<TAct>(TAct f) where TAct : struct, Dsl.Kernels.IActivation<double>
+        {
+            Assert.False(f.DerivativeNeedsInput);
+            foreach (double x in new[] { -2.5, -0.3, 0.7, 3.0 })
+                Assert.Equal(f.Derivative(x, f.Forward(x)), f.Derivative(double.NaN, f.Forward(x)));
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Linq;
+using Dsl.Contracts;
 using Dsl.Generators.Model;
 using Dsl.Generators.Ops;
 using Dsl.Generators.Planning;
@@ -13,17 +14,17 @@ namespace Dsl.Generators.Emit.Cuda;
 internal sealed record CudaLaunchSpec(string Name, string Comment, string Grid, int Width, int Block, CudaGemmSpec? Gemm = null, bool PerExample = false, bool UnlessFused = false);
 
 /// <summary>A row-major C (+)= op(A)·op(B) over arena offsets (see <c>Dsl.Cuda.CudaGemm</c>); <paramref name="Epilogue"/>
-/// names a <c>Dsl.Cuda.CudaEpilogue</c> member cuBLASLt may fuse ("None", "Bias", "Gelu", "GeluBias"), with the bias
+/// is what cuBLASLt may fuse (the runtime's own enum, shared through Dsl.Contracts), with the bias
 /// and the kept GELU input (aux) at <paramref name="Bias"/> and <paramref name="Aux"/> (−1 when absent).</summary>
 internal sealed record CudaGemmSpec(bool TransposeA, bool TransposeB, int A, int Lda, int B, int Ldb, int C, int Ldc, int M, int N, int K, bool RowsAreM, bool Accumulate,
-    string Epilogue = "None", int Bias = -1, int Aux = -1);
+    CudaEpilogue Epilogue = CudaEpilogue.None, int Bias = -1, int Aux = -1);
 
 /// <summary>The CUDA form of a plan: the source and its launch lists.</summary>
 internal sealed record CudaModule(
     string Source, int ArenaLength, int NormOffset, int LossOffset, int LossDivisor,
     List<CudaLaunchSpec> Forward, List<CudaLaunchSpec> Loss, List<CudaLaunchSpec> Backward,
     List<CudaLaunchSpec> GradientNorm, List<CudaLaunchSpec> Sgd, List<CudaLaunchSpec> AdamW, List<string> Unsupported, bool Pooled, List<CudaLaunchSpec> Lion,
-    List<CudaLaunchSpec> AdversarialPerturb, List<CudaLaunchSpec> AdversarialRestore, CudaMultiTaskSpec? MultiTask = null);
+    List<CudaLaunchSpec> AdversarialPerturb, List<CudaLaunchSpec> AdversarialRestore, CudaMultiTaskSpec? MultiTask, bool PairTargets);
 
 /// <summary>A target parameter of a multi-task loss and its first value in the labels or targets staging buffer.</summary>
 internal sealed record CudaTaskTargetSpec(string Name, bool IsLabels, int Width, int Offset);
@@ -180,7 +181,8 @@ internal static class CudaEmitter
             return new CudaModule(w.ToString(), _arenaLength, _normOffset, _lossOffset, lossDivisor,
                 spectralForward.Concat(forward.SelectMany(s => _launches[s])).ToList(), lossLaunches,
                 _plan.Backward.SelectMany(s => _launches[s]).Concat(spectralBackward).ToList(),
-                norm, sgd, adamW, _unsupported, pooled, lion, perturb, restore, multiTask);
+                norm, sgd, adamW, _unsupported, pooled, lion, perturb, restore, multiTask,
+                _plan.Model.MultiTask is null && _plan.Model.Targets == TargetKind.Scores);
         }
 
         private void Step(PlanStep s, string prefix)

@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Linq;
+using Dsl.Contracts;
 using Dsl.Generators.Model;
 using Dsl.Generators.Planning;
 using static Dsl.Generators.Emit.Literals;
@@ -33,30 +34,32 @@ internal static class CudaModelEmitter
             w.Line("private static global::Dsl.Cuda.CudaProgram? s_dslCudaProgram;");
             w.Line();
             w.Line("/// <summary>The CUDA source with its launch lists, device arena layout and any steps not emitted yet.</summary>");
-            w.Line("public static global::Dsl.Cuda.CudaProgram CudaProgram => s_dslCudaProgram ??= new global::Dsl.Cuda.CudaProgram(");
+            w.Line($"public static global::Dsl.Cuda.CudaProgram CudaProgram => s_dslCudaProgram ??= new global::Dsl.Cuda.CudaProgram({String(model.Type.Name)}, CudaSource)");
+            w.Line("{");
+            w.Line($"    ArenaLength = {Int(cuda.ArenaLength)},");
+            w.Line($"    NormOffset = {Int(cuda.NormOffset)},");
+            w.Line($"    LossOffset = {Int(cuda.LossOffset)},");
+            w.Line($"    LossDivisor = {Int(cuda.LossDivisor)},");
+            w.Line($"    MaxRows = {Int(plan.Rows)},");
+            w.Line($"    OutputWidth = {Int(plan.OutputWidth)},");
+            if (cuda.Pooled) w.Line("    Pooled = true,");
+            if (cuda.PairTargets) w.Line("    PairTargets = true,");
+            if (cuda.Unsupported.Count > 0) w.Line($"    Unsupported = new string[] {{ {string.Join(", ", cuda.Unsupported.Select(String))} }},");
+            List("Forward", cuda.Forward, w);
+            List("Loss", cuda.Loss, w);
+            List("Backward", cuda.Backward, w);
+            List("GradientNorm", cuda.GradientNorm, w);
+            List("Sgd", cuda.Sgd, w);
+            List("AdamW", cuda.AdamW, w);
+            List("Lion", cuda.Lion, w);
+            if (cuda.AdversarialPerturb.Count > 0)
             {
-                w.Line($"    {String(model.Type.Name)}, CudaSource, {Int(cuda.ArenaLength)}, {Int(cuda.NormOffset)}, {Int(cuda.LossOffset)}, {Int(cuda.LossDivisor)}, {Int(plan.Rows)}, {Int(plan.OutputWidth)},");
-                List("forward", cuda.Forward, w, comma: true);
-                List("loss", cuda.Loss, w, comma: true);
-                List("backward", cuda.Backward, w, comma: true);
-                List("gradientNorm", cuda.GradientNorm, w, comma: true);
-                List("sgd", cuda.Sgd, w, comma: true);
-                List("adamW", cuda.AdamW, w, comma: true);
-                w.Line($"    new string[] {{ {string.Join(", ", cuda.Unsupported.Select(String))} }},");
-                w.Line($"    pooled: {Bool(cuda.Pooled)},");
-                bool fgm = cuda.AdversarialPerturb.Count > 0;
-                bool multi = cuda.MultiTask is not null;
-                List("lion", cuda.Lion, w, comma: fgm || multi, prefix: "lion: ");
-                if (fgm)
-                {
-                    List("adversarialPerturb", cuda.AdversarialPerturb, w, comma: true, prefix: "adversarialPerturb: ");
-                    List("adversarialRestore", cuda.AdversarialRestore, w, comma: multi, prefix: "adversarialRestore: ");
-                }
-
-                if (cuda.MultiTask is { } m) MultiTask(m, w);
-
-                w.Line("    );");
+                List("AdversarialPerturb", cuda.AdversarialPerturb, w);
+                List("AdversarialRestore", cuda.AdversarialRestore, w);
             }
+
+            if (cuda.MultiTask is { } m) MultiTask(m, w);
+            w.Line("};");
         }
 
         for (int i = scopes.Count - 1; i >= 0; i--) scopes[i].Dispose();
@@ -65,7 +68,7 @@ internal static class CudaModelEmitter
 
     private static void MultiTask(CudaMultiTaskSpec m, CodeWriter w)
     {
-        w.Line($"    multiTask: new global::Dsl.Cuda.CudaMultiTask(global::Dsl.TaskWeighting.{m.Weighting},");
+        w.Line($"    MultiTask = new global::Dsl.Cuda.CudaMultiTask(global::Dsl.TaskWeighting.{m.Weighting},");
         w.Line("        new global::Dsl.Cuda.CudaTaskTarget[]");
         w.Line("        {");
         foreach (var t in m.Targets)
@@ -82,16 +85,17 @@ internal static class CudaModelEmitter
         }
 
         w.Line("        },");
-        w.Line($"        {Int(m.FactorOffset)}, {Int(m.LogVarianceOffset)}, {Int(m.LogVarianceGradientOffset)})");
+        w.Line($"        {Int(m.FactorOffset)}, {Int(m.LogVarianceOffset)}, {Int(m.LogVarianceGradientOffset)}),");
     }
 
-    private static void List(string label, IReadOnlyList<CudaLaunchSpec> launches, CodeWriter w, bool comma, string prefix = "")
+    private static void List(string member, IReadOnlyList<CudaLaunchSpec> launches, CodeWriter w)
     {
-        w.Line($"    /* {label}: */ {prefix}new global::Dsl.Cuda.CudaLaunch[]");
+        if (launches.Count == 0) return;
+        w.Line($"    {member} = new global::Dsl.Cuda.CudaLaunch[]");
         w.Line("    {");
         foreach (var l in launches)
         {
-            string epilogue = l.Gemm is { Epilogue: not "None" } e
+            string epilogue = l.Gemm is { Epilogue: not CudaEpilogue.None } e
                 ? $", global::Dsl.Cuda.CudaEpilogue.{e.Epilogue}, {Int(e.Bias)}, {Int(e.Aux)}"
                 : "";
             string gemm = l.Gemm is { } g
@@ -102,6 +106,6 @@ internal static class CudaModelEmitter
             w.Line($"        new({String(l.Name)}, {String(l.Comment)}, global::Dsl.Cuda.CudaGrid.{l.Grid}, {Int(l.Width)}, {Int(l.Block)}{gemm}{perExample}{unlessFused}),");
         }
 
-        w.Line(comma ? "    }," : "    }");
+        w.Line("    },");
     }
 }

@@ -245,6 +245,9 @@ internal sealed class PlanBuilder
         else _bindings.Add(binding);
     }
 
+    /// <summary>Records a layer's eager binding in its layout (Dsl.Contracts), replacing an earlier one.</summary>
+    public void Bind(string layer, Contracts.ILayerSlots slots) => Bind(layer, slots.Ints, slots.Doubles);
+
     /// <summary>A layer's eager binding, or null.</summary>
     public LayerBinding? BindingOf(string layer) => _bindings.FirstOrDefault(b => b.Layer == layer);
 

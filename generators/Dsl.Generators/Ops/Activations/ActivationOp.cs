@@ -28,9 +28,9 @@ internal abstract class ActivationOp : Op
     /// <summary>The activation can be computed in a Dense's GEMM epilogue (elementwise).</summary>
     public virtual bool FusesIntoEpilogue => true;
 
-    /// <summary>Whether f′(x) needs x (else y = f(x) suffices and no pre-activation is kept); the kernel struct's
-    /// <c>DerivativeNeedsInput</c> says the same.</summary>
-    public virtual bool DerivativeNeedsInput => true;
+    /// <summary>Whether f′(x) needs x (else y = f(x) suffices and no pre-activation is kept): the shared fact
+    /// (Dsl.Contracts.ActivationFacts) the kernel struct's <c>DerivativeNeedsInput</c> answers too.</summary>
+    public abstract bool DerivativeNeedsInput { get; }
 
     /// <summary>The gain of a fan-in-scaled initialisation of the weights feeding it (Kaiming-style: keeps the forward
     /// variance near 1 for ReLU-like units).</summary>
@@ -135,7 +135,7 @@ internal sealed class Identity : ActivationOp
 
     public override IReadOnlyList<string> Methods => System.Array.Empty<string>();
 
-    public override bool DerivativeNeedsInput => false;
+    public override bool DerivativeNeedsInput => Contracts.ActivationFacts.IdentityNeedsInput;
 
     public override InitFamily Family => InitFamily.LinearLike;
 

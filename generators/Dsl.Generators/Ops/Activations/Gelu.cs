@@ -9,6 +9,8 @@ internal sealed class GeluTanh : ActivationOp
 {
     public override string Name => "GeluTanh";
 
+    public override bool DerivativeNeedsInput => Contracts.ActivationFacts.GeluTanhNeedsInput;
+
     public override string Method => "Gelu";
 
     public override string? Attribute => "GeluAttribute";
@@ -34,6 +36,8 @@ internal sealed class GeluTanh : ActivationOp
 internal sealed class GeluErf : ActivationOp
 {
     public override string Name => "GeluErf";
+
+    public override bool DerivativeNeedsInput => Contracts.ActivationFacts.GeluErfNeedsInput;
 
     public override string Method => "GeluExact";
 

@@ -7,7 +7,7 @@ internal sealed class Relu : ActivationOp
 
     public override string? Attribute => "ReluAttribute";
 
-    public override bool DerivativeNeedsInput => false;
+    public override bool DerivativeNeedsInput => Contracts.ActivationFacts.ReluNeedsInput;
 
     public override double InitGain => System.Math.Sqrt(2);
 

@@ -7,7 +7,7 @@ internal sealed class Sigmoid : ActivationOp
 
     public override string? Attribute => "SigmoidAttribute";
 
-    public override bool DerivativeNeedsInput => false;
+    public override bool DerivativeNeedsInput => Contracts.ActivationFacts.SigmoidNeedsInput;
 
     public override string Short => "σ";
 

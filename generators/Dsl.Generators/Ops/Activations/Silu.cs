@@ -7,7 +7,7 @@ internal sealed class Silu : ActivationOp
 
     public override string? Attribute => "SiluAttribute";
 
-    public override bool DerivativeNeedsInput => true;
+    public override bool DerivativeNeedsInput => Contracts.ActivationFacts.SiluNeedsInput;
 
     public override double InitGain => System.Math.Sqrt(2);
 

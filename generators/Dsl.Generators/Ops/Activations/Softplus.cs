@@ -7,7 +7,7 @@ internal sealed class Softplus : ActivationOp
 
     public override string? Attribute => "SoftplusAttribute";
 
-    public override bool DerivativeNeedsInput => true;
+    public override bool DerivativeNeedsInput => Contracts.ActivationFacts.SoftplusNeedsInput;
 
     public override double InitGain => System.Math.Sqrt(2);
 

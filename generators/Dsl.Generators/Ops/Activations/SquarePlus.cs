@@ -14,6 +14,8 @@ internal sealed class SquarePlus : ActivationOp
 
     public override string Name => "SquarePlus";
 
+    public override bool DerivativeNeedsInput => Contracts.ActivationFacts.SquarePlusNeedsInput;
+
     public override string? Attribute => "SquarePlusAttribute";
 
     public override double InitGain => System.Math.Sqrt(2);

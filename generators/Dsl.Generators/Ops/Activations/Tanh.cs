@@ -7,7 +7,7 @@ internal sealed class Tanh : ActivationOp
 
     public override string? Attribute => "TanhAttribute";
 
-    public override bool DerivativeNeedsInput => false;
+    public override bool DerivativeNeedsInput => Contracts.ActivationFacts.TanhNeedsInput;
 
     public override double InitGain => 5.0 / 3.0;
 

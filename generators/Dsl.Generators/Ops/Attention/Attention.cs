@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using Dsl.Contracts;
 using Dsl.Generators.Diagnostics;
 using Dsl.Generators.Emit;
 using Dsl.Generators.Emit.Cuda;
@@ -169,9 +170,9 @@ internal abstract partial class AttentionOp : Op
         }
 
         plan.LayerState[layer.Path] = new Params(wqkv, bqkv, wo, bo, pre, post);
-        plan.Bind(layer.Path,
-            new[] { wqkv, bqkv, wo, bo, pre, post, layer.In, layer.Out, h, dk, dv, plan.Model.Sequence, a.Causal ? 1 : 0, a.Window, a.EntropyInvariant ? 1 : 0, a.RotaryDim, a.TalkingHeads ? 1 : 0, a.Linear ? 1 : 0 },
-            Scale(a), a.RopeBase);
+        var slots = new AttentionSlots(wqkv, bqkv, wo, bo, pre, post, layer.In, layer.Out, h, dk, dv, plan.Model.Sequence,
+            a.Causal, a.Window, a.EntropyInvariant, a.RotaryDim, a.TalkingHeads, a.Linear, Scale(a), a.RopeBase);
+        plan.Bind(layer.Path, slots);
     }
 
     public override void PlanValues(PlanBuilder plan, NodeSpec node)

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using Dsl.Contracts;
 using Dsl.Generators.Diagnostics;
 using Dsl.Generators.Model;
 using Dsl.Generators.Parsing;
@@ -43,7 +44,7 @@ internal sealed class DeepNorm : Op
 
     public override bool ScalesResidualStream => true;
 
-    public override void PlanParameters(PlanBuilder plan, LayerSpec layer) => plan.Bind(layer.Path, Array.Empty<int>(), layer.OptionsAs<Options>()!.Alpha);
+    public override void PlanParameters(PlanBuilder plan, LayerSpec layer) => plan.Bind(layer.Path, new DeepNormSlots(layer.OptionsAs<Options>()!.Alpha));
 
     public override string Describe(LayerSpec layer, ModelSpec model) => $"DeepNorm skip α = {Double(layer.OptionsAs<Options>()!.Alpha)}";
 

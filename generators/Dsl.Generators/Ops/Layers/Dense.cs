@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using Dsl.Contracts;
 using Dsl.Generators.Diagnostics;
 using Dsl.Generators.Emit;
 using Dsl.Generators.Emit.Cuda;
@@ -117,7 +118,7 @@ internal sealed class Dense : Op
 
         int bias = options.Bias ? plan.AddParameter(layer.Path + ".bias", layer.Path, 1, layer.Out, false, InitKind.Zeros, 0) : -1;
         plan.LayerState[layer.Path] = new Params(weight, bias);
-        plan.Bind(layer.Path, new[] { weight, bias, layer.In, layer.Out });
+        plan.Bind(layer.Path, new DenseSlots(weight, bias, layer.In, layer.Out));
     }
 
     public override void PlanValues(PlanBuilder plan, NodeSpec node)
@@ -147,7 +148,7 @@ internal sealed class Dense : Op
         if (p.Weight < 0) return;
         var sn = SpectralNorm.PlanFor(plan, layer.Path, p.Weight, layer.Out, layer.In);
         // The forward and backward products and the eager body read W/σ; the gradient stays W's.
-        plan.Bind(layer.Path, new[] { sn.Normalized, p.Bias, layer.In, layer.Out });
+        plan.Bind(layer.Path, new DenseSlots(sn.Normalized, p.Bias, layer.In, layer.Out));
     }
 
     /// <summary>The weight the layer's products read: W, or W/σ under spectral normalisation.</summary>
@@ -167,7 +168,7 @@ internal sealed class Dense : Op
         int z = act >= 0 ? plan.Value[node.Id] : -1;
         var fused = Fused(plan, node);
         return new ForwardStep(node.Id, node.Layer, layer.In, layer.Out, fused, plan.InputValue(node), y, z, ProductWeight(plan, layer, p.Weight), p.Bias,
-            CudaEpilogue(fused, p.Bias, z, layer.Out));
+            Epilogue(fused, p.Bias, z, layer.Out));
     }
 
     public override PlanStep? Backward(PlanBuilder plan, NodeSpec node)
@@ -192,12 +193,12 @@ internal sealed class Dense : Op
     /// stay in our kernel. When the backward needs z, cuBLASLt's GELU_AUX writes it with a leading dimension
     /// that must be a multiple of 8, and z's is the layer's width, so a width that is not is not fused.
     /// </summary>
-    private static string? CudaEpilogue(NodeSpec? activation, int bias, int z, int width)
+    private static CudaEpilogue Epilogue(NodeSpec? activation, int bias, int z, int width)
     {
-        if (activation is null) return bias >= 0 && z < 0 ? "Bias" : null;
-        if (OpRegistry.Get<ActivationOp>(activation.Op) is not { CublasLtGelu: true }) return null;
-        if (z >= 0 && width % 8 != 0) return null;
-        return bias >= 0 ? "GeluBias" : "Gelu";
+        if (activation is null) return bias >= 0 && z < 0 ? CudaEpilogue.Bias : CudaEpilogue.None;
+        if (OpRegistry.Get<ActivationOp>(activation.Op) is not { CublasLtGelu: true }) return CudaEpilogue.None;
+        if (z >= 0 && width % 8 != 0) return CudaEpilogue.None;
+        return bias >= 0 ? CudaEpilogue.GeluBias : CudaEpilogue.Gelu;
     }
 
     public override string Describe(LayerSpec layer, ModelSpec model)
@@ -209,8 +210,8 @@ internal sealed class Dense : Op
     private static ActivationOp? ActivationOf(NodeSpec? node) => node is null ? null : OpRegistry.Get<ActivationOp>(node.Op);
 
     /// <summary>Y = X·Wᵀ (+ B) (then f, fused in the GEMM epilogue, storing Z when f′ needs it).</summary>
-    /// <param name="CudaEpilogue">What cuBLASLt may fuse into the product on a GPU ("Bias", "Gelu", "GeluBias"), or null.</param>
-    internal sealed record ForwardStep(int Node, string Layer, int In, int Out, NodeSpec? Activation, int X, int Y, int Z, int W, int B, string? CudaEpilogue)
+    /// <param name="Epilogue">What cuBLASLt may fuse into the product on a GPU (None: nothing).</param>
+    internal sealed record ForwardStep(int Node, string Layer, int In, int Out, NodeSpec? Activation, int X, int Y, int Z, int W, int B, CudaEpilogue Epilogue)
         : PlanStep(Node, Layer)
     {
         public override void Cpu(CpuWriter w)
@@ -232,32 +233,32 @@ internal sealed class Dense : Op
             var f = ActivationOf(Activation);
             string act = f is null ? "" : f.CudaShort;
             string formula = $"y[rows, {Int(Out)}] = {(act.Length > 0 ? act + "(" : "")}x[rows, {Int(In)}]·W[{Int(Out)}, {Int(In)}]ᵀ{(B >= 0 ? " + b" : "")}{(act.Length > 0 ? ")" : "")}";
-            string? fused = CudaEpilogue;
+            var fused = Epilogue;
             w.W.Line($"/* ==== {Layer}: Dense {Int(In)} → {Int(Out)}: {formula} ==== */");
             w.W.Line($"/* cuBLAS: y = x·Wᵀ (x at {Int(X)}, W at {Int(W)}, y at {Int(Y)}) */");
             var gemm = new CudaGemmSpec(false, true, X, In, W, In, Y, Out, 0, Out, In, RowsAreM: true, Accumulate: false);
-            if (fused is not null)
+            if (fused != CudaEpilogue.None)
             {
-                bool keepsZ = fused != "Bias" && Z >= 0;
-                gemm = gemm with { Epilogue = fused, Bias = fused is "Bias" or "GeluBias" ? B : -1, Aux = keepsZ ? Z : -1 };
+                bool keepsZ = fused != CudaEpilogue.Bias && Z >= 0;
+                gemm = gemm with { Epilogue = fused, Bias = fused is CudaEpilogue.Bias or CudaEpilogue.GeluBias ? B : -1, Aux = keepsZ ? Z : -1 };
                 w.W.Line($"/* cuBLASLt fuses the epilogue into the product ({LtEpilogueName(fused, keepsZ)}{(keepsZ ? $", z kept at {Int(Z)}" : "")});");
                 w.W.Line("   the kernel below runs only on the plain cublasSgemm path (cuBLASLt missing, or no algorithm for the shape). */");
             }
 
-            w.Launch(new CudaLaunchSpec($"{w.Prefix}_gemm", $"{Layer}: y = x·Wᵀ{(fused is null ? "" : $" with the {fused} epilogue on cuBLASLt")}", "Single", 0, 0, gemm));
+            w.Launch(new CudaLaunchSpec($"{w.Prefix}_gemm", $"{Layer}: y = x·Wᵀ{(fused == CudaEpilogue.None ? "" : $" with the {fused} epilogue on cuBLASLt")}", "Single", 0, 0, gemm));
             if (B < 0 && f is null) return;
             var body = new List<string> { B >= 0 ? $"const float z = arena[{Int(Y)} + i] + arena[{Int(B)} + c];" : $"const float z = arena[{Int(Y)} + i];" };
             if (Z >= 0) body.Add($"arena[{Int(Z)} + i] = z;");
             body.Add($"arena[{Int(Y)} + i] = {(f is null ? "z" : f.CudaForward("z", Activation!.Options))};");
             string comment = $"{Layer} epilogue: {(B >= 0 ? "z = y + b" : "z = y")}{(Z >= 0 ? $" (kept at {Int(Z)})" : "")}, y = {(act.Length > 0 ? act + "(z)" : "z")}";
             w.Elementwise($"{w.Prefix}_dense_epilogue", comment, Out, false, body.ToArray());
-            if (fused is not null) w.Launches[w.Launches.Count - 1] = w.Launches[w.Launches.Count - 1] with { UnlessFused = true };
+            if (fused != CudaEpilogue.None) w.Launches[w.Launches.Count - 1] = w.Launches[w.Launches.Count - 1] with { UnlessFused = true };
         }
 
-        private static string LtEpilogueName(string fused, bool aux) => fused switch
+        private static string LtEpilogueName(CudaEpilogue fused, bool aux) => fused switch
         {
-            "Bias" => "CUBLASLT_EPILOGUE_BIAS",
-            "Gelu" => aux ? "CUBLASLT_EPILOGUE_GELU_AUX" : "CUBLASLT_EPILOGUE_GELU",
+            CudaEpilogue.Bias => "CUBLASLT_EPILOGUE_BIAS",
+            CudaEpilogue.Gelu => aux ? "CUBLASLT_EPILOGUE_GELU_AUX" : "CUBLASLT_EPILOGUE_GELU",
             _ => aux ? "CUBLASLT_EPILOGUE_GELU_AUX_BIAS" : "CUBLASLT_EPILOGUE_GELU_BIAS",
         };
     }

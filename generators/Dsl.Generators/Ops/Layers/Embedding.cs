@@ -1,4 +1,5 @@
 using System;
+using Dsl.Contracts;
 using Dsl.Generators.Diagnostics;
 using Dsl.Generators.Emit;
 using Dsl.Generators.Emit.Cuda;
@@ -50,10 +51,10 @@ internal sealed class Embedding : Op
     public override void PlanParameters(PlanBuilder plan, LayerSpec layer)
     {
         int table = plan.AddParameter(layer.Path + ".weight", layer.Path, layer.In, layer.Out, true, InitKind.Normal, plan.Std > 0 ? plan.Std : 1);
-        plan.Bind(layer.Path, new[] { table, layer.In, layer.Out });
+        plan.Bind(layer.Path, new EmbeddingSlots(table, layer.In, layer.Out));
     }
 
-    private static int Table(PlanBuilder plan, NodeSpec node) => plan.BindingOf(node.Layer)!.Ints[0];
+    private static int Table(PlanBuilder plan, NodeSpec node) => EmbeddingSlots.Read(plan.BindingOf(node.Layer)!.Ints).Table;
 
     public override PlanStep? Forward(PlanBuilder plan, NodeSpec node)
     {

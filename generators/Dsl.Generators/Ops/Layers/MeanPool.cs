@@ -1,3 +1,4 @@
+using Dsl.Contracts;
 using Dsl.Generators.Diagnostics;
 using Dsl.Generators.Emit;
 using Dsl.Generators.Emit.Cuda;
@@ -44,7 +45,7 @@ internal sealed class MeanPool : Op
         return call.AddNode(Name, new[] { input, ids }, call.Layer.Options);
     }
 
-    public override void PlanParameters(PlanBuilder plan, LayerSpec layer) => plan.Bind(layer.Path, new[] { layer.OptionsAs<Options>()!.Pad, plan.Model.Sequence });
+    public override void PlanParameters(PlanBuilder plan, LayerSpec layer) => plan.Bind(layer.Path, new MeanPoolSlots(layer.OptionsAs<Options>()!.Pad, plan.Model.Sequence));
 
     public override PlanStep? Forward(PlanBuilder plan, NodeSpec node) =>
         new ForwardStep(node.Id, node.Layer, plan.Width(node), node.OptionsAs<Options>()!.Pad, plan.InputValue(node), plan.Value[node.Id]);

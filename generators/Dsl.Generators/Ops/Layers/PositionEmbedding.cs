@@ -1,3 +1,4 @@
+using Dsl.Contracts;
 using Dsl.Generators.Emit;
 using Dsl.Generators.Emit.Cuda;
 using Dsl.Generators.Model;
@@ -29,10 +30,10 @@ internal sealed class PositionEmbedding : Op
     public override void PlanParameters(PlanBuilder plan, LayerSpec layer)
     {
         int table = plan.AddParameter(layer.Path + ".weight", layer.Path, plan.Model.Sequence, layer.In, true, InitKind.Normal, plan.Std > 0 ? plan.Std : 1);
-        plan.Bind(layer.Path, new[] { table, plan.Model.Sequence, layer.In });
+        plan.Bind(layer.Path, new PositionEmbeddingSlots(table, plan.Model.Sequence, layer.In));
     }
 
-    private static int Table(PlanBuilder plan, NodeSpec node) => plan.BindingOf(node.Layer)!.Ints[0];
+    private static int Table(PlanBuilder plan, NodeSpec node) => PositionEmbeddingSlots.Read(plan.BindingOf(node.Layer)!.Ints).Table;
 
     public override PlanStep? Forward(PlanBuilder plan, NodeSpec node) =>
         new ForwardStep(node.Id, node.Layer, plan.Width(node), plan.InputValue(node), plan.Value[node.Id], Table(plan, node));

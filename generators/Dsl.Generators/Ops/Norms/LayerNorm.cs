@@ -1,3 +1,4 @@
+using Dsl.Contracts;
 using Dsl.Generators.Diagnostics;
 using Dsl.Generators.Emit;
 using Dsl.Generators.Emit.Cuda;
@@ -52,7 +53,7 @@ internal sealed class LayerNorm : Op
         var o = layer.OptionsAs<Options>()!;
         int gamma = plan.AddParameter(layer.Path + ".weight", layer.Path, 1, layer.In, false, InitKind.Ones, 0);
         int beta = o.Bias ? plan.AddParameter(layer.Path + ".bias", layer.Path, 1, layer.In, false, InitKind.Zeros, 0) : -1;
-        plan.Bind(layer.Path, new[] { gamma, beta, layer.In }, o.Epsilon);
+        plan.Bind(layer.Path, new LayerNormSlots(gamma, beta, layer.In, o.Epsilon));
     }
 
     public override void PlanValues(PlanBuilder plan, NodeSpec node)
@@ -62,23 +63,29 @@ internal sealed class LayerNorm : Op
         plan.State[node.Id] = new Statistics(plan.Allocate(label + " mean", plan.Rows, 1), plan.Allocate(label + " 1/σ", plan.Rows, 1));
     }
 
+    private static LayerNormSlots Slots(PlanBuilder plan, NodeSpec node)
+    {
+        var binding = plan.BindingOf(node.Layer)!;
+        return LayerNormSlots.Read(binding.Ints, binding.Doubles);
+    }
+
     public override PlanStep? Forward(PlanBuilder plan, NodeSpec node)
     {
-        var b = plan.BindingOf(node.Layer)!.Ints;
+        var b = Slots(plan, node);
         var stats = plan.StateOf<Statistics>(node.Id);
         var input = plan.Model.Nodes[node.Inputs[0]];
         bool fused = OpRegistry.Get(input.Op).IsResidualAdd && plan.AddIntoNorm[input.Id] == node.Id;
         int x = plan.InputValue(node);
         // Fused: x = first addend, x2 = second addend, sum = the residual sum (written), y = LN(sum).
         return new ForwardStep(node.Id, node.Layer, plan.Width(node), plan.LayerOf(node)!.OptionsAs<Options>()!.Epsilon,
-            fused ? plan.InputValue(input, 0) : x, fused ? plan.InputValue(input, 1) : -1, fused ? x : -1, plan.Value[node.Id], b[0], b[1], stats.Mean, stats.Rstd);
+            fused ? plan.InputValue(input, 0) : x, fused ? plan.InputValue(input, 1) : -1, fused ? x : -1, plan.Value[node.Id], b.Gamma, b.Beta, stats.Mean, stats.Rstd);
     }
 
     public override PlanStep? Backward(PlanBuilder plan, NodeSpec node)
     {
-        var b = plan.BindingOf(node.Layer)!.Ints;
+        var b = Slots(plan, node);
         var stats = plan.StateOf<Statistics>(node.Id);
-        int gamma = b[0], beta = b[1], g = plan.GradientOffset;
+        int gamma = b.Gamma, beta = b.Beta, g = plan.GradientOffset;
         bool accumulateParams = plan.AccumulateParams(gamma);
         if (beta >= 0 && !accumulateParams) plan.ParamsWritten(beta);
         int dx = plan.InputGrad(node);

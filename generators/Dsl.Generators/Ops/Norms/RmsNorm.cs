@@ -1,3 +1,4 @@
+using Dsl.Contracts;
 using Dsl.Generators.Diagnostics;
 using Dsl.Generators.Emit;
 using Dsl.Generators.Emit.Cuda;
@@ -48,7 +49,7 @@ internal sealed class RmsNorm : Op
     {
         var o = layer.OptionsAs<Options>()!;
         int gain = o.Gain ? plan.AddParameter(layer.Path + ".weight", layer.Path, 1, layer.In, false, InitKind.Ones, 0) : -1;
-        plan.Bind(layer.Path, new[] { gain, layer.In }, o.Epsilon);
+        plan.Bind(layer.Path, new RmsNormSlots(gain, layer.In, o.Epsilon));
     }
 
     public override void PlanValues(PlanBuilder plan, NodeSpec node)
@@ -58,13 +59,19 @@ internal sealed class RmsNorm : Op
         plan.State[node.Id] = new Statistics(plan.Allocate(label + " 1/rms", plan.Rows, 1));
     }
 
+    private static int Gain(PlanBuilder plan, NodeSpec node)
+    {
+        var binding = plan.BindingOf(node.Layer)!;
+        return RmsNormSlots.Read(binding.Ints, binding.Doubles).Gain;
+    }
+
     public override PlanStep? Forward(PlanBuilder plan, NodeSpec node) =>
         new ForwardStep(node.Id, node.Layer, plan.Width(node), plan.LayerOf(node)!.OptionsAs<Options>()!.Epsilon, plan.InputValue(node), plan.Value[node.Id],
-            plan.BindingOf(node.Layer)!.Ints[0], plan.StateOf<Statistics>(node.Id).Rstd);
+            Gain(plan, node), plan.StateOf<Statistics>(node.Id).Rstd);
 
     public override PlanStep? Backward(PlanBuilder plan, NodeSpec node)
     {
-        int gain = plan.BindingOf(node.Layer)!.Ints[0];
+        int gain = Gain(plan, node);
         bool accumulateParams = plan.AccumulateParams(gain);
         int dx = plan.InputGrad(node);
         return new BackwardStep(node.Id, node.Layer, plan.Width(node), plan.InputValue(node), gain, gain >= 0 ? plan.GradientOffset + gain : -1,

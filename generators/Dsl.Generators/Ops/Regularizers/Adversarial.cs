@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using Dsl.Contracts;
 using Dsl.Generators.Emit;
 using Dsl.Generators.Emit.Cuda;
 using Dsl.Generators.Model;
@@ -36,10 +37,10 @@ internal sealed class Adversarial : Op
         if (model.Adversarial is not { } spec || model.LossNode < 0) return;
         var binding = plan.BindingOf(spec.Layer);
         if (binding is null) return;
-        int table = binding.Ints[0], length = binding.Ints[1] * binding.Ints[2];
+        var (table, vocabulary, dim) = EmbeddingSlots.Read(binding.Ints);
         int gradientBackup = plan.Allocate("FGM clean gradients", 1, plan.ParameterRegion);
-        int tableBackup = plan.Allocate($"FGM {spec.Layer} table backup", binding.Ints[1], binding.Ints[2]);
-        plan.Adversarial = new Plan(spec.Layer, spec.Epsilon, table, length, gradientBackup, tableBackup);
+        int tableBackup = plan.Allocate($"FGM {spec.Layer} table backup", vocabulary, dim);
+        plan.Adversarial = new Plan(spec.Layer, spec.Epsilon, table, vocabulary * dim, gradientBackup, tableBackup);
     }
 
     /// <summary>

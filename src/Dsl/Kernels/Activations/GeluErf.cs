@@ -14,7 +14,7 @@ namespace Dsl.Kernels;
 public readonly struct GeluErf<T> : IActivation<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <inheritdoc />
-    public bool DerivativeNeedsInput => true;
+    public bool DerivativeNeedsInput => Contracts.ActivationFacts.GeluErfNeedsInput;
 
     /// <summary>x·Φ(x) = ½x(1 + erf(x/√2)).</summary>
     public T Forward(T x)

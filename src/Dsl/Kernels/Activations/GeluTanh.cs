@@ -16,7 +16,7 @@ public readonly struct GeluTanh<T> : IActivation<T> where T : unmanaged, IFloati
     private const double Cubic = 0.044715;
 
     /// <inheritdoc />
-    public bool DerivativeNeedsInput => true;
+    public bool DerivativeNeedsInput => Contracts.ActivationFacts.GeluTanhNeedsInput;
 
     /// <summary>½x(1 + tanh(√(2/π)(x + 0.044715x³))) = x·σ(2u).</summary>
     public T Forward(T x)

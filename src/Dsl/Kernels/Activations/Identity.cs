@@ -7,7 +7,7 @@ namespace Dsl.Kernels;
 public readonly struct Identity<T> : IActivation<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <inheritdoc />
-    public bool DerivativeNeedsInput => false;
+    public bool DerivativeNeedsInput => Contracts.ActivationFacts.IdentityNeedsInput;
 
     /// <inheritdoc />
     public T Forward(T x) => x;

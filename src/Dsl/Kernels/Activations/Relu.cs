@@ -10,7 +10,7 @@ namespace Dsl.Kernels;
 public readonly struct Relu<T> : IActivation<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <inheritdoc />
-    public bool DerivativeNeedsInput => false;
+    public bool DerivativeNeedsInput => Contracts.ActivationFacts.ReluNeedsInput;
 
     /// <summary>max(x, 0).</summary>
     public T Forward(T x) => T.Max(x, T.Zero);

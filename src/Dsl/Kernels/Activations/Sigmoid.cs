@@ -11,7 +11,7 @@ namespace Dsl.Kernels;
 public readonly struct Sigmoid<T> : IActivation<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <inheritdoc />
-    public bool DerivativeNeedsInput => false;
+    public bool DerivativeNeedsInput => Contracts.ActivationFacts.SigmoidNeedsInput;
 
     /// <summary>σ(x).</summary>
     public T Forward(T x) => SimdMath.Sigmoid(x);

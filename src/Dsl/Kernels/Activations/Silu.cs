@@ -10,7 +10,7 @@ namespace Dsl.Kernels;
 public readonly struct Silu<T> : IActivation<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <inheritdoc />
-    public bool DerivativeNeedsInput => true;
+    public bool DerivativeNeedsInput => Contracts.ActivationFacts.SiluNeedsInput;
 
     /// <summary>x·σ(x).</summary>
     public T Forward(T x) => x * SimdMath.Sigmoid(x);

@@ -10,7 +10,7 @@ namespace Dsl.Kernels;
 public readonly struct Softplus<T> : IActivation<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <inheritdoc />
-    public bool DerivativeNeedsInput => true;
+    public bool DerivativeNeedsInput => Contracts.ActivationFacts.SoftplusNeedsInput;
 
     /// <summary>max(x, 0) + log1p(e^{−|x|}).</summary>
     public T Forward(T x) => T.Max(x, T.Zero) + SimdMath.Log1p(T.Exp(-T.Abs(x)));

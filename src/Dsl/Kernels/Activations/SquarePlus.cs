@@ -41,7 +41,7 @@ public readonly struct SquarePlus<T> : IActivation<T> where T : unmanaged, IFloa
     public T B => _hasB ? _b : T.CreateTruncating(DefaultB);
 
     /// <inheritdoc />
-    public bool DerivativeNeedsInput => true;
+    public bool DerivativeNeedsInput => Contracts.ActivationFacts.SquarePlusNeedsInput;
 
     /// <summary>(x + √(x² + b))/2 for x ≥ 0; b/(2(√(x² + b) − x)) for x &lt; 0.</summary>
     public T Forward(T x)

@@ -10,7 +10,7 @@ namespace Dsl.Kernels;
 public readonly struct Tanh<T> : IActivation<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <inheritdoc />
-    public bool DerivativeNeedsInput => false;
+    public bool DerivativeNeedsInput => Contracts.ActivationFacts.TanhNeedsInput;
 
     /// <summary>tanh x.</summary>
     public T Forward(T x) => T.Tanh(x);
