@@ -7,6 +7,7 @@ return args.Length == 0 ? Usage() : args[0] switch
 {
     "gemm" => GemmBench.Run(args.AsSpan(1)),
     "pool" => PoolBench.Run(args.AsSpan(1)),
+    "primitives" => TensorPrimitivesBench.Run(args.AsSpan(1)),
     "mlp" => MlpBench.Run(args.AsSpan(1)),
     "chargpt" => CharGptBench.Run(args.AsSpan(1)),
     "chargpt-parity" => CharGptParity.Run(args.AsSpan(1)),
@@ -22,6 +23,7 @@ static int Usage()
     Console.Error.WriteLine("      matrix products of an MLP 784-1024-1024-10 at batch 128 on 1 and 2 threads;");
     Console.Error.WriteLine("      --cpu times one thread by its CPU time (steadier on a shared machine)");
     Console.Error.WriteLine("  pool                                        WorkerPool.Run round trip, back to back and after serial work");
+    Console.Error.WriteLine("  primitives [--rounds N]                     TensorPrimitives vs the hand-written elementwise loops (add, scale, fused scale-add)");
     Console.Error.WriteLine("  mlp [--steps N] [--python PATH]             whole TrainStep of the MLP vs PyTorch 1.13, batch 128/16, 1 and 2 threads");
     Console.Error.WriteLine("  chargpt [--steps N] [--python PATH] [--data PATH]  CharGpt training iteration vs PyTorch 1.13, 1 and 2 threads");
     Console.Error.WriteLine("  chargpt-parity [--steps N] [--python PATH] [--data PATH] [--dir DIR]");
