@@ -1,5 +1,6 @@
 using System;
 using System.Diagnostics;
+using System.Linq;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
@@ -27,7 +28,7 @@ internal static class TensorPrimitivesBench
             if (args[i] == "--rounds" && i + 1 < args.Length) rounds = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
         }
 
-        Console.WriteLine($"TensorPrimitives vs hand-written Vector256 loops, 1 thread, median of {rounds} interleaved rounds (ns per element; ratio < 1: TensorPrimitives faster)");
+        Console.WriteLine($"TensorPrimitives vs hand-written Vector256 loops, 1 thread, median of {rounds} interleaved rounds (ns per element, the best round in brackets; ratio < 1: TensorPrimitives faster)");
         Console.WriteLine($"Vector256 accelerated: {Vector256.IsHardwareAccelerated}; Vector512 accelerated: {Vector512.IsHardwareAccelerated}; load average {LoadAverage()}");
         Console.WriteLine();
         Console.WriteLine("| op | type | elements | hand-written ns/elt | TensorPrimitives ns/elt | ratio |");
@@ -96,8 +97,8 @@ internal static class TensorPrimitivesBench
             }
         }
 
-        double h = Median(handTimes), p = Median(primitiveTimes);
-        Console.WriteLine($"| {op} | {type} | {n:N0} | {h:F3} | {p:F3} | {p / h:F2} |");
+        double h = Median(handTimes), p = Median(primitiveTimes), hMin = handTimes.Min(), pMin = primitiveTimes.Min();
+        Console.WriteLine($"| {op} | {type} | {n:N0} | {h:F3} ({hMin:F3}) | {p:F3} ({pMin:F3}) | {p / h:F2} ({pMin / hMin:F2}) |");
     }
 
     private static double Time(Action action, int reps, int n)
@@ -109,8 +110,9 @@ internal static class TensorPrimitivesBench
 
     private static double Median(double[] values)
     {
-        Array.Sort(values);
-        return values[values.Length / 2];
+        var sorted = (double[])values.Clone();
+        Array.Sort(sorted);
+        return sorted[sorted.Length / 2];
     }
 
     private static string LoadAverage()
