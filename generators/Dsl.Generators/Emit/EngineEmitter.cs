@@ -38,6 +38,7 @@ internal static partial class EngineEmitter
                 Loss(w, plan);
                 Backward(w, plan, dataParallel);
                 Ops.Adversarial.CpuMembers(w, plan);
+                GuardMembers(w, plan);
             }
 
             Ops.SpectralNorm.CpuMembers(w, plan);
@@ -205,8 +206,13 @@ internal static partial class EngineEmitter
             w.Line("_ = rows;");
             Ops.SpectralNorm.CpuForward(w, plan);
             var steps = new CpuWriter(w, plan);
+            int check = 0;
             foreach (var s in plan.Forward)
-                if (s is not Ops.LossStep) s.Cpu(steps);
+            {
+                if (s is Ops.LossStep) continue;
+                s.Cpu(steps);
+                if (plan.Model.LossNode >= 0) CheckHook(w, check++); // the non-finite guard's checking pass
+            }
         }
 
         w.Line();
@@ -330,11 +336,14 @@ internal static partial class EngineEmitter
                 w.Line($"hook?.Ready({Int(from)}); // gradients [{Int(from)}, {Int(plan.ParameterRegion)}) are final");
             }
 
+            int check = CheckedForwardSteps(plan);
+            CheckHook(w, check++); // ∂loss/∂prediction, written by the loss
             Ready(dataParallel.BeforeBackward);
             var steps = new CpuWriter(w, plan);
             for (int i = 0; i < plan.Backward.Count; i++)
             {
                 plan.Backward[i].Cpu(steps);
+                CheckHook(w, check++);
                 Ready(dataParallel.AfterStep[i]);
             }
 

@@ -144,7 +144,7 @@ internal static partial class ModelEmitter
         }
         else if (model.LossNode >= 0 && model.Targets == TargetKind.Scores)
         {
-            PairTraining(w, inputType, staging);
+            PairTraining(w, name, inputType, staging);
         }
         else if (model.LossNode >= 0)
         {
@@ -157,7 +157,7 @@ internal static partial class ModelEmitter
                     global::System.ArgumentNullException.ThrowIfNull(optimizer);
                     int batch = Stage(inputs, {{targetName}}.Length);
                     double loss = _engine.{{(plan.Adversarial is null ? "TrainingPass" : "AdversarialPass")}}(batch, {{targetName}});
-                    _engine.ApplyOptimizer(optimizer);
+                    {{GuardedUpdate(name, targetName)}}
                     _engine.DropoutStep++;
                     return (float)loss;
                 }
@@ -189,7 +189,11 @@ internal static partial class ModelEmitter
                 }
 
                 """);
+            DiagnoseMethod(w, $"{targetType} {targetName}", targetName,
+                labels ? Enumerable.Empty<(string, string, string)>() : new[] { (targetName, targetName, targetWidth) });
         }
+
+        if (model.LossNode >= 0) GuardProperty(w);
 
         // Eager bodies of the layer members: the debugger-friendly reference path.
         foreach (var member in model.Members)
@@ -216,16 +220,19 @@ internal static partial class ModelEmitter
                 return $"new {module.TypeFullName}(new global::Dsl.Runtime.ModuleBinding<float>(_engine.Arena, new global::Dsl.Runtime.LayerBinding?[] {{ {string.Join(", ", slots)} }}))";
             }
 
+            // The property's own modifiers (a partial property's two parts must agree).
+            string modifiers = model.Declarations.FirstOrDefault(d => d.Name == module.PropertyName)?.Modifiers ?? "public";
+            if (modifiers.Length > 0) modifiers += " ";
             if (module.Repeat > 0)
             {
-                w.Line($"public partial {module.TypeFullName}[] {module.PropertyName} => _module{module.PropertyName} ??= new {module.TypeFullName}[]");
+                w.Line($"{modifiers}partial {module.TypeFullName}[] {module.PropertyName} => _module{module.PropertyName} ??= new {module.TypeFullName}[]");
                 w.Line("{");
                 for (int r = 0; r < module.Repeat; r++) w.Line($"    {Instance(r * module.MembersPerInstance)},");
                 w.Line("};");
             }
             else
             {
-                w.Line($"public partial {module.TypeFullName} {module.PropertyName} => _module{module.PropertyName} ??=");
+                w.Line($"{modifiers}partial {module.TypeFullName} {module.PropertyName} => _module{module.PropertyName} ??=");
                 w.Line($"    {Instance(0)};");
             }
 
@@ -279,10 +286,12 @@ internal static partial class ModelEmitter
             w.Line($"public float TrainStep({inputs} inputs, global::System.ReadOnlySpan<{(labels ? "int" : "float")}> targets, global::Dsl.Optimizers.Optimizer optimizer) => {fail};");
             w.Line($"public float Evaluate({inputs} inputs, global::System.ReadOnlySpan<{(labels ? "int" : "float")}> targets) => {fail};");
         }
-        foreach (var member in model.Members)
-            w.Line($"{member.Accessibility} partial global::Dsl.Tensor {member.Name}(global::Dsl.Tensor {member.ParameterName}{(member.SecondParameterName.Length > 0 ? $", global::Dsl.Tensor {member.SecondParameterName}" : "")}) => {fail};");
-        foreach (var module in model.Modules)
-            w.Line($"public partial {module.TypeFullName}{(module.Repeat > 0 ? "[]" : "")} {module.PropertyName} => {fail};");
+
+        w.Line("public global::Dsl.Runtime.NonFiniteGuard Guard { get; } = new();");
+        // Every partial member the DSL owns, with its declared signature (valid or not).
+        w.Line();
+        foreach (var member in model.Declarations)
+            StubEmitter.Emit(w, member, $"{model.Type.Name}.{member.Name} is not implemented: the model has errors in its declaration (see the DSL diagnostics)");
         InterfaceMembers(w, model, null);
     }
 }

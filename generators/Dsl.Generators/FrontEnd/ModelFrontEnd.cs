@@ -39,7 +39,7 @@ internal static class ModelFrontEnd
             .Concat(parsed.Locations.Resolve(shapes.Findings.Concat(structure), once: false))
             .Concat(parsed.Locations.Resolve(advice, once: true))
             .ToList();
-        bool valid = spec.OutputNode >= 0 && !diagnostics.Any(d => DiagnosticCatalog.BlocksGeneration(d.Descriptor));
+        bool valid = spec.OutputNode >= 0 && !parsed.Facts.UsesIncompleteModule && !diagnostics.Any(d => DiagnosticCatalog.BlocksGeneration(d.Descriptor));
         return new FrontEndResult(spec with { IsValid = valid }, diagnostics);
     }
 }

@@ -25,6 +25,7 @@ internal static class DiagnosticCatalog
     public const string LayerArgumentId = "DSL106";
     public const string LossFormId = "DSL107";
     public const string NestedModuleId = "DSL108";
+    public const string UnsupportedDeclarationId = "DSL110";
     public const string DenseInMismatchId = "DSL201";
     public const string AddShapeMismatchId = "DSL202";
     public const string SharedLayerWidthId = "DSL203";
@@ -34,6 +35,7 @@ internal static class DiagnosticCatalog
     public const string RepeatShapeId = "DSL207";
     public const string StepBatchId = "DSL208";
     public const string PriorCountId = "DSL209";
+    public const string SizeLimitId = "DSL210";
     public const string SquarePlusBId = "DSL301";
     public const string AttentionScaleDimensionId = "DSL302";
     public const string AttentionLogitsLargeId = "DSL303";
@@ -85,6 +87,11 @@ internal static class DiagnosticCatalog
         "Module members must be layers",
         "Member '{0}' of module '{1}' is a module; modules may contain layers only (nest them in the model instead)");
 
+    /// <summary>A [Model]/[Module] type or a module property declared in a form the generator cannot implement.</summary>
+    public static readonly DiagnosticDescriptor UnsupportedDeclaration = Error(UnsupportedDeclarationId, DeclarationCategory,
+        "Declaration the generator cannot implement",
+        "{0} cannot be implemented by the generator: {1}");
+
     public static readonly DiagnosticDescriptor DenseInMismatch = Error(DenseInMismatchId, ShapeCategory,
         "Dense input width does not match its input",
         "Dense layer '{0}' declares In = {1}, but its input has {2} features");
@@ -117,6 +124,12 @@ internal static class DiagnosticCatalog
     public static readonly DiagnosticDescriptor PriorCount = Error(PriorCountId, ShapeCategory,
         "Class priors do not match the number of classes",
         "Ops.LogitAdjustedCrossEntropy declares {0} class priors, but the logits have {1} classes; give one prior per class (or none, and set them from the training labels at run time)");
+
+    /// <summary>A size or count above the DSL's limit (FrontEnd/Rules/Limits.cs): an attribute argument, a
+    /// product of them, the unrolled forward pass or the whole arena.</summary>
+    public static readonly DiagnosticDescriptor SizeLimit = Error(SizeLimitId, ShapeCategory,
+        "Size or count above the DSL's limit",
+        "{0}: {1} is {2}, but the DSL's limit is {3}; {4}");
 
     /// <summary>Reported by the TrainStep analyzer when a call's input is an array of a constant size that
     /// is not a whole number of examples or holds more than the model's Batch.</summary>
@@ -209,11 +222,11 @@ internal static class DiagnosticCatalog
     public static readonly DiagnosticDescriptor[] AnalyzerDescriptors =
     {
         ModelNotPartial, UnsupportedConstruct, LayerSignature, ModelShapeArguments, MissingForward,
-        LayerArgument, LossForm, NestedModule, DenseInMismatch, AddShapeMismatch, SharedLayerWidth,
+        LayerArgument, LossForm, NestedModule, UnsupportedDeclaration, DenseInMismatch, AddShapeMismatch, SharedLayerWidth,
         HeadsWidth, RotaryDim, TiedShape, RepeatShape, SquarePlusB, AttentionScaleDimension, AttentionLogitsLarge,
         DeepNormConstants, InitVariance, EmbeddingDimension, KeySizeBottleneck, UnargmaxableClasses, WindowBeyondSequence,
         DeepNormPreNorm, RopeBase, ResidualBranchScale, LossArgument, FloodAboveInitialLoss,
-        TaiLrAccuracy, PriorCount, TaskWeight, UnscaledTasks,
+        TaiLrAccuracy, PriorCount, TaskWeight, UnscaledTasks, SizeLimit,
     };
 
     /// <summary>

@@ -59,7 +59,7 @@ internal sealed record ModuleUseSpec(string PropertyName, string TypeFullName, E
 
 /// <summary>A layer member declared in a model or module type, for emitting its eager implementation.</summary>
 /// <param name="Name">Method name.</param>
-/// <param name="Accessibility">C# accessibility keywords as declared.</param>
+/// <param name="Accessibility">The member's modifiers as declared, without <c>partial</c> (its accessibility, and e.g. <c>new</c>).</param>
 /// <param name="ParameterName">The tensor parameter's name.</param>
 /// <param name="Op">The op's name.</param>
 /// <param name="Options">The op's options.</param>
@@ -119,6 +119,9 @@ internal sealed record ModelSpec(TypeSpec Type, ModelShape Shape, EquatableArray
     /// <summary>The user declared an instance constructor.</summary>
     public bool HasUserConstructor { get; init; }
 
+    /// <summary>The partial members the DSL implements, as declared (an invalid model's stubs mirror them).</summary>
+    public EquatableArray<MemberDeclaration> Declarations { get; init; } = EquatableArray<MemberDeclaration>.Empty;
+
     /// <summary>Largest batch.</summary>
     public int MaxBatch => Shape.MaxBatch;
 
@@ -165,4 +168,9 @@ internal sealed record ModelSpec(TypeSpec Type, ModelShape Shape, EquatableArray
 /// <summary>A module type, for emitting its members' eager bodies.</summary>
 /// <param name="Type">Where the type lives.</param>
 /// <param name="Members">Its layer members in declaration order.</param>
-internal sealed record ModuleSpec(TypeSpec Type, EquatableArray<LayerMemberSpec> Members);
+internal sealed record ModuleSpec(TypeSpec Type, EquatableArray<LayerMemberSpec> Members)
+{
+    /// <summary>The partial members the DSL implements, as declared: those not among <see cref="Members"/>
+    /// (a layer with a wrong signature, a module property inside a module) get throwing stubs.</summary>
+    public EquatableArray<MemberDeclaration> Declarations { get; init; } = EquatableArray<MemberDeclaration>.Empty;
+}

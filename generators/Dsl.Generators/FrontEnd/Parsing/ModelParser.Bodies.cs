@@ -155,8 +155,13 @@ internal sealed partial class ModelParser
 
     private int Invocation(InvocationExpressionSyntax call, Scope scope, SemanticModel model)
     {
-        if (model.GetSymbolInfo(call, _ct).Symbol is not IMethodSymbol method)
+        var info = model.GetSymbolInfo(call, _ct);
+        if (info.Symbol is not IMethodSymbol method)
         {
+            // Ops.MeanSquaredError(Forward(x), labels) does not bind (its target is a Tensor): an Ops call that fails
+            // overload resolution is read by its op, which names the wrong argument (DSL107 for a loss), rather than
+            // being an unknown call.
+            if (OpsCandidate(info, call) is { } candidate) return Op(candidate.Name, call, scope, model);
             Report(DiagnosticCatalog.UnsupportedConstruct, call.GetLocation(), $"the call '{Describe(call)}' (it does not bind to a method)");
             return -1;
         }
@@ -207,6 +212,17 @@ internal sealed partial class ModelParser
 
         Report(DiagnosticCatalog.UnsupportedConstruct, location, $"the call of '{method.ContainingType?.Name}.{method.Name}'");
         return -1;
+    }
+
+    /// <summary>The one Ops method of the call's arity among the candidates of a call that does not bind, or null.</summary>
+    internal static IMethodSymbol? OpsCandidate(SymbolInfo info, InvocationExpressionSyntax call)
+    {
+        if (info.CandidateReason != CandidateReason.OverloadResolutionFailure) return null;
+        var candidates = info.CandidateSymbols.OfType<IMethodSymbol>()
+            .Where(c => c.ContainingType?.ToDisplayString() == OpsName && c.Parameters.Length >= call.ArgumentList.Arguments.Count &&
+                        c.Parameters.Skip(call.ArgumentList.Arguments.Count).All(p => p.HasExplicitDefaultValue))
+            .ToList();
+        return candidates.Count == 1 ? candidates[0] : null;
     }
 
     private int Op(string name, InvocationExpressionSyntax call, Scope scope, SemanticModel model)

@@ -86,6 +86,19 @@ internal sealed record ModelPlan(
 
     /// <summary>Offset of the learned task log-variances s_i (multi-task uncertainty weighting), or −1.</summary>
     public int TaskLogVariance { get; init; } = -1;
+
+    /// <summary>Node id → the offset of its value (−1: none), as planned; the checking pass reads what each step wrote.</summary>
+    public EquatableArray<int> Values { get; init; } = EquatableArray<int>.Empty;
+
+    /// <summary>Node id → the offset of its gradient (−1: none).</summary>
+    public EquatableArray<int> Grads { get; init; } = EquatableArray<int>.Empty;
+
+    /// <summary>The arena's length as laid out, summed in long (saturating). <see cref="ArenaLength"/> and
+    /// every offset are exact only when <see cref="FitsArena"/>; a plan that does not fit is never emitted.</summary>
+    public long RequiredArenaElements { get; init; }
+
+    /// <summary>Whether the arena is within <see cref="Rules.Limits.MaxArenaElements"/> (else DSL210 and stubs).</summary>
+    public bool FitsArena => RequiredArenaElements <= Rules.Limits.MaxArenaElements;
 }
 
 /// <summary>

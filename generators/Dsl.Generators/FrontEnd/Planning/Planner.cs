@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using Dsl.Generators.Model;
 using Dsl.Generators.Ops;
+using Dsl.Generators.Rules;
 
 namespace Dsl.Generators.Planning;
 
@@ -82,8 +83,10 @@ internal sealed class PlanBuilder
     private readonly HashSet<int> _written = new();
     private readonly HashSet<int> _paramsWritten = new();
     private readonly Dictionary<string, int> _layerIndex;
-    private int _offset;
-    private int _cursor;
+    // The layout is summed in long: a model too large for the arena (Limits.MaxArenaElements) is measured and
+    // reported (DSL210, RequiredArenaElements), never wrapped around; the int offsets are exact when it fits.
+    private long _offset;
+    private long _cursor;
 
     public PlanBuilder(ModelSpec model)
     {
@@ -225,11 +228,11 @@ internal sealed class PlanBuilder
     /// align after it (q, k and v weights lie back to back, for one GEMM).</summary>
     public int AddParameter(string name, string layer, int rows, int columns, bool matrix, InitKind init, double bound, bool align = true)
     {
-        int at = _offset;
+        int at = Limits.Offset(_offset);
         _parameters.Add(new ParameterPlan(name, layer, at, rows, columns, matrix, init, bound));
         _tensorOf[name] = at;
-        _offset += rows * columns;
-        if (align) _offset = Planner.Align(_offset);
+        _offset = Limits.Sum(_offset, Limits.Product(rows, columns));
+        if (align) _offset = Align(_offset);
         return at;
     }
 
@@ -254,20 +257,24 @@ internal sealed class PlanBuilder
     /// <summary>Closes the parameter region: gradients, then optimizer state, then the activations.</summary>
     public void EndParameters()
     {
-        ParameterRegion = Planner.Align(_offset);
-        _cursor = ParameterRegion * (2 + Planner.StateSlots);
+        long region = Align(_offset);
+        ParameterRegion = Limits.Offset(region);
+        _cursor = Limits.Product(region, 2 + Planner.StateSlots);
     }
 
     // ---- buffers ----------------------------------------------------------------------------------
 
-    /// <summary>Reserves an aligned [<paramref name="rows"/>, <paramref name="width"/>] buffer after the ones so far.</summary>
-    public int Allocate(string name, int rows, int width)
+    /// <summary>Reserves an aligned [<paramref name="rows"/>, <paramref name="width"/>] buffer after the ones so far
+    /// (sizes in long: a product of sizes that would overflow int is measured, and the plan does not fit).</summary>
+    public int Allocate(string name, long rows, long width)
     {
-        int at = _cursor;
-        _buffers.Add(new BufferPlan(name, at, rows, width));
-        _cursor = Planner.Align(_cursor + rows * width);
+        int at = Limits.Offset(_cursor);
+        _buffers.Add(new BufferPlan(name, at, Limits.Offset(rows), Limits.Offset(width)));
+        _cursor = Align(Limits.Sum(_cursor, Limits.Product(rows, width)));
         return at;
     }
+
+    private static long Align(long value) => Limits.Sum(value, Planner.Alignment - 1) / Planner.Alignment * Planner.Alignment;
 
     // ---- the backward's bookkeeping ---------------------------------------------------------------
 
@@ -299,13 +306,16 @@ internal sealed class PlanBuilder
     public int InputWidth(NodeSpec node, int k = 0) => node.Inputs.Count > k ? Model.Widths[node.Inputs[k]] : 0;
 
     public ModelPlan Build() =>
-        new(Model, _parameters.ToEquatableArray(), _parameters.Sum(p => p.Rows * p.Columns), ParameterRegion, GradientOffset,
-            GradientOffset + ParameterRegion, Planner.StateSlots, _buffers.ToEquatableArray(), InputOffset, Rows, -1,
-            Value[Model.OutputNode], Model.Widths[Model.OutputNode], _cursor, ForwardSteps.ToEquatableArray(), BackwardSteps.ToEquatableArray(),
+        new(Model, _parameters.ToEquatableArray(), Limits.Offset(_parameters.Aggregate(0L, (sum, p) => Limits.Sum(sum, Limits.Product(p.Rows, p.Columns)))),
+            ParameterRegion, GradientOffset, Limits.Offset(2L * ParameterRegion), Planner.StateSlots, _buffers.ToEquatableArray(), InputOffset, Rows, -1,
+            Value[Model.OutputNode], Model.Widths[Model.OutputNode], Limits.Offset(_cursor), ForwardSteps.ToEquatableArray(), BackwardSteps.ToEquatableArray(),
             _bindings.ToEquatableArray())
         {
             Adversarial = Adversarial,
             SpectralNorms = SpectralNorms.ToEquatableArray(),
             TaskLogVariance = TaskLogVariance,
+            RequiredArenaElements = _cursor,
+            Values = Value.ToEquatableArray(),
+            Grads = Grad.ToEquatableArray(),
         };
 }
