@@ -59,9 +59,7 @@ internal static class GeneratorHarness
     public static List<Diagnostic> BuildDiagnostics(params string[] sources)
     {
         var (output, generatorDiagnostics, _) = Run(Compile(sources));
-        // As csc does: parse or declaration errors stop the build before the analyzers' diagnostics.
-        bool stops = output.GetParseDiagnostics().Concat(output.GetDeclarationDiagnostics()).Any(d => d.Severity == DiagnosticSeverity.Error);
-        return output.GetDiagnostics().Concat(generatorDiagnostics).Concat(stops ? Enumerable.Empty<Diagnostic>() : Analyze(output))
+        return output.GetDiagnostics().Concat(generatorDiagnostics).Concat(Analyze(output))
             .Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
     }
 }

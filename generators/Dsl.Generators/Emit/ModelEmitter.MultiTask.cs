@@ -32,7 +32,7 @@ internal static partial class ModelEmitter
                 global::System.ArgumentNullException.ThrowIfNull(optimizer);
                 int batch = Stage(inputs, {{arguments}});
                 double loss = _engine.{{pass}}(batch, {{arguments}});
-                {{GuardedUpdate(model.Type.Name, arguments)}}
+                _engine.ApplyOptimizer(optimizer);
                 _engine.DropoutStep++;
                 return (float)loss;
             }
@@ -73,6 +73,5 @@ internal static partial class ModelEmitter
             }
 
             """);
-        DiagnoseMethod(w, parameters, arguments, targets.Where(t => t.Kind != TargetKind.Labels).Select(t => (t.Name, MultiTask.TargetVariable(t.Name), Width(t))));
     }
 }
