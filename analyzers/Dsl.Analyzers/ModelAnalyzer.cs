@@ -39,7 +39,11 @@ public sealed class ModelAnalyzer : DiagnosticAnalyzer
         IEnumerable<DiagnosticInfo> found = Enumerable.Empty<DiagnosticInfo>();
         var attributes = type.GetAttributes();
         if (attributes.Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, modelAttribute)))
-            found = ModelFrontEnd.Model(type, context.Compilation, context.CancellationToken).Diagnostics;
+        {
+            var result = ModelFrontEnd.Model(type, context.Compilation, context.CancellationToken);
+            var at = attributes.First(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, modelAttribute)).ApplicationSyntaxReference?.GetSyntax(context.CancellationToken).GetLocation();
+            found = ModelParser.ArenaDiagnostic(result.Spec, at) is { } arena ? result.Diagnostics.Append(arena) : result.Diagnostics;
+        }
         else if (attributes.Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, moduleAttribute)))
             found = ModelParser.ParseModule(type, context.Compilation, context.CancellationToken).Diagnostics;
 

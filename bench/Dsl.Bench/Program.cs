@@ -13,6 +13,7 @@ return args.Length == 0 ? Usage() : args[0] switch
     "chargpt-parity" => CharGptParity.Run(args.AsSpan(1)),
     "ddp" => DataParallelBench.Run(args.AsSpan(1)),
     "ddp-run" => DataParallelBench.RunChild(args.AsSpan(1)),
+    "guard" => GuardBench.Run(args.AsSpan(1)),
     _ => Usage(),
 };
 
@@ -30,6 +31,7 @@ static int Usage()
     Console.Error.WriteLine("      reference check: CharGpt from PyTorch's initial weights on PyTorch's batches, loss per step side by side");
     Console.Error.WriteLine("  ddp [--steps N]                             data parallel: MLP and CharGpt step, 1 process × 2 threads vs 2 MPI ranks × 1 thread,");
     Console.Error.WriteLine("      with and without overlapping the gradient all-reduce; all-reduce bandwidth and the ring estimate for 8 and 64 nodes");
+    Console.Error.WriteLine("  guard [--steps N] [--data PATH]            CharGpt TrainStep with the non-finite guard on and off, alternating, 1 and 2 threads");
     Console.Error.WriteLine($"  (Vector512 accelerated: {Vector512.IsHardwareAccelerated}; DOTNET_PreferredVectorBitWidth=256 measures the AVX2 kernels)");
     return 2;
 }

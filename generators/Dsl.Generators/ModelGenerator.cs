@@ -13,8 +13,11 @@ namespace Dsl.Generators;
 /// The incremental generator. Per [Model] class: the front end (parse, infer shapes, check: the
 /// symbol-free <see cref="ModelSpec"/>, step "Models"), plan (step "Plans"), emit. Per [Module] class: emit the
 /// eager member bodies (step "Modules"). User mistakes are the analyzers' to report; here an
-/// invalid model gets compile-safe stubs. The only diagnostic this reports is an internal error,
-/// caught at the emit boundary, so the generator never throws (no CS8785).
+/// invalid model gets compile-safe stubs with the declared signatures, so that a build reaches the
+/// analyzers. The generator reports only the mistakes that leave a compiler declaration error
+/// whatever it emits (a build stops at those before running analyzers; see
+/// <see cref="DiagnosticInfo.ReportedByGenerator"/>), and an internal error, caught at the emit
+/// boundary, so the generator never throws (no CS8785).
 /// </summary>
 [Generator(LanguageNames.CSharp)]
 public sealed class ModelGenerator : IIncrementalGenerator
@@ -42,16 +45,32 @@ public sealed class ModelGenerator : IIncrementalGenerator
             .WithTrackingName(TrackingNames.Modules);
 
         context.RegisterSourceOutput(modules, static (spc, result) => EmitModule(spc, result));
+
+        // The few mistakes the generator reports itself. Only types that have one are combined with the
+        // compilation (to point at the user's syntax tree, so fixes and #pragma see them in source): valid
+        // models never reach this step, and stay cached on every edit.
+        var reported = models.Select(static (r, _) => r.Reported).Where(static r => r.Count > 0).Combine(context.CompilationProvider)
+            .WithTrackingName(TrackingNames.ModelDiagnostics);
+        context.RegisterSourceOutput(reported, static (spc, pair) => Report(spc, pair.Left, pair.Right));
+        var moduleReported = modules.Select(static (r, _) => r.Reported).Where(static r => r.Count > 0).Combine(context.CompilationProvider)
+            .WithTrackingName(TrackingNames.ModuleDiagnostics);
+        context.RegisterSourceOutput(moduleReported, static (spc, pair) => Report(spc, pair.Left, pair.Right));
     }
 
-    /// <summary>A pipeline value: the spec, or the text of an internal failure (never a Roslyn object).</summary>
-    internal sealed record ModelResult(ModelSpec? Spec, string HintName, string Failure);
+    private static void Report(SourceProductionContext spc, EquatableArray<DiagnosticValue> diagnostics, Compilation compilation)
+    {
+        foreach (var diagnostic in diagnostics) spc.ReportDiagnostic(diagnostic.ToDiagnostic(compilation));
+    }
+
+    /// <summary>A pipeline value: the spec, or the text of an internal failure (never a Roslyn object), and the
+    /// diagnostics the generator reports itself.</summary>
+    internal sealed record ModelResult(ModelSpec? Spec, string HintName, string Failure, EquatableArray<DiagnosticValue> Reported);
 
     /// <summary>The planned model.</summary>
-    internal sealed record PlanResult(ModelSpec? Spec, ModelPlan? Plan, string HintName, string Failure);
+    internal sealed record PlanResult(ModelSpec? Spec, ModelPlan? Plan, string HintName, string Failure, EquatableArray<DiagnosticValue> Reported);
 
     /// <summary>A module's spec.</summary>
-    internal sealed record ModuleResult(ModuleSpec? Spec, string HintName, string Failure);
+    internal sealed record ModuleResult(ModuleSpec? Spec, string HintName, string Failure, EquatableArray<DiagnosticValue> Reported);
 
     private static ModelResult ParseModel(GeneratorAttributeSyntaxContext ctx, CancellationToken ct)
     {
@@ -60,24 +79,26 @@ public sealed class ModelGenerator : IIncrementalGenerator
         try
         {
             var result = ModelFrontEnd.Model(type, ctx.SemanticModel.Compilation, ct);
-            return new ModelResult(result.Spec, hint, "");
+            return new ModelResult(result.Spec, hint, "", DiagnosticValue.ForGenerator(result.Diagnostics));
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return new ModelResult(null, hint, e.GetType().Name + ": " + e.Message);
+            return new ModelResult(null, hint, e.GetType().Name + ": " + e.Message, EquatableArray<DiagnosticValue>.Empty);
         }
     }
 
     private static PlanResult PlanModel(ModelResult result, CancellationToken ct)
     {
-        if (result.Spec is not { IsValid: true } spec) return new PlanResult(result.Spec, null, result.HintName, result.Failure);
+        if (result.Spec is not { IsValid: true } spec) return new PlanResult(result.Spec, null, result.HintName, result.Failure, result.Reported);
         try
         {
-            return new PlanResult(spec, Planner.Create(spec), result.HintName, "");
+            // A plan whose arena is too large is DSL210 (the analyzer reports it): stubs, like any invalid model.
+            var plan = Planner.Create(spec);
+            return new PlanResult(spec, plan.FitsArena ? plan : null, result.HintName, "", result.Reported);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return new PlanResult(spec, null, result.HintName, e.GetType().Name + ": " + e.Message);
+            return new PlanResult(spec, null, result.HintName, e.GetType().Name + ": " + e.Message, result.Reported);
         }
     }
 
@@ -131,11 +152,12 @@ public sealed class ModelGenerator : IIncrementalGenerator
         string hint = HintName(type);
         try
         {
-            return new ModuleResult(ModelParser.ParseModule(type, ctx.SemanticModel.Compilation, ct).Spec, hint, "");
+            var (spec, diagnostics) = ModelParser.ParseModule(type, ctx.SemanticModel.Compilation, ct);
+            return new ModuleResult(spec, hint, "", DiagnosticValue.ForGenerator(diagnostics));
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return new ModuleResult(null, hint, e.GetType().Name + ": " + e.Message);
+            return new ModuleResult(null, hint, e.GetType().Name + ": " + e.Message, EquatableArray<DiagnosticValue>.Empty);
         }
     }
 

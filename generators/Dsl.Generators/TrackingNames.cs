@@ -6,4 +6,6 @@ internal static class TrackingNames
     public const string Models = "Models";
     public const string Plans = "Plans";
     public const string Modules = "Modules";
+    public const string ModelDiagnostics = "ModelDiagnostics";
+    public const string ModuleDiagnostics = "ModuleDiagnostics";
 }

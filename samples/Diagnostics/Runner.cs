@@ -40,10 +40,13 @@ internal static class Runner
         CSharpCompilation.Create("UserModels", files.Select(f => CSharpSyntaxTree.ParseText(f.Text, ParseOptions, f.Path)), References, s_options);
 
     /// <summary>Runs the generator; returns the compilation with its output added.</summary>
-    public static Compilation Generate(Compilation compilation)
+    public static Compilation Generate(Compilation compilation) => Generate(compilation, out _);
+
+    /// <summary>Runs the generator; returns the compilation with its output added, and the generator's diagnostics.</summary>
+    public static Compilation Generate(Compilation compilation, out ImmutableArray<Diagnostic> diagnostics)
     {
         CSharpGeneratorDriver.Create(new[] { new ModelGenerator().AsSourceGenerator() }, parseOptions: ParseOptions)
-            .RunGeneratorsAndUpdateCompilation(compilation, out var output, out _);
+            .RunGeneratorsAndUpdateCompilation(compilation, out var output, out diagnostics);
         return output;
     }
 
@@ -57,8 +60,12 @@ internal static class Runner
             project = workspace.AddDocument(DocumentInfo.Create(DocumentId.CreateNewId(project.Id), Path.GetFileName(path), filePath: path,
                 loader: TextLoader.From(TextAndVersion.Create(SourceText.From(text), VersionStamp.Default)))).Project;
 
-        var output = Generate(project.GetCompilationAsync().GetAwaiter().GetResult()!);
-        var dsl = output.WithAnalyzers(Analyzers).GetAnalyzerDiagnosticsAsync(CancellationToken.None).GetAwaiter().GetResult();
+        var output = Generate(project.GetCompilationAsync().GetAwaiter().GetResult()!, out var generated);
+        // As csc does: a parse or declaration error stops the build before the analyzers' diagnostics; the
+        // generator reports the DSL mistakes behind those errors itself.
+        bool stops = output.GetParseDiagnostics().Concat(output.GetDeclarationDiagnostics()).Any(d => d.Severity == DiagnosticSeverity.Error);
+        var dsl = (stops ? ImmutableArray<Diagnostic>.Empty : output.WithAnalyzers(Analyzers).GetAnalyzerDiagnosticsAsync(CancellationToken.None).GetAwaiter().GetResult())
+            .AddRange(generated);
         var compiler = output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error && d.Location.IsInSource && files.Any(f => f.Path == d.Location.SourceTree!.FilePath));
         return dsl.Concat(compiler)
             .OrderBy(d => d.Location.SourceTree?.FilePath, StringComparer.Ordinal).ThenBy(d => d.Location.SourceSpan.Start).ThenBy(d => d.Id, StringComparer.Ordinal)

@@ -11,12 +11,11 @@ namespace FashionMnist;
 /// and a cosine learning-rate decay, through <see cref="Trainer"/>: a live progress line, per-epoch
 /// train loss, test loss and accuracy, a run folder (--out) and full-state checkpoints (--checkpoint,
 /// --resume). --device cuda trains with the generated CUDA program (docs/cuda.md) and fails with
-/// what is missing when no GPU is usable: there is no silent fallback.
+/// what is missing when no GPU is usable: there is no silent fallback. --learning-rate sets the peak;
+/// one that blows the run up stops it through the model's non-finite guard (exit code 3, nothing saved).
 /// </summary>
 internal static class Program
 {
-    private const double PeakLearningRate = 1e-3;
-
     private static int Main(string[] args)
     {
         var cli = new TrainingCommandLine(
@@ -25,6 +24,7 @@ internal static class Program
             defaultData: Dsl.IO.FashionMnist.DefaultDirectory);
         var decayEpochs = cli.Add("--decay-epochs", 15, "Epochs the cosine decay of the learning rate spans, whatever --epochs is (a shorter run is a prefix of the full one, so it can be resumed into it)");
         var device = cli.Add("--device", "cpu", "cpu, or cuda to train with the generated CUDA program", "cpu", "cuda");
+        var learningRate = cli.Add("--learning-rate", 1e-3, "Peak learning rate of the cosine decay (AdamW)");
         if (!cli.TryParse(args, out int exit)) return exit;
         TrainerOptions options = cli.Options;
         bool cuda = cli.Get(device) == "cuda";
@@ -68,8 +68,10 @@ internal static class Program
 
         long decaySteps = (long)cli.Get(decayEpochs) * (train.Count / FashionMlp.MaxBatch);
         // Cosine decay from the peak to 1 % of it over --decay-epochs (15, the default run's length).
-        options.LearningRate = step => PeakLearningRate * (0.01 + (0.99 * 0.5 * (1 + Math.Cos(Math.PI * Math.Min(step, decaySteps) / decaySteps))));
-        var trainer = new Trainer(model, new AdamW(PeakLearningRate, weightDecay: 0.05), options);
+        double peakLearningRate = cli.Get(learningRate);
+        options.LearningRate = step => peakLearningRate * (0.01 + (0.99 * 0.5 * (1 + Math.Cos(Math.PI * Math.Min(step, decaySteps) / decaySteps))));
+        var trainer = new Trainer(model, new AdamW(peakLearningRate, weightDecay: 0.05), options);
+        trainer.LastStepSkipped = () => model.Guard.LastStepSkipped; // the progress line and metrics count skipped steps
         TrainStep<float, int>? step = null;
         if (gpu is not null)
         {
@@ -77,10 +79,23 @@ internal static class Program
             trainer.BeforeEvaluate = () => gpu.Session.Download(model.Compiled.Parameters, 0);
         }
 
-        var result = trainer.Fit(
-            new ArrayDataset<float, int>(train.Images, train.Features, train.Labels, 1),
-            new ArrayDataset<float, int>(test.Images, test.Features, test.Labels, 1),
-            step);
+        TrainingResult result;
+        try
+        {
+            result = trainer.Fit(
+                new ArrayDataset<float, int>(train.Images, train.Features, train.Labels, 1),
+                new ArrayDataset<float, int>(test.Images, test.Features, test.Labels, 1),
+                step);
+        }
+        catch (NonFiniteTrainingException e)
+        {
+            // Several steps in a row were NaN or ∞ (the guard skipped their updates): stop, saving nothing.
+            gpu?.Dispose();
+            Console.WriteLine();
+            Console.Error.WriteLine(e.Message);
+            return 3;
+        }
+
         gpu?.Dispose();
         Console.WriteLine($"final test accuracy {result.LastValidation?["accuracy"] ?? double.NaN:F4} after {result.Epochs.Count} epoch(s) in {result.Elapsed.TotalSeconds:F0} s");
         return 0;

@@ -21,7 +21,8 @@ namespace Dsl.Analyzers.Tests;
 internal sealed record AnalysisRun(ImmutableArray<Diagnostic> Diagnostics, IReadOnlyList<string> Exceptions, Compilation Output);
 
 /// <summary>
-/// Drives the real generator, analyzers and code fixes the way a build and an IDE do (the
+/// Drives the real generator and analyzers the way a command-line build does, and the code fixes as
+/// an IDE offers them (the
 /// Microsoft.CodeAnalysis.Testing packages are not available): a compilation of source text,
 /// the generator run first, then <see cref="CompilationWithAnalyzers"/> over the result.
 /// Sources use the same [| |] span markup as Dsl.Generators.Tests.
@@ -73,8 +74,15 @@ internal static class AnalyzerHarness
         var diagnostics = withAnalyzers.GetAnalyzerDiagnosticsAsync(CancellationToken.None).GetAwaiter().GetResult();
         foreach (var d in diagnostics.Concat(generatorDiagnostics))
             if (d.Id is "AD0001" or "CS8785" or "DSL901") exceptions.Add(d.ToString());
+        // As in a command-line build: parse or declaration errors stop the compiler before it reports
+        // the analyzers' diagnostics (they still ran above, so their exceptions count).
+        if (StopsBeforeAnalyzers(output)) diagnostics = ImmutableArray<Diagnostic>.Empty;
         return new AnalysisRun(diagnostics.AddRange(generatorDiagnostics), exceptions, output);
     }
+
+    /// <summary>Whether csc would stop before the analyzers: an error among the parse or declaration diagnostics.</summary>
+    public static bool StopsBeforeAnalyzers(Compilation output) =>
+        output.GetParseDiagnostics().Concat(output.GetDeclarationDiagnostics()).Any(d => d.Severity == DiagnosticSeverity.Error);
 
     /// <summary>Strips the [| |] markup; returns the source and the marked span (or null without markup).</summary>
     public static (string Source, TextSpan? Span) Markup(string marked)

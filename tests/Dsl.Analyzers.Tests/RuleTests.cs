@@ -102,6 +102,24 @@ public sealed class RuleTests
             "[Dense(Out = 4)] public partial Tensor A(Tensor x);\n    [Relu] public static partial Tensor [|B|](Tensor x);"))));
 
     [Fact]
+    public void DSL103_fires_on_a_layer_without_an_accessibility_modifier() =>
+        // The compiler's CS8796 stops a build before the analyzers; the generator reports this one.
+        Assert.Contains("no accessibility modifier", Message(Fires("DSL103", Valid.Replace("[Dense(Out = 4)] public partial Tensor A(Tensor x);",
+            "[Dense(Out = 4)] public partial Tensor A(Tensor x);\n    [Relu] partial Tensor [|B|](Tensor x);"))));
+
+    [Fact]
+    public void DSL103_fires_on_a_ref_parameter_and_the_stub_compiles()
+    {
+        var d = Fires("DSL103", Valid.Replace("[Dense(Out = 4)] public partial Tensor A(Tensor x);",
+            "[Dense(Out = 4)] public partial Tensor A(Tensor x);\n    [Relu] public partial Tensor [|B|](ref Tensor x);"));
+        Assert.Contains("no ref, out, in or params", Message(d));
+        // The generator implements B with its declared signature: the only error left is the DSL's.
+        var errors = BuildErrors(Compile(Markup(Header + Valid.Replace("[Dense(Out = 4)] public partial Tensor A(Tensor x);",
+            "[Dense(Out = 4)] public partial Tensor A(Tensor x);\n    [Relu] public partial Tensor B(ref Tensor x);")).Source));
+        Assert.Equal(new[] { "DSL103" }, errors.Select(e => e.Id));
+    }
+
+    [Fact]
     public void DSL103_near_miss_a_second_well_formed_layer() => Clean(Valid.Replace("[Dense(Out = 4)] public partial Tensor A(Tensor x);",
         "[Dense(Out = 4)] public partial Tensor A(Tensor x);\n    [Relu] private partial Tensor B(Tensor x);"));
 
@@ -165,6 +183,12 @@ public sealed class RuleTests
     public void DSL107_fires_on_targets_that_are_not_the_loss_parameter() =>
         Assert.Contains("must be the loss method's Labels parameter", Message(Fires("DSL107", Valid.Replace(
             "Ops.SoftmaxCrossEntropy(Forward(x), y)", "[|Ops.SoftmaxCrossEntropy(Forward(x), new Labels(default))|]"))));
+
+    [Fact]
+    public void DSL107_fires_on_mean_squared_error_of_labels() =>
+        // Does not bind (CS1503), but it is the loss's wrong target type, with the docs' message.
+        Assert.EndsWith("the second argument of Ops.MeanSquaredError must be the loss method's Tensor parameter", Message(Fires("DSL107", Valid.Replace(
+            "Ops.SoftmaxCrossEntropy(Forward(x), y)", "[|Ops.MeanSquaredError(Forward(x), y)|]"))));
 
     [Fact]
     public void DSL107_near_miss_mean_squared_error_on_tensor_targets() => Clean(Valid.Replace(
@@ -234,6 +258,61 @@ public sealed class RuleTests
     public void DSL108_near_miss_module_on_the_model() => Clean(Block + Valid.Replace(
         "[Dense(Out = 4)] public partial Tensor A(Tensor x);", "public partial Block First { get; }\n    [Dense(Out = 4)] public partial Tensor A(Tensor x);")
         .Replace("S(A(x)) + A(x) * 2", "S(A(First.Forward(x)))"));
+
+    // ---- DSL110 ---------------------------------------------------------------------------------
+
+    [Fact]
+    public void DSL110_fires_on_a_static_module_property_with_a_setter() =>
+        Assert.Contains("Module property 'Blocks' cannot be implemented by the generator: it is static", Message(Fires("DSL110", Block + Valid.Replace(
+            "[Dense(Out = 4)] public partial Tensor A(Tensor x);", "[Repeat(2)] public static partial Block[] [|Blocks|] { get; set; }\n    [Dense(Out = 4)] public partial Tensor A(Tensor x);"))));
+
+    [Fact]
+    public void DSL110_fires_on_a_module_property_that_is_not_partial() =>
+        Assert.Contains("it is not declared partial", Message(Fires("DSL110", Block + Valid.Replace(
+            "[Dense(Out = 4)] public partial Tensor A(Tensor x);", "public Block [|First|] { get; } = null!;\n    [Dense(Out = 4)] public partial Tensor A(Tensor x);"))));
+
+    [Fact]
+    public void DSL110_fires_on_a_generic_model() =>
+        Assert.Contains("[Model] type 'M' cannot be implemented by the generator: it is generic", Message(Fires("DSL110",
+            Valid.Replace("public partial class M", "public partial class [|M|]<T>"))));
+
+    [Fact]
+    public void DSL110_near_miss_private_repeat_property() => Clean(Block.Replace("x + Up(x)", "Up(x)") + Valid.Replace(
+        "[Dense(Out = 4)] public partial Tensor A(Tensor x);", "[Repeat(2)] partial Block[] Blocks { get; }\n    [Dense(Out = 4)] public partial Tensor A(Tensor x);")
+        .Replace("public Tensor Forward(Tensor x) => S(A(x)) + A(x) * 2;", "public Tensor Forward(Tensor x) { foreach (var b in Blocks) x = b.Forward(x); return S(A(x)); }"));
+
+    // ---- DSL210 ---------------------------------------------------------------------------------
+
+    [Fact]
+    public void DSL210_fires_on_dense_out_int_max() =>
+        Assert.Contains("Layer 'A': Out is 2147483647, but the DSL's limit is 1048576 (2^20)", Message(Fires("DSL210", Valid.Replace("Dense(Out = 4)", "Dense([|Out = 2147483647|])"))));
+
+    [Fact]
+    public void DSL210_fires_on_a_repeat_of_int_max_blocks() =>
+        Assert.Contains("the block count is 2147483647, but the DSL's limit is 1024 (2^10)", Message(Fires("DSL210", Block + Valid.Replace(
+            "[Dense(Out = 4)] public partial Tensor A(Tensor x);", "[[|Repeat(2147483647)|]] public partial Block[] Blocks { get; }\n    [Dense(Out = 4)] public partial Tensor A(Tensor x);")
+            .Replace("public Tensor Forward(Tensor x) => S(A(x)) + A(x) * 2;", "public Tensor Forward(Tensor x) { foreach (var b in Blocks) x = b.Forward(x); return S(A(x)); }"))));
+
+    [Fact]
+    public void DSL210_fires_on_rows_whose_product_overflows() =>
+        Assert.Contains("Batch × Sequence (the rows of a step) is 68719476736, but the DSL's limit is 16777216 (2^24)", Message(Fires("DSL210", """
+            [[|Model(Batch = 65536, Sequence = 1048576)|]]
+            public partial class T
+            {
+                [Embedding(Vocabulary = 10, Dim = 8)] public partial Tensor E(Tensor ids);
+                public Tensor Forward(Tensor ids) => E(ids);
+            }
+            """)));
+
+    [Fact]
+    public void DSL210_fires_on_an_arena_above_its_limit() =>
+        // By hand: 2^24 rows × (20 input + 6 values of 4 + 6 gradients of 4) = 68 × 2^24, plus 6 × 96 for the
+        // parameter region (A's 80 weights and 4-bias aligned to 16), its gradients and 4 state slots.
+        Assert.Contains("the arena (parameters, their gradients, 4 optimizer-state slots per parameter, the activations and their gradients) is 1140851264 elements, but the DSL's limit is 1073741824 (2^30)",
+            Message(Fires("DSL210", Valid.Replace("[Model(Batch = 8, Input = 20)]", "[[|Model(Batch = 16777216, Input = 20)|]]").Replace("A(x) * 2", "A(x) * 2 + A(x) * 3"))));
+
+    [Fact]
+    public void DSL210_near_miss_at_the_largest_batch() => Clean(Valid.Replace("Batch = 8", "Batch = 16777216"));
 
     // ---- DSL201 ---------------------------------------------------------------------------------
 

@@ -59,7 +59,9 @@ internal static class GeneratorHarness
     public static List<Diagnostic> BuildDiagnostics(params string[] sources)
     {
         var (output, generatorDiagnostics, _) = Run(Compile(sources));
-        return output.GetDiagnostics().Concat(generatorDiagnostics).Concat(Analyze(output))
+        // As csc does: parse or declaration errors stop the build before the analyzers' diagnostics.
+        bool stops = output.GetParseDiagnostics().Concat(output.GetDeclarationDiagnostics()).Any(d => d.Severity == DiagnosticSeverity.Error);
+        return output.GetDiagnostics().Concat(generatorDiagnostics).Concat(stops ? Enumerable.Empty<Diagnostic>() : Analyze(output))
             .Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
     }
 }

@@ -38,6 +38,7 @@ internal static partial class EngineEmitter
                 Loss(w, plan);
                 Backward(w, plan, dataParallel);
                 Ops.Adversarial.CpuMembers(w, plan);
+                GuardMembers(w, plan);
             }
 
             Ops.SpectralNorm.CpuMembers(w, plan);
@@ -73,12 +74,6 @@ internal static partial class EngineEmitter
         w.Line($"public const int OutputOffset = {Int(plan.OutputOffset)};");
         w.Line("/// <summary>Total arena length in elements.</summary>");
         w.Line($"public const int ArenaLength = {Int(plan.ArenaLength)};");
-        if (plan.Segments.Count > 0)
-        {
-            w.Line("/// <summary>The arena's length were every activation kept: without [Recompute] (the segments' recomputed");
-            w.Line("/// activations and gradients share one segment's worth of it).</summary>");
-            w.Line($"public const int ArenaLengthWithoutRecompute = {Int(plan.ArenaLengthWithoutRecompute)};");
-        }
         w.Line();
         w.Line("private static readonly global::Dsl.Optimizers.ParameterTensor[] s_tensors =");
         w.Line("{");
@@ -211,8 +206,13 @@ internal static partial class EngineEmitter
             w.Line("_ = rows;");
             Ops.SpectralNorm.CpuForward(w, plan);
             var steps = new CpuWriter(w, plan);
+            int check = 0;
             foreach (var s in plan.Forward)
-                if (s is not Ops.LossStep) s.Cpu(steps);
+            {
+                if (s is Ops.LossStep) continue;
+                s.Cpu(steps);
+                if (plan.Model.LossNode >= 0) CheckHook(w, check++); // the non-finite guard's checking pass
+            }
         }
 
         w.Line();
@@ -327,12 +327,6 @@ internal static partial class EngineEmitter
         {
             w.Line("var a = Arena;");
             w.Line(plan.Model.Pooled ? "int rows = batch; // after the MeanPool: one row per example" : "int rows = batch * Sequence;");
-            if (plan.Backward.Any(s => s is RecomputeStep))
-            {
-                w.Line("bool training = true; // [Recompute]: the forward steps run again as in training (the same dropout masks)");
-                w.Line("_ = training;");
-            }
-
             w.Line("var hook = GradientHook;");
             int final = plan.ParameterRegion;
             void Ready(int from)
@@ -342,11 +336,14 @@ internal static partial class EngineEmitter
                 w.Line($"hook?.Ready({Int(from)}); // gradients [{Int(from)}, {Int(plan.ParameterRegion)}) are final");
             }
 
+            int check = CheckedForwardSteps(plan);
+            CheckHook(w, check++); // ∂loss/∂prediction, written by the loss
             Ready(dataParallel.BeforeBackward);
             var steps = new CpuWriter(w, plan);
             for (int i = 0; i < plan.Backward.Count; i++)
             {
                 plan.Backward[i].Cpu(steps);
+                CheckHook(w, check++);
                 Ready(dataParallel.AfterStep[i]);
             }
 

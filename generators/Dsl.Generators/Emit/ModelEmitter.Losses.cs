@@ -4,7 +4,7 @@ namespace Dsl.Generators.Emit;
 // 2·P examples, interleaved (2i: first sentence of pair i, 2i + 1: second), the targets one score per pair.
 internal static partial class ModelEmitter
 {
-    private static void PairTraining(CodeWriter w, string inputType, string staging)
+    private static void PairTraining(CodeWriter w, string name, string inputType, string staging)
     {
         w.Lines($$"""
             /// <summary>One training step on P sentence pairs: <paramref name="inputs"/> holds 2P examples, interleaved
@@ -16,7 +16,7 @@ internal static partial class ModelEmitter
                 global::System.ArgumentNullException.ThrowIfNull(optimizer);
                 int batch = Stage(inputs, scores.Length);
                 double loss = _engine.TrainingPass(batch, scores);
-                _engine.ApplyOptimizer(optimizer);
+                {{GuardedUpdate(name, "scores")}}
                 _engine.DropoutStep++;
                 return (float)loss;
             }
@@ -49,5 +49,6 @@ internal static partial class ModelEmitter
             }
 
             """);
+        DiagnoseMethod(w, "global::System.ReadOnlySpan<float> scores", "scores", new[] { ("scores", "scores", "1") });
     }
 }

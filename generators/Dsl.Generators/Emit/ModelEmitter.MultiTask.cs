@@ -32,7 +32,7 @@ internal static partial class ModelEmitter
                 global::System.ArgumentNullException.ThrowIfNull(optimizer);
                 int batch = Stage(inputs, {{arguments}});
                 double loss = _engine.{{pass}}(batch, {{arguments}});
-                _engine.ApplyOptimizer(optimizer);
+                {{GuardedUpdate(model.Type.Name, arguments)}}
                 _engine.DropoutStep++;
                 return (float)loss;
             }
@@ -73,5 +73,6 @@ internal static partial class ModelEmitter
             }
 
             """);
+        DiagnoseMethod(w, parameters, arguments, targets.Where(t => t.Kind != TargetKind.Labels).Select(t => (t.Name, MultiTask.TargetVariable(t.Name), Width(t))));
     }
 }

@@ -46,34 +46,14 @@ internal static partial class ModelEmitter
         foreach (var layer in model.Layers)
             w.Line($"//     {layer.Path,-24} {OpRegistry.Get(layer.Op).Describe(layer, model)}");
 
-        Recompute(w, plan);
         w.Line($"//   Arena ({Int(plan.ArenaLength)} elements):");
         w.Line($"//     [{Int(0),9}] parameters ({Int(plan.ParameterRegion)})");
         foreach (var p in plan.Parameters)
             w.Line($"//       +{Int(p.Offset),-9} {p.Name} [{Int(p.Rows)}, {Int(p.Columns)}]");
         w.Line($"//     [{Int(plan.GradientOffset),9}] gradients, same layout");
         w.Line($"//     [{Int(plan.StateOffset),9}] optimizer state ({Int(plan.StateSlots)} × {Int(plan.ParameterRegion)})");
-        string? shared = null;
         foreach (var b in plan.Buffers)
-        {
-            if (b.Shared is not null && b.Shared != shared)
-                w.Line($"//     -- {b.Shared}'s recomputed values and their gradients (every segment's lie here, in turn):");
-            shared = b.Shared;
             w.Line($"//     [{Int(b.Offset),9}] {b.Name} [{Int(b.Rows)}, {Int(b.Columns)}]");
-        }
-    }
-
-    /// <summary>The [Recompute] segments: what each frees and runs again, and the arena with and without them.</summary>
-    private static void Recompute(CodeWriter w, ModelPlan plan)
-    {
-        if (plan.Segments.Count == 0) return;
-        w.Line("//   [Recompute] segments (activation memory each would keep without it, in elements: values + their gradients):");
-        foreach (var s in plan.Segments)
-            w.Line($"//     {s.Block,-24} {Int(s.Values)} + {Int(s.Gradients)}, {Int(s.Steps)} forward steps run again before its backward");
-        int with = plan.ArenaLength, without = plan.ArenaLengthWithoutRecompute;
-        string fewer = (100.0 * (without - with) / System.Math.Max(1, without)).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture);
-        w.Line($"//   Arena {Int(with)} elements with [Recompute], {Int(without)} without ({Int(without - with)} fewer, {fewer} %);");
-        w.Line($"//   the segments' recomputed buffers share [{Int(plan.SharedOffset)}, {Int(plan.SharedOffset + plan.SharedLength)}).");
     }
 
     private static void Valid(CodeWriter w, ModelPlan plan)
@@ -104,13 +84,6 @@ internal static partial class ModelEmitter
         w.Line("public const int OutputFeatures = Engine<float>.OutputFeatures;");
         w.Line("/// <summary>Number of trainable parameters.</summary>");
         w.Line("public const int ParameterCount = Engine<float>.ParameterCount;");
-        w.Line("/// <summary>Bytes of the float engine's arena: parameters, gradients, optimizer state and activations.</summary>");
-        w.Line("public const long ArenaBytes = Engine<float>.ArenaLength * 4L;");
-        if (plan.Segments.Count > 0)
-        {
-            w.Line("/// <summary>Bytes the arena would take without [Recompute] (every activation kept).</summary>");
-            w.Line("public const long ArenaBytesWithoutRecompute = Engine<float>.ArenaLengthWithoutRecompute * 4L;");
-        }
         w.Line();
         if (!model.HasUserConstructor)
         {
@@ -171,7 +144,7 @@ internal static partial class ModelEmitter
         }
         else if (model.LossNode >= 0 && model.Targets == TargetKind.Scores)
         {
-            PairTraining(w, inputType, staging);
+            PairTraining(w, name, inputType, staging);
         }
         else if (model.LossNode >= 0)
         {
@@ -184,7 +157,7 @@ internal static partial class ModelEmitter
                     global::System.ArgumentNullException.ThrowIfNull(optimizer);
                     int batch = Stage(inputs, {{targetName}}.Length);
                     double loss = _engine.{{(plan.Adversarial is null ? "TrainingPass" : "AdversarialPass")}}(batch, {{targetName}});
-                    _engine.ApplyOptimizer(optimizer);
+                    {{GuardedUpdate(name, targetName)}}
                     _engine.DropoutStep++;
                     return (float)loss;
                 }
@@ -216,7 +189,11 @@ internal static partial class ModelEmitter
                 }
 
                 """);
+            DiagnoseMethod(w, $"{targetType} {targetName}", targetName,
+                labels ? Enumerable.Empty<(string, string, string)>() : new[] { (targetName, targetName, targetWidth) });
         }
+
+        if (model.LossNode >= 0) GuardProperty(w);
 
         // Eager bodies of the layer members: the debugger-friendly reference path.
         foreach (var member in model.Members)
@@ -243,16 +220,19 @@ internal static partial class ModelEmitter
                 return $"new {module.TypeFullName}(new global::Dsl.Runtime.ModuleBinding<float>(_engine.Arena, new global::Dsl.Runtime.LayerBinding?[] {{ {string.Join(", ", slots)} }}))";
             }
 
+            // The property's own modifiers (a partial property's two parts must agree).
+            string modifiers = model.Declarations.FirstOrDefault(d => d.Name == module.PropertyName)?.Modifiers ?? "public";
+            if (modifiers.Length > 0) modifiers += " ";
             if (module.Repeat > 0)
             {
-                w.Line($"public partial {module.TypeFullName}[] {module.PropertyName} => _module{module.PropertyName} ??= new {module.TypeFullName}[]");
+                w.Line($"{modifiers}partial {module.TypeFullName}[] {module.PropertyName} => _module{module.PropertyName} ??= new {module.TypeFullName}[]");
                 w.Line("{");
                 for (int r = 0; r < module.Repeat; r++) w.Line($"    {Instance(r * module.MembersPerInstance)},");
                 w.Line("};");
             }
             else
             {
-                w.Line($"public partial {module.TypeFullName} {module.PropertyName} => _module{module.PropertyName} ??=");
+                w.Line($"{modifiers}partial {module.TypeFullName} {module.PropertyName} => _module{module.PropertyName} ??=");
                 w.Line($"    {Instance(0)};");
             }
 
@@ -306,10 +286,12 @@ internal static partial class ModelEmitter
             w.Line($"public float TrainStep({inputs} inputs, global::System.ReadOnlySpan<{(labels ? "int" : "float")}> targets, global::Dsl.Optimizers.Optimizer optimizer) => {fail};");
             w.Line($"public float Evaluate({inputs} inputs, global::System.ReadOnlySpan<{(labels ? "int" : "float")}> targets) => {fail};");
         }
-        foreach (var member in model.Members)
-            w.Line($"{member.Accessibility} partial global::Dsl.Tensor {member.Name}(global::Dsl.Tensor {member.ParameterName}{(member.SecondParameterName.Length > 0 ? $", global::Dsl.Tensor {member.SecondParameterName}" : "")}) => {fail};");
-        foreach (var module in model.Modules)
-            w.Line($"public partial {module.TypeFullName}{(module.Repeat > 0 ? "[]" : "")} {module.PropertyName} => {fail};");
+
+        w.Line("public global::Dsl.Runtime.NonFiniteGuard Guard { get; } = new();");
+        // Every partial member the DSL owns, with its declared signature (valid or not).
+        w.Line();
+        foreach (var member in model.Declarations)
+            StubEmitter.Emit(w, member, $"{model.Type.Name}.{member.Name} is not implemented: the model has errors in its declaration (see the DSL diagnostics)");
         InterfaceMembers(w, model, null);
     }
 }

@@ -47,6 +47,10 @@ internal static class ModuleEmitter
                 w.Line($"    {op.ModuleEagerBody(member, slot)};");
                 w.Line();
             }
+
+            // Layers with a wrong signature and module properties (DSL103, DSL108): stubs with their declared signatures.
+            StubEmitter.EmitMissing(w, module.Declarations, module.Members.Select(m => m.Name),
+                $"{module.Type.Name} has errors in its declaration (see the DSL diagnostics); this member cannot run");
         }
 
         for (int i = scopes.Count - 1; i >= 0; i--) scopes[i].Dispose();

@@ -1,7 +1,6 @@
 using System;
 using System.Buffers.Binary;
 using System.IO;
-using System.IO.Compression;
 
 namespace Dsl.IO;
 
@@ -10,7 +9,8 @@ namespace Dsl.IO;
 /// <param name="Data">Row-major values.</param>
 public sealed record IdxArray(int[] Dimensions, byte[] Data);
 
-/// <summary>Reads IDX files (plain or gzip-compressed, detected by content), unsigned-byte type only.</summary>
+/// <summary>Reads IDX files (plain or gzip-compressed, detected by content), unsigned-byte type only. A gzip
+/// file's trailers (CRC-32 and length) are checked, and nothing may follow its data (<see cref="GzipReader"/>).</summary>
 public static class Idx
 {
     private const byte UnsignedByteType = 0x08;
@@ -20,7 +20,8 @@ public static class Idx
     private const int InitialChunk = 1 << 20;
 
     /// <summary>Reads the file; throws <see cref="InvalidDataException"/> naming the file and the problem
-    /// (bad magic, unsupported type, truncated data, trailing bytes, corrupt gzip) and
+    /// (bad magic, unsupported type, truncated data, trailing bytes; for gzip: a bad header, a CRC-32 or length
+    /// mismatch, a missing or cut trailer, data after the last member, undecodable deflate data) and
     /// <see cref="System.IO.FileNotFoundException"/> when it is missing.</summary>
     public static IdxArray Read(string path)
     {
@@ -31,17 +32,12 @@ public static class Idx
         if (!gzip)
             return ReadPayload(path, file, file.Length);
 
-        using var unzipped = new GZipStream(file, CompressionMode.Decompress);
-        try
-        {
-            return ReadPayload(path, unzipped, knownLength: null);
-        }
-        catch (System.IO.InvalidDataException e)
-        {
-            // The BCL's own InvalidDataException comes from the deflate decoder; wrap it so callers
-            // see one exception type that names the file.
-            throw new InvalidDataException(path, $"corrupt gzip data ({e.Message})", e);
-        }
+        // The compressed bytes in memory (a gzip IDX file is a fraction of its payload): the trailers are
+        // found and checked against them.
+        byte[] compressed = new byte[file.Length];
+        file.ReadExactly(compressed);
+        using var unzipped = new GzipReader(path, compressed);
+        return ReadPayload(path, unzipped, knownLength: null);
     }
 
     private static FileStream OpenExisting(string path)

@@ -375,6 +375,15 @@ public static class SafeTensors
         if (value.ValueKind != JsonValueKind.Object)
             throw new InvalidDataException(path, $"tensor '{name}': entry is a JSON {value.ValueKind}, expected an object");
 
+        // JsonDocument keeps every occurrence of a key and TryGetProperty returns the last one, so
+        // {"dtype":"F16","dtype":"F32"} would read as F32: a repeated field is rejected instead.
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (JsonProperty field in value.EnumerateObject())
+        {
+            if (!seen.Add(field.Name))
+                throw new InvalidDataException(path, $"tensor '{name}': field \"{field.Name}\" appears more than once");
+        }
+
         JsonElement dtypeElement = Field(path, name, value, "dtype", JsonValueKind.String);
         JsonElement shapeElement = Field(path, name, value, "shape", JsonValueKind.Array);
         JsonElement offsetsElement = Field(path, name, value, "data_offsets", JsonValueKind.Array);

@@ -57,6 +57,43 @@ public abstract class Optimizer
     /// </summary>
     public double LastGradientNorm { get; private protected set; }
 
+    // The norm a guarded step has already measured (NaN: none), so the step's clipping reads it
+    // instead of reading the gradients a second time.
+    private double _measuredNorm = double.NaN;
+
+    /// <summary>
+    /// The guarded update (<see cref="Runtime.NonFiniteGuard"/>): measures the global gradient norm once,
+    /// and when it or <paramref name="loss"/> is NaN or ∞ returns false having written nothing: the
+    /// parameters, the optimizer state and <see cref="Steps"/> are bitwise unchanged. Otherwise runs
+    /// <see cref="Step{T}"/>, whose clipping reuses that norm (so the guard costs two comparisons), and
+    /// returns true. <see cref="LastGradientNorm"/> holds the measured norm either way.
+    /// </summary>
+    /// <remarks>The seam for anything that must skip an update after looking at the gradients (dynamic
+    /// loss scaling will skip the overflowed steps the same way). A ChildTuning wrapper's clipping
+    /// sees the masked gradients, so it measures them again.</remarks>
+    public bool TryStep<T>(Span<T> parameters, ReadOnlySpan<T> gradients, Span<T> state, ReadOnlySpan<ParameterTensor> tensors, double loss)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double norm = GlobalNorm(gradients, tensors);
+        LastGradientNorm = norm;
+        if (!double.IsFinite(norm) || !double.IsFinite(loss))
+        {
+            return false;
+        }
+
+        _measuredNorm = norm;
+        try
+        {
+            Step(parameters, gradients, state, tensors);
+        }
+        finally
+        {
+            _measuredNorm = double.NaN;
+        }
+
+        return true;
+    }
+
     /// <summary>
     /// √(Σ g²) over the regions of <paramref name="tensors"/> in <paramref name="gradients"/>,
     /// accumulated in double whatever T is. Allocates nothing.
@@ -89,7 +126,7 @@ public abstract class Optimizer
     private protected T GradientScale<T>(ReadOnlySpan<T> gradients, ReadOnlySpan<ParameterTensor> tensors)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        double norm = GlobalNorm(gradients, tensors);
+        double norm = double.IsNaN(_measuredNorm) ? GlobalNorm(gradients, tensors) : _measuredNorm;
         LastGradientNorm = norm;
         if (_maxGradientNorm > 0 && double.IsFinite(norm))
         {

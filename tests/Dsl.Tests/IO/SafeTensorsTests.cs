@@ -234,6 +234,9 @@ public sealed class SafeTensorsTests : IDisposable
         { "gap at start", Compose("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", new byte[8]), "gap in the data section: bytes 0..4 before tensor 'a'" },
         { "gap at end", Compose("{" + A8 + "}", new byte[12]), "gap in the data section: bytes 8..12 at the end" },
         { "duplicate name", Compose("{" + A8 + "," + A8 + "}", new byte[8]), "duplicate tensor name 'a'" },
+        { "repeated dtype", Compose("{\"a\":{\"dtype\":\"F16\",\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", new byte[8]), "tensor 'a': field \"dtype\" appears more than once" },
+        { "repeated shape", Compose("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"shape\":[2],\"data_offsets\":[0,8]}}", new byte[8]), "tensor 'a': field \"shape\" appears more than once" },
+        { "repeated offsets", Compose("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"data_offsets\":[0,8]}}", new byte[8]), "tensor 'a': field \"data_offsets\" appears more than once" },
         { "metadata not an object", Compose("{\"__metadata__\":[],\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}", []), "'__metadata__' is a JSON Array" },
         { "metadata value not a string", Compose("{\"__metadata__\":{\"epoch\":3}}", []), "'__metadata__' value for 'epoch' is a JSON Number, expected a string" },
     };

@@ -12,7 +12,6 @@ internal static class DiagnosticCatalog
     public const string DeclarationCategory = "Dsl.Declaration";
     public const string ShapeCategory = "Dsl.Shape";
     public const string ScalingCategory = "Dsl.Scaling";
-    public const string MemoryCategory = "Dsl.Memory";
     public const string InternalCategory = "Dsl.Internal";
     // Relative to the repository root: the project has no public site yet.
     public const string HelpBase = "docs/diagnostics/";
@@ -26,6 +25,7 @@ internal static class DiagnosticCatalog
     public const string LayerArgumentId = "DSL106";
     public const string LossFormId = "DSL107";
     public const string NestedModuleId = "DSL108";
+    public const string UnsupportedDeclarationId = "DSL110";
     public const string DenseInMismatchId = "DSL201";
     public const string AddShapeMismatchId = "DSL202";
     public const string SharedLayerWidthId = "DSL203";
@@ -35,6 +35,7 @@ internal static class DiagnosticCatalog
     public const string RepeatShapeId = "DSL207";
     public const string StepBatchId = "DSL208";
     public const string PriorCountId = "DSL209";
+    public const string SizeLimitId = "DSL210";
     public const string SquarePlusBId = "DSL301";
     public const string AttentionScaleDimensionId = "DSL302";
     public const string AttentionLogitsLargeId = "DSL303";
@@ -52,8 +53,6 @@ internal static class DiagnosticCatalog
     public const string TaiLrAccuracyId = "DSL318";
     public const string TaskWeightId = "DSL319";
     public const string UnscaledTasksId = "DSL320";
-    public const string RecomputeSavesNothingId = "DSL321";
-    public const string RecomputeSegmentTooSmallId = "DSL322";
     public const string InternalErrorId = "DSL901";
 
     public static readonly DiagnosticDescriptor ModelNotPartial = Error(ModelNotPartialId, DeclarationCategory,
@@ -88,6 +87,11 @@ internal static class DiagnosticCatalog
         "Module members must be layers",
         "Member '{0}' of module '{1}' is a module; modules may contain layers only (nest them in the model instead)");
 
+    /// <summary>A [Model]/[Module] type or a module property declared in a form the generator cannot implement.</summary>
+    public static readonly DiagnosticDescriptor UnsupportedDeclaration = Error(UnsupportedDeclarationId, DeclarationCategory,
+        "Declaration the generator cannot implement",
+        "{0} cannot be implemented by the generator: {1}");
+
     public static readonly DiagnosticDescriptor DenseInMismatch = Error(DenseInMismatchId, ShapeCategory,
         "Dense input width does not match its input",
         "Dense layer '{0}' declares In = {1}, but its input has {2} features");
@@ -120,6 +124,12 @@ internal static class DiagnosticCatalog
     public static readonly DiagnosticDescriptor PriorCount = Error(PriorCountId, ShapeCategory,
         "Class priors do not match the number of classes",
         "Ops.LogitAdjustedCrossEntropy declares {0} class priors, but the logits have {1} classes; give one prior per class (or none, and set them from the training labels at run time)");
+
+    /// <summary>A size or count above the DSL's limit (FrontEnd/Rules/Limits.cs): an attribute argument, a
+    /// product of them, the unrolled forward pass or the whole arena.</summary>
+    public static readonly DiagnosticDescriptor SizeLimit = Error(SizeLimitId, ShapeCategory,
+        "Size or count above the DSL's limit",
+        "{0}: {1} is {2}, but the DSL's limit is {3}; {4}");
 
     /// <summary>Reported by the TrainStep analyzer when a call's input is an array of a constant size that
     /// is not a whole number of examples or holds more than the model's Batch.</summary>
@@ -203,16 +213,6 @@ internal static class DiagnosticCatalog
         "Classification and regression losses summed with equal weights",
         "Ops.MultiTask sums {0} and {1} with equal weights, but their losses live on different scales (cross-entropy starts near {2}, a squared error in the targets' squared units), so the larger one dominates the gradient; TaskWeighting.LogSum (Σ ln L_i, the real-time weights L_i/sg(L_i)) or TaskWeighting.InitialLoss puts them on one scale");
 
-    // ---- memory and precision (SEEDS.md §1.7, §2 "Precision & memory"; logic in FrontEnd/Rules/MemoryRules.cs) ----
-
-    public static readonly DiagnosticDescriptor RecomputeSavesNothing = Warning(RecomputeSavesNothingId, MemoryCategory,
-        "[Recompute] that saves nothing",
-        "[Recompute] {0} makes one segment, {1}: its forward runs twice, yet its activations still need their own {2} elements, so the arena is as large as without it (Su: decorating the whole model once saves nothing); recompute saves memory when several segments take turns in one place: put it on a [Repeat] stack, each block a segment, or on several module uses");
-
-    public static readonly DiagnosticDescriptor RecomputeSegmentTooSmall = Warning(RecomputeSegmentTooSmallId, MemoryCategory,
-        "[Recompute] segment with nothing worth saving",
-        "[Recompute] on '{0}': each of its segments recomputes {1} elements of activations, {2} the {3} of the input it keeps anyway, so running its forward again costs more than the memory it gives back; remove [Recompute] from it (or recompute larger blocks)");
-
     public static readonly DiagnosticDescriptor InternalError = new(InternalErrorId,
         "Internal error in the DSL generator",
         "The DSL generator failed on '{0}': {1}. Please report this; the model was emitted as stubs.",
@@ -222,11 +222,11 @@ internal static class DiagnosticCatalog
     public static readonly DiagnosticDescriptor[] AnalyzerDescriptors =
     {
         ModelNotPartial, UnsupportedConstruct, LayerSignature, ModelShapeArguments, MissingForward,
-        LayerArgument, LossForm, NestedModule, DenseInMismatch, AddShapeMismatch, SharedLayerWidth,
+        LayerArgument, LossForm, NestedModule, UnsupportedDeclaration, DenseInMismatch, AddShapeMismatch, SharedLayerWidth,
         HeadsWidth, RotaryDim, TiedShape, RepeatShape, SquarePlusB, AttentionScaleDimension, AttentionLogitsLarge,
         DeepNormConstants, InitVariance, EmbeddingDimension, KeySizeBottleneck, UnargmaxableClasses, WindowBeyondSequence,
         DeepNormPreNorm, RopeBase, ResidualBranchScale, LossArgument, FloodAboveInitialLoss,
-        TaiLrAccuracy, PriorCount, TaskWeight, UnscaledTasks, RecomputeSavesNothing, RecomputeSegmentTooSmall,
+        TaiLrAccuracy, PriorCount, TaskWeight, UnscaledTasks, SizeLimit,
     };
 
     /// <summary>

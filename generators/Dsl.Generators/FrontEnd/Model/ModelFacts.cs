@@ -17,11 +17,9 @@ internal sealed record RepeatBoundary(int Input, int Output, string Block, Site 
 /// <param name="TargetSites">Target parameter name → its declaration.</param>
 internal sealed record ModelFacts(IReadOnlyList<RepeatBoundary> Repeats, IReadOnlyDictionary<string, Site> TargetSites)
 {
-    /// <summary>Module property → its [Recompute] attribute (on the property or on the module type).</summary>
-    public IReadOnlyDictionary<string, Site> RecomputeSites { get; init; } = new Dictionary<string, Site>(System.StringComparer.Ordinal);
-
-    /// <summary>A [Recompute] on the [Model] class itself (it saves nothing), or null.</summary>
-    public Site? RecomputeOnModel { get; init; }
+    /// <summary>The model uses a [Module] type the generator cannot complete (not partial, generic or static: no
+    /// binding constructor); the module's own diagnostic says why, and the model is emitted as stubs.</summary>
+    public bool UsesIncompleteModule { get; init; }
 
     /// <summary>No repeats, no targets.</summary>
     public static ModelFacts None { get; } = new(new List<RepeatBoundary>(), new Dictionary<string, Site>(System.StringComparer.Ordinal));

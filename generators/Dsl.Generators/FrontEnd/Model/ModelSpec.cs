@@ -57,21 +57,9 @@ internal sealed record NodeSpec(int Id, string Op, EquatableArray<int> Inputs, s
 /// <param name="MembersPerInstance">Layer members per instance (LayerPaths.Count / max(1, Repeat)).</param>
 internal sealed record ModuleUseSpec(string PropertyName, string TypeFullName, EquatableArray<string> LayerPaths, int Repeat, int MembersPerInstance);
 
-/// <summary>A [Recompute] segment: one application of a module (a module property's Forward, or one block of a
-/// [Repeat] stack), as the contiguous range of graph nodes its inlined forward created. The planner keeps what
-/// the segment reads and what is read after it, and runs the rest again before the segment's backward.</summary>
-/// <param name="Block">The module instance's path ("Encoder", "Blocks.2").</param>
-/// <param name="First">The first node the segment's forward created.</param>
-/// <param name="Last">The last one (its result, usually).</param>
-internal sealed record SegmentSpec(string Block, int First, int Last)
-{
-    /// <summary>Whether node <paramref name="id"/> lies in the segment.</summary>
-    public bool Contains(int id) => id >= First && id <= Last;
-}
-
 /// <summary>A layer member declared in a model or module type, for emitting its eager implementation.</summary>
 /// <param name="Name">Method name.</param>
-/// <param name="Accessibility">C# accessibility keywords as declared.</param>
+/// <param name="Accessibility">The member's modifiers as declared, without <c>partial</c> (its accessibility, and e.g. <c>new</c>).</param>
 /// <param name="ParameterName">The tensor parameter's name.</param>
 /// <param name="Op">The op's name.</param>
 /// <param name="Options">The op's options.</param>
@@ -131,8 +119,8 @@ internal sealed record ModelSpec(TypeSpec Type, ModelShape Shape, EquatableArray
     /// <summary>The user declared an instance constructor.</summary>
     public bool HasUserConstructor { get; init; }
 
-    /// <summary>The [Recompute] segments, in forward order (they never overlap).</summary>
-    public EquatableArray<SegmentSpec> Segments { get; init; } = EquatableArray<SegmentSpec>.Empty;
+    /// <summary>The partial members the DSL implements, as declared (an invalid model's stubs mirror them).</summary>
+    public EquatableArray<MemberDeclaration> Declarations { get; init; } = EquatableArray<MemberDeclaration>.Empty;
 
     /// <summary>Largest batch.</summary>
     public int MaxBatch => Shape.MaxBatch;
@@ -180,4 +168,9 @@ internal sealed record ModelSpec(TypeSpec Type, ModelShape Shape, EquatableArray
 /// <summary>A module type, for emitting its members' eager bodies.</summary>
 /// <param name="Type">Where the type lives.</param>
 /// <param name="Members">Its layer members in declaration order.</param>
-internal sealed record ModuleSpec(TypeSpec Type, EquatableArray<LayerMemberSpec> Members);
+internal sealed record ModuleSpec(TypeSpec Type, EquatableArray<LayerMemberSpec> Members)
+{
+    /// <summary>The partial members the DSL implements, as declared: those not among <see cref="Members"/>
+    /// (a layer with a wrong signature, a module property inside a module) get throwing stubs.</summary>
+    public EquatableArray<MemberDeclaration> Declarations { get; init; } = EquatableArray<MemberDeclaration>.Empty;
+}

@@ -46,20 +46,6 @@ internal sealed partial class ModelParser
         }
     }
 
-    /// <summary>Inlines a module's Forward at <paramref name="prefix"/> ("Encoder.", "Blocks.2."); under [Recompute]
-    /// the nodes it creates become a segment.</summary>
-    private int InlineModule(IMethodSymbol method, int[] arguments, string prefix, INamedTypeSymbol type, Location? callSite)
-    {
-        int first = _nodes.Count;
-        int result = Inline(method, arguments, prefix, type, callSite);
-        string block = prefix.TrimEnd('.');
-        int dot = block.IndexOf('.');
-        string property = dot < 0 ? block : block.Substring(0, dot);
-        if (result >= 0 && _nodes.Count > first && _recompute.ContainsKey(property))
-            _segments.Add(new SegmentSpec(block, first, _nodes.Count - 1));
-        return result;
-    }
-
     private int ParseBody(IMethodSymbol method, Scope scope)
     {
         var syntax = method.DeclaringSyntaxReferences.Select(r => r.GetSyntax(_ct)).OfType<MethodDeclarationSyntax>().FirstOrDefault(m => m.Body is not null || m.ExpressionBody is not null);
@@ -169,8 +155,13 @@ internal sealed partial class ModelParser
 
     private int Invocation(InvocationExpressionSyntax call, Scope scope, SemanticModel model)
     {
-        if (model.GetSymbolInfo(call, _ct).Symbol is not IMethodSymbol method)
+        var info = model.GetSymbolInfo(call, _ct);
+        if (info.Symbol is not IMethodSymbol method)
         {
+            // Ops.MeanSquaredError(Forward(x), labels) does not bind (its target is a Tensor): an Ops call that fails
+            // overload resolution is read by its op, which names the wrong argument (DSL107 for a loss), rather than
+            // being an unknown call.
+            if (OpsCandidate(info, call) is { } candidate) return Op(candidate.Name, call, scope, model);
             Report(DiagnosticCatalog.UnsupportedConstruct, call.GetLocation(), $"the call '{Describe(call)}' (it does not bind to a method)");
             return -1;
         }
@@ -196,7 +187,7 @@ internal sealed partial class ModelParser
         {
             var inputs = args.Select(a => Expression(a.Expression, scope, model)).ToArray();
             if (inputs.Any(i => i < 0)) return -1;
-            return InlineModule(method, inputs, instancePrefix, blockType, location);
+            return Inline(method, inputs, instancePrefix, blockType, location);
         }
 
         // Module.Forward(x) on a module property of the model.
@@ -206,7 +197,7 @@ internal sealed partial class ModelParser
             var moduleType = (INamedTypeSymbol)property.Type;
             var inputs = args.Select(a => Expression(a.Expression, scope, model)).ToArray();
             if (inputs.Any(i => i < 0)) return -1;
-            return InlineModule(method, inputs, property.Name + ".", moduleType, location);
+            return Inline(method, inputs, property.Name + ".", moduleType, location);
         }
 
         // Another method of the same type: Forward, or a helper written in the same subset.
@@ -221,6 +212,17 @@ internal sealed partial class ModelParser
 
         Report(DiagnosticCatalog.UnsupportedConstruct, location, $"the call of '{method.ContainingType?.Name}.{method.Name}'");
         return -1;
+    }
+
+    /// <summary>The one Ops method of the call's arity among the candidates of a call that does not bind, or null.</summary>
+    internal static IMethodSymbol? OpsCandidate(SymbolInfo info, InvocationExpressionSyntax call)
+    {
+        if (info.CandidateReason != CandidateReason.OverloadResolutionFailure) return null;
+        var candidates = info.CandidateSymbols.OfType<IMethodSymbol>()
+            .Where(c => c.ContainingType?.ToDisplayString() == OpsName && c.Parameters.Length >= call.ArgumentList.Arguments.Count &&
+                        c.Parameters.Skip(call.ArgumentList.Arguments.Count).All(p => p.HasExplicitDefaultValue))
+            .ToList();
+        return candidates.Count == 1 ? candidates[0] : null;
     }
 
     private int Op(string name, InvocationExpressionSyntax call, Scope scope, SemanticModel model)

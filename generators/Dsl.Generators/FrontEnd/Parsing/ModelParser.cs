@@ -6,6 +6,7 @@ using System.Threading;
 using Dsl.Generators.Diagnostics;
 using Dsl.Generators.Model;
 using Dsl.Generators.Ops;
+using Dsl.Generators.Rules;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -49,7 +50,6 @@ internal sealed partial class ModelParser
     private const string LabelsName = "Dsl.Labels";
     private const string OpsName = "Dsl.Ops";
     private const string RepeatAttributeName = "Dsl.RepeatAttribute";
-    private const string RecomputeAttributeName = "Dsl.RecomputeAttribute";
 
     private readonly Compilation _compilation;
     private readonly CancellationToken _ct;
@@ -61,9 +61,6 @@ internal sealed partial class ModelParser
     private readonly HashSet<IMethodSymbol> _inlining = new(SymbolEqualityComparer.Default);
     private readonly Dictionary<string, (INamedTypeSymbol Type, int Count)> _repeats = new(StringComparer.Ordinal);
     private readonly List<RepeatBoundary> _repeatBoundaries = new();
-    private readonly Dictionary<string, Site> _recompute = new(StringComparer.Ordinal);
-    private readonly List<SegmentSpec> _segments = new();
-    private Site? _recomputeOnModel;
     private readonly Dictionary<string, Site> _targetSites = new(StringComparer.Ordinal);
     private int _outputNode = -1;
     private readonly Dictionary<NodeKey, int> _nodeKeys = new();
@@ -116,8 +113,7 @@ internal sealed partial class ModelParser
         var spec = parser.Model(type);
         return new ParsedModel(spec, parser._diagnostics, parser._locations, new ModelFacts(parser._repeatBoundaries, parser._targetSites)
         {
-            RecomputeSites = parser._recompute,
-            RecomputeOnModel = parser._recomputeOnModel,
+            UsesIncompleteModule = parser._usesUnbuildableModule,
         });
     }
 
@@ -126,20 +122,20 @@ internal sealed partial class ModelParser
     public static (ModuleSpec? Spec, IReadOnlyList<DiagnosticInfo> Diagnostics) ParseModule(INamedTypeSymbol type, Compilation compilation, CancellationToken ct)
     {
         var parser = new ModelParser(compilation, ct);
-        if (!parser.CheckPartial(type, "Module")) return (null, parser._diagnostics);
+        if (!parser.CheckTypeDeclaration(type, "Module")) return (null, parser._diagnostics);
         var members = parser.LayerMembers(type);
         foreach (var property in type.GetMembers().OfType<IPropertySymbol>())
-            if (IsModuleType(property.Type))
+            if (IsModuleProperty(property))
                 parser.Report(DiagnosticCatalog.NestedModule, property.Locations.FirstOrDefault(), property.Name, type.Name);
         if (FindMethod(type, "Forward") is null)
             parser.Report(DiagnosticCatalog.MissingForward, type.Locations.FirstOrDefault(), type.Name);
         parser.ReportAdversarialInModule(type);
-        return (new ModuleSpec(TypeSpecOf(type), members.ToEquatableArray()), parser._diagnostics);
+        return (new ModuleSpec(TypeSpecOf(type), members.ToEquatableArray()) { Declarations = parser.OwnedDeclarations(type).ToEquatableArray() }, parser._diagnostics);
     }
 
     private ModelSpec? Model(INamedTypeSymbol type)
     {
-        if (!CheckPartial(type, "Model")) return null;
+        if (!CheckTypeDeclaration(type, "Model")) return null;
 
         var attribute = type.GetAttributes().First(a => a.AttributeClass?.ToDisplayString() == ModelAttributeName);
         int batch = NamedInt(attribute, "Batch", 0);
@@ -151,19 +147,24 @@ internal sealed partial class ModelParser
         if (sequence < 0) Report(DiagnosticCatalog.ModelShapeArguments, NamedArgumentLocation(attribute, "Sequence") ?? attributeLocation, type.Name, "Sequence", ">= 0", sequence);
         if (!(initStd >= 0) || double.IsInfinity(initStd))
             Report(DiagnosticCatalog.ModelShapeArguments, NamedArgumentLocation(attribute, "InitStd") ?? attributeLocation, type.Name, "InitStd", ">= 0 and finite", Format(initStd));
+        string subject = $"[Model] on '{type.Name}'";
+        bool rowsWithin = WithinLimit(batch, Limits.MaxRows, NamedArgumentLocation(attribute, "Batch") ?? attributeLocation, subject, "Batch", "the examples of a step are rows of int-indexed buffers")
+            & WithinLimit(sequence, Limits.MaxSequence, NamedArgumentLocation(attribute, "Sequence") ?? attributeLocation, subject, "Sequence", "positions are rows of int-indexed buffers");
+        if (rowsWithin && batch > 0)
+            WithinLimit(Limits.Product(batch, Math.Max(1, sequence)), Limits.MaxRows, attributeLocation, subject, "Batch × Sequence (the rows of a step)", "every activation is rows × width values");
+        WithinLimit(input, Limits.MaxWidth, NamedArgumentLocation(attribute, "Input") ?? attributeLocation, subject, "Input", "every row width must fit the generated code's int offsets");
         _sequence = Math.Max(1, sequence);
 
         var members = LayerMembers(type);
         RegisterLayers(type, "", "", 1);
 
-        if (RecomputeAttributeOf(type) is { } onModel) _recomputeOnModel = Site.Recorded(_locations.Record(onModel.ApplicationSyntaxReference?.GetSyntax(_ct).GetLocation()));
         var modules = new List<ModuleUseSpec>();
         foreach (var property in type.GetMembers().OfType<IPropertySymbol>())
         {
-            // [Recompute] on the property, or on the module type (every use).
-            var moduleOf = property.Type is IArrayTypeSymbol { ElementType: INamedTypeSymbol e } ? e : property.Type as INamedTypeSymbol;
-            if (moduleOf is not null && IsModuleType(moduleOf) && (RecomputeAttributeOf(property) ?? RecomputeAttributeOf(moduleOf)) is { } recompute)
-                _recompute[property.Name] = Site.Recorded(_locations.Record(recompute.ApplicationSyntaxReference?.GetSyntax(_ct).GetLocation()));
+            if (IsModuleProperty(property) && ModulePropertyProblem(property) is { } problem)
+                Report(DiagnosticCatalog.UnsupportedDeclaration, property.Locations.FirstOrDefault(), $"Module property '{property.Name}'", problem);
+            if ((property.Type as INamedTypeSymbol ?? (property.Type as IArrayTypeSymbol)?.ElementType as INamedTypeSymbol) is { } used && IsModuleType(used) && !CanComplete(used))
+                _usesUnbuildableModule = true;
             if (IsModuleType(property.Type))
             {
                 var moduleType = (INamedTypeSymbol)property.Type;
@@ -175,13 +176,23 @@ internal sealed partial class ModelParser
             {
                 var repeat = property.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == RepeatAttributeName);
                 int count = repeat is not null && repeat.ConstructorArguments.Length == 1 && repeat.ConstructorArguments[0].Value is int c ? c : 0;
+                var moduleType = (INamedTypeSymbol)element;
                 if (repeat is null || count < 1)
                 {
                     Report(DiagnosticCatalog.LayerArgument, property.Locations.FirstOrDefault(), property.Name, "the [Repeat(N)] count of a module array", ">= 1", repeat is null ? "missing" : count.ToString(CultureInfo.InvariantCulture));
+                    _repeats[property.Name] = (moduleType, 0); // a foreach over it is still understood (no blocks): no cascade
                     continue;
                 }
 
-                var moduleType = (INamedTypeSymbol)element;
+                var repeatLocation = repeat.ApplicationSyntaxReference?.GetSyntax(_ct).GetLocation() ?? property.Locations.FirstOrDefault();
+                if (!WithinLimit(count, Limits.MaxRepeat, repeatLocation, $"[Repeat] on '{property.Name}'", "the block count", "each block is unrolled into the generated code") ||
+                    !WithinLimit(Limits.Product(count, moduleType.GetMembers().OfType<IMethodSymbol>().Count(m => LayerAttributeOf(m) is not null)), Limits.MaxOperations, repeatLocation,
+                        $"[Repeat] on '{property.Name}'", $"the layers of {count.ToString(CultureInfo.InvariantCulture)} '{moduleType.Name}' blocks", "each layer is fused code in the generated file"))
+                {
+                    _repeats[property.Name] = (moduleType, 0);
+                    continue;
+                }
+
                 var paths = new List<string>();
                 for (int i = 0; i < count; i++)
                 {
@@ -252,7 +263,7 @@ internal sealed partial class ModelParser
             Members = members.ToEquatableArray(),
             Modules = modules.ToEquatableArray(),
             HasUserConstructor = hasUserConstructor,
-            Segments = _segments.ToEquatableArray(),
+            Declarations = OwnedDeclarations(type).ToEquatableArray(),
         };
     }
 
@@ -295,7 +306,7 @@ internal sealed partial class ModelParser
             if (layerAttribute is null) continue;
             if (!CheckLayerSignature(method)) continue;
             var (op, _, _, options) = ReadLayer(layerAttribute, method.Name, "", 1, report: false, sibling: _ => null);
-            members.Add(new LayerMemberSpec(method.Name, Accessibility(method.DeclaredAccessibility), method.Parameters[0].Name, op.Name, options, members.Count,
+            members.Add(new LayerMemberSpec(method.Name, Modifiers(method), method.Parameters[0].Name, op.Name, options, members.Count,
                 op.LayerParameters == 2 ? method.Parameters[1].Name : ""));
         }
 
@@ -306,16 +317,19 @@ internal sealed partial class ModelParser
     {
         string? problem = LayerSignatureProblem(method);
         if (problem is null) return true;
-        Report(DiagnosticCatalog.LayerSignature, method.Locations.FirstOrDefault(), method.Name, problem);
+        ReportDeclaration(DiagnosticCatalog.LayerSignature, method.Locations.FirstOrDefault(), LayerProblemIsCompilerError(method), method.Name, problem);
         return false;
     }
 
     /// <summary>Why a layer member's signature is wrong, or null when it is right (one rule, used by
     /// the reporting pass and by the layer registration that silently skips bad members).</summary>
-    private static string? LayerSignatureProblem(IMethodSymbol method)
+    private string? LayerSignatureProblem(IMethodSymbol method)
     {
         if (!method.IsPartialDefinition && method.PartialDefinitionPart is null) return "it is not declared partial";
+        if (HasUserImplementation(method.PartialImplementationPart)) return "it already has a body; the generator writes it";
+        if (!HasAccessibilityModifier(method)) return "it has no accessibility modifier (a partial method that returns a value needs one, e.g. public)";
         if (method.IsStatic) return "it is static";
+        if (method.IsVirtual || method.IsOverride || method.IsAbstract || method.IsSealed) return "it is virtual, abstract, sealed or an override (the generated engine would not call an override)";
         string? attribute = LayerAttributeOf(method)?.AttributeClass?.Name;
         if (attribute is not null && LayerParameters(attribute) == 2)
         {
@@ -324,10 +338,11 @@ internal sealed partial class ModelParser
         }
         else if (method.Parameters.Length != 1 || !IsType(method.Parameters[0].Type, TensorName))
         {
-            return "it must have exactly one Tensor parameter";
+            return $"it must have exactly one Tensor parameter (it has {(method.Parameters.Length == 0 ? "none" : string.Join(", ", method.Parameters.Select(p => p.Type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat))))})";
         }
 
-        if (!IsType(method.ReturnType, TensorName)) return "it must return Tensor";
+        if (method.Parameters.Any(p => p.RefKind != RefKind.None || p.IsParams)) return "its parameters must be plain Tensor values (no ref, out, in or params)";
+        if (!IsType(method.ReturnType, TensorName) || method.ReturnsByRef || method.ReturnsByRefReadonly) return "it must return Tensor";
         if (method.IsGenericMethod) return "it must not be generic";
         return null;
     }
@@ -407,6 +422,7 @@ internal sealed partial class ModelParser
     {
         NodeKey? key = OpRegistry.Get(op).Shares ? new NodeKey(op, string.Join(",", inputs.Select(i => i.ToString(CultureInfo.InvariantCulture))), layer, options) : null;
         if (key is not null && _nodeKeys.TryGetValue(key, out int existing)) return existing;
+        if (!RoomForOperation(location)) return -1;
         int id = _nodes.Count;
         if (key is not null) _nodeKeys[key] = id;
         _nodes.Add(new NodeSpec(id, op, inputs.ToEquatableArray(), layer, options));
@@ -416,13 +432,6 @@ internal sealed partial class ModelParser
 
     /// <summary>What makes two nodes compute the same value.</summary>
     private sealed record NodeKey(string Op, string Inputs, string Layer, OpOptions? Options);
-
-    private bool CheckPartial(INamedTypeSymbol type, string attribute)
-    {
-        bool isPartial = type.DeclaringSyntaxReferences.Any(r => r.GetSyntax(_ct) is TypeDeclarationSyntax t && t.Modifiers.Any(SyntaxKind.PartialKeyword));
-        if (!isPartial) Report(DiagnosticCatalog.ModelNotPartial, type.Locations.FirstOrDefault(), type.Name, attribute);
-        return isPartial;
-    }
 
     internal void Report(DiagnosticDescriptor descriptor, Location? location, params object?[] args) =>
         _diagnostics.Add(new DiagnosticInfo(descriptor, location, args));
@@ -454,9 +463,6 @@ internal sealed partial class ModelParser
                 if (t.ToDisplayString() == LayerAttributeBase) return attribute;
         return null;
     }
-
-    private static AttributeData? RecomputeAttributeOf(ISymbol symbol) =>
-        symbol.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == RecomputeAttributeName);
 
     private static bool HasAttribute(ISymbol symbol, string fullName) =>
         symbol.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == fullName);

@@ -5,6 +5,7 @@ using System.Linq;
 using Dsl.Generators.Diagnostics;
 using Dsl.Generators.Model;
 using Dsl.Generators.Ops;
+using Dsl.Generators.Rules;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 
@@ -70,20 +71,34 @@ internal sealed class LayerReader
     /// <summary>The op name of the layer member <paramref name="name"/> of the same type, or null.</summary>
     public string? Sibling(string name) => _sibling(name);
 
-    /// <summary>A named int argument that must be &gt; 0 (DSL106 otherwise).</summary>
+    /// <summary>A named int argument that must be &gt; 0 (DSL106 otherwise) and within its limit (DSL210).</summary>
     public int Positive(string name)
     {
         int value = Int(name);
         if (value <= 0) Report(DiagnosticCatalog.LayerArgument, name, Path, name, "> 0", value);
-        return value;
+        return Bounded(name, value);
     }
 
-    /// <summary>A named int argument that must be ≥ 0, 0 meaning "infer it" (DSL106 otherwise).</summary>
+    /// <summary>A named int argument that must be ≥ 0, 0 meaning "infer it" (DSL106 otherwise), and within its limit (DSL210).</summary>
     public int NonNegative(string name)
     {
         int value = Int(name);
         if (value < 0) Report(DiagnosticCatalog.LayerArgument, name, Path, name, ">= 0 (0 infers it)", value);
+        return Bounded(name, value);
+    }
+
+    /// <summary>A size argument against its upper bound (<see cref="Limits.ForLayerArgument"/>): DSL210 above it.</summary>
+    private int Bounded(string name, int value)
+    {
+        var (limit, why) = Limits.ForLayerArgument(name);
+        if (value > limit) Report(DiagnosticCatalog.SizeLimit, name, $"Layer '{Path}'", name, value.ToString(CultureInfo.InvariantCulture), Limits.Format(limit), why);
         return value;
+    }
+
+    /// <summary>A product of size arguments against <paramref name="limit"/> (DSL210 at the attribute above it), computed without overflow.</summary>
+    public void WithinLimit(string what, long value, long limit, string why)
+    {
+        if (value > limit) Report(DiagnosticCatalog.SizeLimit, "", $"Layer '{Path}'", what, value.ToString(CultureInfo.InvariantCulture), Limits.Format(limit), why);
     }
 
     /// <summary>Reports at the named argument <paramref name="argument"/>, or at the attribute when it is absent ("" : the attribute).</summary>
@@ -165,7 +180,8 @@ internal sealed class CallReader
         _call = call;
         _scope = scope;
         _model = model;
-        _method = model.GetSymbolInfo(call, parser.CancellationToken).Symbol as IMethodSymbol;
+        var info = model.GetSymbolInfo(call, parser.CancellationToken);
+        _method = info.Symbol as IMethodSymbol ?? ModelParser.OpsCandidate(info, call);
     }
 
     private SeparatedSyntaxList<ArgumentSyntax> Arguments => _call.ArgumentList.Arguments;

@@ -19,6 +19,7 @@ internal static class ModelRules
     {
         var findings = new List<Finding>();
         TaskTargets(model, facts, findings);
+        Limits.Check(model, findings);
         foreach (var repeat in facts.Repeats)
         {
             int a = model.Widths[repeat.Input], b = model.Widths[repeat.Output];

@@ -85,6 +85,9 @@ internal abstract partial class AttentionOp : Op
         if (!(scale >= 0) || double.IsInfinity(scale)) attribute.Report(DiagnosticCatalog.LayerArgument, "Scale", path, "Scale", ">= 0 and finite (0 is 1/√KeySize)", LayerReader.Format(scale));
         if (entropy && scale != 0) attribute.Report(DiagnosticCatalog.LayerArgument, "Scale", path, "Scale", "0 when EntropyInvariant is set (the scale is then ln n / (ln 512 √d))", LayerReader.Format(scale));
         if (!(ropeBase > 1)) attribute.Report(DiagnosticCatalog.LayerArgument, "RopeBase", path, "RopeBase", "> 1", LayerReader.Format(ropeBase));
+        // The q, k and v projections are Heads × KeySize and Heads × ValueSize wide: each a row width.
+        if (keySize > 0) attribute.WithinLimit("Heads × KeySize", Rules.Limits.Product(heads, keySize), Rules.Limits.MaxWidth, "the q and k projections are that wide");
+        if (valueSize > 0) attribute.WithinLimit("Heads × ValueSize", Rules.Limits.Product(heads, valueSize), Rules.Limits.MaxWidth, "the v projection is that wide");
         var options = new Options(heads, keySize, valueSize, attribute.Bool("Causal", false), window, entropy, scale,
             rope, rotary, ropeBase, !linear && attribute.Bool("TalkingHeads", false), linear, bias);
         return (0, outFeatures, options);
@@ -185,8 +188,8 @@ internal abstract partial class AttentionOp : Op
         int qkvWidth = 2 * a.Heads * a.KeySize + a.Heads * a.ValueSize;
         int qkv = plan.Allocate(label + " q|k|v", plan.Rows, qkvWidth);
         int heads = plan.Allocate(label + " heads", plan.Rows, a.Heads * a.ValueSize);
-        int stats = plan.Allocate(label + " row statistics", plan.Model.MaxBatch * a.Heads, sequence);
-        int table = a.Rope ? plan.AllocateConstant(label + " RoPE cos|sin", 1, RopeTableLength(sequence, a.RotaryDim)) : -1;
+        int stats = plan.Allocate(label + " row statistics", (long)plan.Model.MaxBatch * a.Heads, sequence);
+        int table = a.Rope ? plan.Allocate(label + " RoPE cos|sin", 1, (long)sequence * a.RotaryDim) : -1; // RopeTableLength, in long
         plan.Value[node.Id] = plan.Allocate(label, plan.Rows, plan.Width(node));
         plan.State[node.Id] = new Buffers(a, Scale(a), qkvWidth, p.Wqkv, p.Bqkv, p.Wo, p.Bo, p.Pre, p.Post, qkv, heads, stats, table, -1, -1);
     }
