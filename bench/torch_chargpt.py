@@ -40,6 +40,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import statistics
 import sys
 import time
@@ -366,9 +367,10 @@ def main():
     median_ms = 1000 * statistics.median(timed)
     summary = {
         "torch": torch.__version__, "threads": torch.get_num_threads(), "seed": ARGS.seed, "iters": ARGS.iters,
-        "median_iter_ms": median_ms, "timed_iters": len(timed),
+        "median_iter_ms": median_ms, "median_ms": median_ms, "timed_iters": len(timed),
         "wall_s": wall, "train_s": wall - eval_seconds, "eval_s": eval_seconds,
         "final_estimated_val": evals[-1]["val"], "final_estimated_train": evals[-1]["train"],
+        "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "target": ARGS.target, "reached": reached,
     }
     if DEVICE.type == "cuda":

@@ -9,24 +9,38 @@ return args.Length == 0 ? Usage() : args[0] switch
     "pool" => PoolBench.Run(args.AsSpan(1)),
     "primitives" => TensorPrimitivesBench.Run(args.AsSpan(1)),
     "mlp" => MlpBench.Run(args.AsSpan(1)),
+    "mlp-worker" => MlpBench.Worker(args.AsSpan(1)),
     "chargpt" => CharGptBench.Run(args.AsSpan(1)),
+    "chargpt-worker" => CharGptBench.Worker(args.AsSpan(1)),
     "chargpt-parity" => CharGptParity.Run(args.AsSpan(1)),
     "ddp" => DataParallelBench.Run(args.AsSpan(1)),
     "ddp-run" => DataParallelBench.RunChild(args.AsSpan(1)),
     "guard" => GuardBench.Run(args.AsSpan(1)),
+    "peak" => Peak(),
     _ => Usage(),
 };
+
+static int Peak()
+{
+    Console.WriteLine($"{Machine.Cpu()}; load average {Machine.LoadAverage()}");
+    Console.WriteLine($"FMA peak: {Machine.FmaPeak(1):F1} GFLOP/s on 1 thread, {Machine.FmaPeak(2):F1} on 2 (thread CPU time, best of 7)");
+    return 0;
+}
 
 static int Usage()
 {
     Console.Error.WriteLine("usage: Dsl.Bench <command> [options]");
-    Console.Error.WriteLine("  gemm [--runs N] [--double] [--only TEXT] [--cpu]");
-    Console.Error.WriteLine("      matrix products of an MLP 784-1024-1024-10 at batch 128 on 1 and 2 threads;");
-    Console.Error.WriteLine("      --cpu times one thread by its CPU time (steadier on a shared machine)");
+    Console.Error.WriteLine("  gemm [--runs N] [--only TEXT] [--double] [--no-torch] [--python PATH]");
+    Console.Error.WriteLine("      the products of the MLP, CharGpt and 512–2048 squares in all three forms, 1 and 2 threads, against");
+    Console.Error.WriteLine("      the measured FMA peak and OpenBLAS (torch.mm) in the same run");
+    Console.Error.WriteLine("  peak                                        the FP32 FMA peak of 1 and 2 cores");
     Console.Error.WriteLine("  pool                                        WorkerPool.Run round trip, back to back and after serial work");
     Console.Error.WriteLine("  primitives [--rounds N]                     TensorPrimitives vs the hand-written elementwise loops (add, scale, fused scale-add)");
-    Console.Error.WriteLine("  mlp [--steps N] [--python PATH]             whole TrainStep of the MLP vs PyTorch 1.13, batch 128/16, 1 and 2 threads");
-    Console.Error.WriteLine("  chargpt [--steps N] [--python PATH] [--data PATH]  CharGpt training iteration vs PyTorch 1.13, 1 and 2 threads");
+    Console.Error.WriteLine("  mlp [--steps N] [--rounds N] [--batch 128,16] [--no-infer] [--profile] [--python PATH]");
+    Console.Error.WriteLine("      TrainStep of the MLP and batch-1 Predict vs PyTorch 1.13 stock and tuned, 1 and 2 threads;");
+    Console.Error.WriteLine("      --profile prints the time per schedule step instead");
+    Console.Error.WriteLine("  chargpt [--steps N] [--rounds N] [--profile] [--python PATH] [--data PATH]");
+    Console.Error.WriteLine("      CharGpt training iteration vs PyTorch 1.13 stock and tuned, 1 and 2 threads");
     Console.Error.WriteLine("  chargpt-parity [--steps N] [--python PATH] [--data PATH] [--dir DIR]");
     Console.Error.WriteLine("      reference check: CharGpt from PyTorch's initial weights on PyTorch's batches, loss per step side by side");
     Console.Error.WriteLine("  ddp [--steps N]                             data parallel: MLP and CharGpt step, 1 process × 2 threads vs 2 MPI ranks × 1 thread,");

@@ -2,30 +2,81 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
+using System.IO;
 using System.Text.Json;
 
 namespace Dsl.Bench;
 
-/// <summary>Runs one of the PyTorch scripts under bench/ and reads a number from the JSON summary it
-/// prints as its last line; null (with the reason on stderr) when PyTorch is missing or the run fails.</summary>
+/// <summary>How PyTorch is started: with only its thread variables, or also with glibc's allocator told to keep
+/// its buffers and idle OpenMP workers sleeping, which is much faster for training steps.</summary>
+internal enum TorchSettings
+{
+    /// <summary>Only OMP/OPENBLAS/MKL_NUM_THREADS.</summary>
+    Stock,
+
+    /// <summary>Also MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000 OMP_WAIT_POLICY=PASSIVE.</summary>
+    Tuned,
+}
+
+/// <summary>Runs one of the PyTorch scripts under bench/ (or this benchmark's own worker command in a fresh process)
+/// and reads the JSON summary it prints as its last line; null (with the reason on stderr) when PyTorch is missing
+/// or the run fails.</summary>
 internal static class TorchProcess
 {
-    public static double? RunForNumber(string python, string script, int threads, IEnumerable<string> arguments, string jsonProperty)
+    /// <summary>The environment of <see cref="TorchSettings.Tuned"/>.</summary>
+    public static readonly (string Name, string Value)[] TunedEnvironment =
+    [
+        ("MALLOC_MMAP_THRESHOLD_", "1000000000"),
+        ("MALLOC_TRIM_THRESHOLD_", "1000000000"),
+        ("OMP_WAIT_POLICY", "PASSIVE"),
+    ];
+
+    public static double? RunForNumber(string python, string script, int threads, IEnumerable<string> arguments, string jsonProperty, TorchSettings settings = TorchSettings.Stock)
     {
-        string? output = Run(python, script, threads, arguments);
+        using JsonDocument? json = RunForJson(python, script, threads, arguments, settings);
+        return json?.RootElement.GetProperty(jsonProperty).GetDouble();
+    }
+
+    /// <summary>Runs the script and parses the last line of its output as JSON.</summary>
+    public static JsonDocument? RunForJson(string python, string script, int? threads, IEnumerable<string> arguments, TorchSettings settings = TorchSettings.Stock)
+    {
+        string? output = Run(python, script, threads, arguments, settings);
+        return output is null ? null : LastJsonLine(output);
+    }
+
+    /// <summary>Runs this benchmark's own executable with <paramref name="arguments"/> (a worker command) in a fresh
+    /// process, so each measurement has the process to itself (JIT, heap, peak memory) as PyTorch's runs do, and
+    /// parses the last line of its output as JSON; the lines before it are echoed.</summary>
+    public static JsonDocument? RunSelf(IEnumerable<string> arguments, bool echo = false)
+    {
+        string exe = Environment.ProcessPath ?? "dotnet";
+        var info = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        string? entry = System.Reflection.Assembly.GetEntryAssembly()?.Location;
+        if (Path.GetFileNameWithoutExtension(exe) == "dotnet" && entry is not null)
+        {
+            info.ArgumentList.Add(entry);
+        }
+
+        foreach (var a in arguments) info.ArgumentList.Add(a);
+        string? output = Start(info, exe);
         if (output is null)
         {
             return null;
         }
 
-        using var json = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
-        return json.RootElement.GetProperty(jsonProperty).GetDouble();
+        if (echo)
+        {
+            string[] lines = output.TrimEnd().Split('\n');
+            for (int i = 0; i + 1 < lines.Length; i++) Console.WriteLine(lines[i]);
+        }
+
+        return LastJsonLine(output);
     }
 
     /// <summary>Runs the script and returns its standard output, or null (with the reason on stderr) when
     /// PyTorch is missing or the run fails. <paramref name="threads"/>, when given, caps every thread pool
     /// PyTorch may use.</summary>
-    public static string? Run(string python, string script, int? threads, IEnumerable<string> arguments)
+    public static string? Run(string python, string script, int? threads, IEnumerable<string> arguments, TorchSettings settings = TorchSettings.Stock)
     {
         var info = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (threads is int count)
@@ -38,8 +89,26 @@ internal static class TorchProcess
             info.Environment["MKL_NUM_THREADS"] = n;
         }
 
+        foreach (var (name, _) in TunedEnvironment)
+        {
+            info.Environment.Remove(name);
+        }
+
+        if (settings == TorchSettings.Tuned)
+        {
+            foreach (var (name, value) in TunedEnvironment)
+            {
+                info.Environment[name] = value;
+            }
+        }
+
         info.ArgumentList.Add(script);
         foreach (var a in arguments) info.ArgumentList.Add(a);
+        return Start(info, python);
+    }
+
+    private static string? Start(ProcessStartInfo info, string program)
+    {
         try
         {
             using var process = Process.Start(info)!;
@@ -48,7 +117,7 @@ internal static class TorchProcess
             process.WaitForExit();
             if (process.ExitCode != 0)
             {
-                Console.Error.WriteLine($"PyTorch run failed ({python} {script}): {error.Result.Trim()}");
+                Console.Error.WriteLine($"Run failed ({program} {string.Join(' ', info.ArgumentList)}): {error.Result.Trim()}");
                 return null;
             }
 
@@ -56,8 +125,10 @@ internal static class TorchProcess
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            Console.Error.WriteLine($"PyTorch not available ({python}: {e.Message}); install it with: sudo apt-get install -y python3-torch libopenblas0-pthread");
+            Console.Error.WriteLine($"Not available ({program}: {e.Message}); for PyTorch: sudo apt-get install -y python3-torch libopenblas0-pthread");
             return null;
         }
     }
+
+    private static JsonDocument LastJsonLine(string output) => JsonDocument.Parse(output.Trim().Split('\n')[^1]);
 }

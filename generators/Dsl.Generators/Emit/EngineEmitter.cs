@@ -139,10 +139,49 @@ internal static partial class EngineEmitter
                 if (optimizer.StateSlots > StateSlots)
                     throw new global::System.ArgumentException($"optimizer {optimizer.GetType().Name} needs {optimizer.StateSlots} state values per parameter; the arena reserves {StateSlots}", nameof(optimizer));
                 optimizer.Step<T>(Parameters, Gradients, global::System.MemoryExtensions.AsSpan(Arena, StateOffset, optimizer.StateSlots * ParameterRegion), s_tensors);
+                Profile?.Lap(ProfileSteps.Length - 1);
             }
 
+            /// <summary>When set, every step of the schedule is timed into it (see <see cref="ProfileSteps"/>); null (the default) times nothing.</summary>
+            public global::Dsl.Runtime.StepProfile? Profile { get; set; }
+
             """);
+        ProfileSteps(w, plan);
     }
+
+    /// <summary>The names of the laps the schedule records into a <c>StepProfile</c>: forward steps, the loss,
+    /// backward steps, the optimizer (the indices <see cref="ForwardSteps"/> and <see cref="Backward"/> print).</summary>
+    private static void ProfileSteps(CodeWriter w, ModelPlan plan)
+    {
+        w.Line("/// <summary>Names of the profiled laps, in schedule order: forward steps, loss, backward steps, optimizer.</summary>");
+        w.Line("public static global::System.ReadOnlySpan<string> ProfileSteps => s_profileSteps;");
+        w.Line();
+        w.Line("private static readonly string[] s_profileSteps =");
+        w.Line("{");
+        foreach (var s in ForwardSteps(plan)) w.Line($"    {String(ProfileName(s))},");
+        if (plan.Model.LossNode >= 0)
+        {
+            w.Line($"    {String("loss")},");
+            foreach (var s in plan.Backward) w.Line($"    {String(ProfileName(s))},");
+        }
+
+        w.Line($"    {String("optimizer")},");
+        w.Line("};");
+        w.Line();
+    }
+
+    /// <summary>"Hidden DenseForward": the layer (or node) and the op's step type.</summary>
+    private static string ProfileName(PlanStep s)
+    {
+        var type = s.GetType();
+        string op = type.DeclaringType?.Name ?? "";
+        if (op.EndsWith("Op", System.StringComparison.Ordinal) && op.Length > 2) op = op.Substring(0, op.Length - 2);
+        string kind = op + (type.Name.StartsWith("Backward", System.StringComparison.Ordinal) ? "Backward" : "Forward");
+        return $"{s.Title} {kind}";
+    }
+
+    private static System.Collections.Generic.IEnumerable<PlanStep> ForwardSteps(ModelPlan plan)
+        => plan.Forward.Where(s => s is not Ops.LossStep);
 
     private static void Initialization(CodeWriter w, ModelPlan plan)
     {
@@ -204,14 +243,17 @@ internal static partial class EngineEmitter
             w.Line("int rows = batch * Sequence;");
             w.Line("_ = a;");
             w.Line("_ = rows;");
+            w.Line("var profile = Profile;");
+            w.Line("profile?.Begin();");
             Ops.SpectralNorm.CpuForward(w, plan);
             var steps = new CpuWriter(w, plan);
             int check = 0;
-            foreach (var s in plan.Forward)
+            int lap = 0;
+            foreach (var s in ForwardSteps(plan))
             {
-                if (s is Ops.LossStep) continue;
                 s.Cpu(steps);
                 if (plan.Model.LossNode >= 0) CheckHook(w, check++); // the non-finite guard's checking pass
+                w.Line($"profile?.Lap({Int(lap++)});");
             }
         }
 
@@ -327,6 +369,9 @@ internal static partial class EngineEmitter
         {
             w.Line("var a = Arena;");
             w.Line(plan.Model.Pooled ? "int rows = batch; // after the MeanPool: one row per example" : "int rows = batch * Sequence;");
+            int lap = ForwardSteps(plan).Count();
+            w.Line("var profile = Profile;");
+            w.Line($"profile?.Lap({Int(lap++)}); // the loss");
             w.Line("var hook = GradientHook;");
             int final = plan.ParameterRegion;
             void Ready(int from)
@@ -345,6 +390,7 @@ internal static partial class EngineEmitter
                 plan.Backward[i].Cpu(steps);
                 CheckHook(w, check++);
                 Ready(dataParallel.AfterStep[i]);
+                w.Line($"profile?.Lap({Int(lap++)});");
             }
 
             Ops.SpectralNorm.CpuBackward(w, plan);

@@ -51,6 +51,9 @@ public sealed class WorkerPool
     private readonly Signal _done = new();
     private int _threads;
     private int _busy;
+    private volatile bool _measureBusyTime;
+    private long _helperBusyTicks;
+    private long _callerWaitTicks;
 
     // State of the run in progress, written by the caller before the helpers are signalled
     // (the event's interlocked Set publishes it) and read by them after they wake.
@@ -124,6 +127,24 @@ public sealed class WorkerPool
     [ThreadStatic]
     private static long t_helperBytesForCaller;
 
+    /// <summary>
+    /// When true, the pool adds up <see cref="HelperBusyTicks"/> and <see cref="CallerWaitTicks"/>
+    /// (a <see cref="StepProfile"/> turns it on); off by default, when a run reads no clock.
+    /// </summary>
+    public bool MeasureBusyTime
+    {
+        get => _measureBusyTime;
+        set => _measureBusyTime = value;
+    }
+
+    /// <summary><see cref="Stopwatch"/> ticks the helpers have spent running parts, summed over
+    /// helpers, while <see cref="MeasureBusyTime"/> was on.</summary>
+    public long HelperBusyTicks => Interlocked.Read(ref _helperBusyTicks);
+
+    /// <summary><see cref="Stopwatch"/> ticks callers of <see cref="Run"/> have spent waiting for the
+    /// helpers after finishing their own parts, while <see cref="MeasureBusyTime"/> was on.</summary>
+    public long CallerWaitTicks => Interlocked.Read(ref _callerWaitTicks);
+
     /// <summary>Number of threads used (1 ..= max); 1 runs everything on the caller.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is below 1 or above <see cref="MaxThreads"/>.</exception>
     public int Threads
@@ -184,7 +205,17 @@ public sealed class WorkerPool
             // Wait for the event rather than for the parts or the counter: the last helper sets it
             // after its last touch of the shared state, so neither a helper still looking at _next
             // nor a late Set can leak into the next run.
-            SpinThenWait(_done, s_completionSpinTicks);
+            if (_measureBusyTime)
+            {
+                long waitStart = Stopwatch.GetTimestamp();
+                SpinThenWait(_done, s_completionSpinTicks);
+                Interlocked.Add(ref _callerWaitTicks, Stopwatch.GetTimestamp() - waitStart);
+            }
+            else
+            {
+                SpinThenWait(_done, s_completionSpinTicks);
+            }
+
             t_helperBytesForCaller += Volatile.Read(ref _runHelperBytes);
 
             error = _error;
@@ -248,7 +279,17 @@ public sealed class WorkerPool
             SpinThenWait(helper.Wake, s_idleSpinTicks);
             helper.Wake.Reset();
             long start = GC.GetAllocatedBytesForCurrentThread();
-            Execute();
+            if (_measureBusyTime)
+            {
+                long busyStart = Stopwatch.GetTimestamp();
+                Execute();
+                Interlocked.Add(ref _helperBusyTicks, Stopwatch.GetTimestamp() - busyStart);
+            }
+            else
+            {
+                Execute();
+            }
+
             // Published before the decrement (a full fence), so the caller sees both once Run returns.
             long end = GC.GetAllocatedBytesForCurrentThread();
             Volatile.Write(ref helper.AllocatedBytes, end);
