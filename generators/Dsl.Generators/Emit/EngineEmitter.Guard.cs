@@ -48,8 +48,10 @@ internal static partial class EngineEmitter
 
                 if (optimizer.StateSlots > StateSlots)
                     throw new global::System.ArgumentException($"optimizer {optimizer.GetType().Name} needs {optimizer.StateSlots} state values per parameter; the arena reserves {StateSlots}", nameof(optimizer));
-                return optimizer.TryStep<T>(Parameters, Gradients, global::System.MemoryExtensions.AsSpan(Arena, StateOffset, optimizer.StateSlots * ParameterRegion), s_tensors,
+                bool applied = optimizer.TryStep<T>(Parameters, Gradients, global::System.MemoryExtensions.AsSpan(Arena, StateOffset, optimizer.StateSlots * ParameterRegion), s_tensors,
                     GradientHook is null ? loss : 0);
+                Profile?.Lap(ProfileSteps.Length - 1);
+                return applied;
             }
 
             /// <summary>Starts the checking pass on the staged batch of <paramref name="batch"/> examples: checks its inputs; until
