@@ -213,6 +213,11 @@ public sealed class AttentionAttribute : LayerAttribute
     /// <summary>Talking-heads attention (Shazeer et al. 2020): learned H×H mixes of the heads' logits
     /// before the softmax and of their weights after it.</summary>
     public bool TalkingHeads { get; set; }
+    /// <summary>ALiBi (Press et al. 2022): a fixed linear bias −m_h·(i − j) on head h's logits, with the paper's
+    /// slopes m_h = 2^(−8(h+1)/H) (interleaved for H not a power of two); no parameters, length extrapolation without
+    /// position embeddings. Needs <see cref="Causal"/> (bidirectional ALiBi cannot tell left from right); not with
+    /// <see cref="TalkingHeads"/>.</summary>
+    public bool Alibi { get; set; }
     /// <summary>Biases on the projections (default true).</summary>
     public bool Bias { get; set; } = true;
 }

@@ -404,6 +404,18 @@ public sealed class RuleTests
     [Fact]
     public void DSL205_near_miss_even_partial_rotation() => Clean(Attention.Replace("Heads = 4", "Heads = 3").Replace("Rope = true", "Rope = true, RotaryDim = 2"));
 
+    [Fact]
+    public void DSL106_fires_on_alibi_without_causal() =>
+        Assert.Equal("Layer 'Attend': Alibi must be false unless Causal is set (bidirectional ALiBi cannot tell left from right), but it is true",
+            Message(Fires("DSL106", Attention.Replace("Causal = true, Rope = true", "[|Alibi = true|]"))));
+
+    [Fact]
+    public void DSL106_fires_on_alibi_with_talking_heads() =>
+        Assert.Contains("TalkingHeads", Message(Fires("DSL106", Attention.Replace("Rope = true", "TalkingHeads = true, [|Alibi = true|]"))));
+
+    [Fact]
+    public void DSL106_near_miss_causal_alibi() => Clean(Attention.Replace("Rope = true", "Alibi = true"));
+
     internal const string Tied = """
         [Model(Batch = 2, Sequence = 4)]
         public partial class M

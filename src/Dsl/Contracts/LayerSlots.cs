@@ -128,19 +128,33 @@ internal readonly record struct MeanPoolSlots(int Pad, int Sequence) : ILayerSlo
 /// <param name="Linear">Linear attention (φ(q)·(φ(k)ᵀv)).</param>
 /// <param name="Scale">The score scale.</param>
 /// <param name="RopeBase">RoPE's base.</param>
+/// <param name="Alibi">ALiBi: head h's scores get −m_h·|i − j| (<see cref="AlibiSlope"/>).</param>
 internal readonly record struct AttentionSlots(int Wqkv, int Bqkv, int Wo, int Bo, int PreMix, int PostMix, int In, int Out,
     int Heads, int KeySize, int ValueSize, int Sequence, bool Causal, int Window, bool EntropyInvariant, int RotaryDim,
-    bool TalkingHeads, bool Linear, double Scale, double RopeBase) : ILayerSlots
+    bool TalkingHeads, bool Linear, double Scale, double RopeBase, bool Alibi) : ILayerSlots
 {
     public int[] Ints => new[]
     {
         Wqkv, Bqkv, Wo, Bo, PreMix, PostMix, In, Out, Heads, KeySize, ValueSize, Sequence, Causal ? 1 : 0, Window,
-        EntropyInvariant ? 1 : 0, RotaryDim, TalkingHeads ? 1 : 0, Linear ? 1 : 0,
+        EntropyInvariant ? 1 : 0, RotaryDim, TalkingHeads ? 1 : 0, Linear ? 1 : 0, Alibi ? 1 : 0,
     };
 
     public double[] Doubles => new[] { Scale, RopeBase };
 
     public static AttentionSlots Read(IReadOnlyList<int> b, IReadOnlyList<double> d) =>
         new(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12] != 0, b[13], b[14] != 0, b[15],
-            b[16] != 0, b[17] != 0, d[0], d[1]);
+            b[16] != 0, b[17] != 0, d[0], d[1], b[18] != 0);
+
+    /// <summary>
+    /// ALiBi's slope m_h of head <paramref name="head"/> (0-based) of <paramref name="heads"/> (Press et al., ICLR 2022):
+    /// 2^(−8(h + 1)/H) when H is a power of two; otherwise the slopes of the n = 2^⌊log₂ H⌋ heads, then every other slope
+    /// of 2n heads, as the paper's code interleaves them. Stated once: the CPU kernel, the eager reference and the
+    /// generator's CUDA constants all read it.
+    /// </summary>
+    public static double AlibiSlope(int heads, int head)
+    {
+        int n = 1;
+        while (n * 2 <= heads) n *= 2;
+        return head < n ? System.Math.Pow(2, -8.0 * (head + 1) / n) : System.Math.Pow(2, -8.0 * ((2 * (head - n)) + 1) / (2 * n));
+    }
 }

@@ -29,7 +29,11 @@ public enum AttentionScaleMode
 /// non-causal, iff |i − j| &lt; W. The diagonal is always allowed, so no row is fully masked.</param>
 /// <param name="ScaleMode">How logits are scaled.</param>
 /// <param name="Scale">The logit scale for <see cref="AttentionScaleMode.Fixed"/>; ignored otherwise.</param>
-public readonly record struct AttentionOptions(int Heads, int KeySize, int ValueSize, int Sequence, bool Causal, int Window, AttentionScaleMode ScaleMode, double Scale);
+/// <param name="Alibi">ALiBi (Press et al., ICLR 2022): head h's logits get the fixed bias −m_h·|i − j| after the scale,
+/// with the paper's slopes m_h (<see cref="Dsl.Contracts.AttentionSlots.AlibiSlope"/>). Softmax attention
+/// (<see cref="Attention"/>) only: the talking-heads and linear kernels ignore it (the generator refuses those
+/// combinations).</param>
+public readonly record struct AttentionOptions(int Heads, int KeySize, int ValueSize, int Sequence, bool Causal, int Window, AttentionScaleMode ScaleMode, double Scale, bool Alibi = false);
 
 /// <summary>
 /// Multi-head softmax attention, flash style: O_i = Σ_j softmax_j(λ_i q_i·k_j) v_j over the keys row
@@ -177,6 +181,7 @@ public static unsafe class Attention
         T* lse = job.LogSumExp + ((nint)index * seq);
         int block = Math.Min(seq, AttentionMath.KeyBlock);
         int ld = AttentionMath.TransposedStride(seq);
+        T slope = o.Alibi ? T.CreateTruncating(Dsl.Contracts.AttentionSlots.AlibiSlope(heads, h)) : T.Zero;
 
         // Scratch: K of this head transposed [dk, ld] (zero-padded), one padded block of scores,
         // λ·q_i, the row accumulator.
@@ -212,6 +217,7 @@ public static unsafe class Attention
                     int nb = Math.Min(block, hi + 1 - j0);
                     int padded = AttentionMath.Padded(nb);
                     AttentionMath.RowTimesMatrix(qs, dk, kt + j0, ld, s, padded, false);
+                    if (o.Alibi) AddAlibi(s, nb, slope, i, j0);
                     AttentionMath.Fill(s + nb, padded - nb, T.NegativeInfinity);
                     T blockMax = AttentionMath.Max(s, padded);
                     if (j0 == lo)
@@ -238,6 +244,17 @@ public static unsafe class Attention
         }
     }
 
+    /// <summary>ALiBi: scores[jj] −= m·|i − (j0 + jj)| for the <paramref name="count"/> keys from j0, after the scale (the bias is
+    /// a constant: the backward recomputes it and no gradient flows into it).</summary>
+    private static void AddAlibi<T>(T* scores, int count, T slope, int i, int j0)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int jj = 0; jj < count; jj++)
+        {
+            scores[jj] -= slope * T.CreateTruncating(Math.Abs(i - (j0 + jj)));
+        }
+    }
+
     /// <summary>Backward for one (batch, head) pair; it owns that pair's rows of dq, dk and dv.</summary>
     private static void BackwardPart<T>(BackwardJob<T> job, int index)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -259,6 +276,7 @@ public static unsafe class Attention
 
         // Scratch: Kᵀ [dk, ld], Vᵀ [dv, ld] (zero-padded), one padded row of P, one of dP then dS, λ·q_i.
         int ld = AttentionMath.TransposedStride(seq);
+        T slope = o.Alibi ? T.CreateTruncating(Dsl.Contracts.AttentionSlots.AlibiSlope(heads, h)) : T.Zero;
         T[] scratch = AttentionScratch<T>.Rent(((dk + dv + 2) * ld) + dk);
         fixed (T* sp = scratch)
         {
@@ -293,6 +311,7 @@ public static unsafe class Attention
                 // the padding is masked to −∞, so its P is 0 and it drops out of everything below.
                 AttentionMath.Scale(qi, lambda, qs, dk);
                 AttentionMath.RowTimesMatrix(qs, dk, kt + lo, ld, p, padded, false);
+                if (o.Alibi) AddAlibi(p, n, slope, i, lo);
                 AttentionMath.Fill(p + n, padded - n, T.NegativeInfinity);
                 AttentionMath.ExpShifted(p, padded, rowLse);
 

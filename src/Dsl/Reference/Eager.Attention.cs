@@ -38,7 +38,7 @@ public static partial class Eager
         }
 
         var options = new AttentionOptions(heads, keySize, valueSize, sequence, slots.Causal, slots.Window,
-            slots.EntropyInvariant ? AttentionScaleMode.EntropyInvariant : AttentionScaleMode.Fixed, slots.Scale);
+            slots.EntropyInvariant ? AttentionScaleMode.EntropyInvariant : AttentionScaleMode.Fixed, slots.Scale, slots.Alibi);
         var attended = new double[rows * hv];
         int batch = rows / sequence;
         ReadOnlySpan<double> q = qkv, k = qkv.AsSpan(hk), v = qkv.AsSpan(2 * hk);

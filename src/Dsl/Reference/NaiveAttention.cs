@@ -71,8 +71,9 @@ public static class NaiveAttention
         => Softmax(options, batch, q, qkvStride, k, qkvStride, v, qkvStride, output, outStride);
 
     /// <summary>
-    /// O_i = Σ_j softmax_j(λ_i q_i·k_j + mask_ij) v_j per batch element and head, with mask_ij = −∞
-    /// for keys the row may not attend. A row with no allowed key would get O = 0 (cannot happen with
+    /// O_i = Σ_j softmax_j(λ_i q_i·k_j − m_h|i − j| + mask_ij) v_j per batch element and head (the ALiBi term only with
+    /// <see cref="AttentionOptions.Alibi"/>), with mask_ij = −∞ for keys the row may not attend. A row with no allowed
+    /// key would get O = 0 (cannot happen with
     /// these masks: the diagonal is always allowed).
     /// </summary>
     /// <param name="options">Heads, sizes, sequence, mask and scale.</param>
@@ -106,7 +107,8 @@ public static class NaiveAttention
                             s += q[((b * seq) + i) * qStride + (h * dk) + c] * k[((b * seq) + j) * kStride + (h * dk) + c];
                         }
 
-                        logits[i, j] = IsAllowed(options, i, j) ? Lambda(options, i) * s : double.NegativeInfinity;
+                        double bias = options.Alibi ? -Dsl.Contracts.AttentionSlots.AlibiSlope(heads, h) * Math.Abs(i - j) : 0;
+                        logits[i, j] = IsAllowed(options, i, j) ? (Lambda(options, i) * s) + bias : double.NegativeInfinity;
                     }
                 }
 

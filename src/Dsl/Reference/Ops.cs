@@ -28,6 +28,28 @@ public static partial class Ops
     /// <summary>σ(x) = 1/(1 + e⁻ˣ).</summary>
     public static Tensor Sigmoid(Tensor x) => Map(x, static v => 1 / (1 + Math.Exp(-v)));
 
+    /// <summary>cumax (ON-LSTM's master gates): per row, the prefix sum of softmax over the features,
+    /// y_j = Σ_{k≤j} e^{x_k} / Σ_k e^{x_k}; it rises from the first feature's share to 1.</summary>
+    public static Tensor Cumax(Tensor x)
+    {
+        var y = new Tensor(x.Rows, x.Columns);
+        for (int r = 0; r < x.Rows; r++)
+        {
+            double max = double.NegativeInfinity;
+            for (int c = 0; c < x.Columns; c++) max = Math.Max(max, x[r, c]);
+            double sum = 0;
+            for (int c = 0; c < x.Columns; c++) sum += Math.Exp(x[r, c] - max);
+            double running = 0;
+            for (int c = 0; c < x.Columns; c++)
+            {
+                running += Math.Exp(x[r, c] - max);
+                y[r, c] = running / sum;
+            }
+        }
+
+        return y;
+    }
+
     /// <summary>Mean over rows of −log softmax(logits)[label].</summary>
     public static Scalar SoftmaxCrossEntropy(Tensor logits, Labels labels)
     {

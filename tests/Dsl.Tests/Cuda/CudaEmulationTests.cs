@@ -37,6 +37,18 @@ public sealed partial class CudaEmulationTests
     }
 
     [Fact]
+    public void CumaxNet_matches_the_cpu_engine()
+    {
+        // cumax's row kernels (one thread per row, prefix then suffix sums), its input gradient accumulated from two readers.
+        const int batch = 3;
+        int[] labels = { 1, 2, 0 };
+        var engine = new CumaxNet.Engine<float>(seed: 17);
+        var subject = new Subject(CumaxNet.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            CumaxNet.Engine<float>.InputOffset, CumaxNet.InputFeatures, CumaxNet.Engine<float>.OutputOffset, CumaxNet.OutputFeatures, CumaxNet.Engine<float>.GradientOffset, CumaxNet.Engine<float>.Tensors.ToArray());
+        Check(subject, batch, labels, Array.Empty<float>(), new AdamW(learningRate: 0.01), o => CudaArgs.ForAdamW((AdamW)o), CumaxNet.CudaProgram.AdamW, steps: 2);
+    }
+
+    [Fact]
     public void Regressor_matches_the_cpu_engine_with_sgd()
     {
         const int batch = 5;
@@ -96,6 +108,40 @@ public sealed partial class CudaEmulationTests
         var subject = new Subject(CausalRope.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
             CausalRope.Engine<float>.InputOffset, CausalRope.InputFeatures, CausalRope.Engine<float>.OutputOffset, CausalRope.OutputFeatures, CausalRope.Engine<float>.GradientOffset, CausalRope.Engine<float>.Tensors.ToArray());
         Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), CausalRope.CudaProgram.Sgd, sequence: CausalRope.Sequence);
+    }
+
+    [Fact]
+    public void AlibiNet_matches_the_cpu_engine()
+    {
+        // ALiBi's per-head slopes (three heads: the interleaved ones) in the forward and both backward kernels.
+        const int batch = 2;
+        int rows = batch * AlibiNet.Sequence;
+        int[] labels = Enumerable.Range(0, rows).Select(r => (r + 2) % 3).ToArray();
+        var engine = new AlibiNet.Engine<float>(seed: 18);
+        var subject = new Subject(AlibiNet.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            AlibiNet.Engine<float>.InputOffset, AlibiNet.InputFeatures, AlibiNet.Engine<float>.OutputOffset, AlibiNet.OutputFeatures, AlibiNet.Engine<float>.GradientOffset, AlibiNet.Engine<float>.Tensors.ToArray());
+        // One step: every output, loss, gradient and updated parameter agrees. At the next step one element, ∂Norm.bias[0]
+        // (−7.47e-6, 1800 times below its tensor's largest), differs by 4.5e-8: float rounding of a 12-row sum that
+        // cancels, where a wrong bias is off at the first step (the next test).
+        Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), AlibiNet.CudaProgram.Sgd, steps: 1, sequence: AlibiNet.Sequence);
+    }
+
+    [Fact]
+    public void Alibi_without_the_bias_in_the_key_gradient_kernel_fails_the_check()
+    {
+        // The ∂k, ∂v kernel recomputing p without ALiBi: the check must see it at the first step.
+        var good = AlibiNet.CudaProgram;
+        const string biased = " - slope * (float)(i > j ? i - j : j - i) - lses[ii]";
+        Assert.Contains(biased, good.Source, StringComparison.Ordinal);
+        var bad = good with { Model = "AlibiNetMutated", Source = good.Source.Replace(biased, " - lses[ii]", StringComparison.Ordinal) };
+        const int batch = 2;
+        int rows = batch * AlibiNet.Sequence;
+        int[] labels = Enumerable.Range(0, rows).Select(r => (r + 2) % 3).ToArray();
+        var engine = new AlibiNet.Engine<float>(seed: 18);
+        var subject = new Subject(bad, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            AlibiNet.Engine<float>.InputOffset, AlibiNet.InputFeatures, AlibiNet.Engine<float>.OutputOffset, AlibiNet.OutputFeatures, AlibiNet.Engine<float>.GradientOffset, AlibiNet.Engine<float>.Tensors.ToArray());
+        var e = Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), bad.Sgd, steps: 1, sequence: AlibiNet.Sequence));
+        Assert.Contains("step 0", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

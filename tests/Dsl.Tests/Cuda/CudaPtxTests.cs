@@ -17,6 +17,8 @@ public sealed class CudaPtxTests
     internal static readonly Dictionary<string, Func<CudaProgram>> Programs = new(StringComparer.Ordinal)
     {
         ["AllOps"] = () => AllOps.CudaProgram,
+        ["CumaxNet"] = () => CumaxNet.CudaProgram,
+        ["AlibiNet"] = () => AlibiNet.CudaProgram,
         ["Regressor"] = () => Regressor.CudaProgram,
         ["WideMlp"] = () => WideMlp.CudaProgram,
         ["TinyGpt"] = () => TinyGpt.CudaProgram,
@@ -71,6 +73,8 @@ public sealed class CudaPtxTests
 
     [Theory]
     [InlineData("AllOps")]
+    [InlineData("CumaxNet")]
+    [InlineData("AlibiNet")]
     [InlineData("Regressor")]
     [InlineData("WideMlp")]
     [InlineData("TinyGpt")]

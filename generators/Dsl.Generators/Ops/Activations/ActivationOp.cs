@@ -60,6 +60,10 @@ internal abstract class ActivationOp : Op
     /// <summary>f(x) in CUDA C.</summary>
     public abstract string CudaForward(string x, OpOptions? options);
 
+    /// <summary>The CUDA C device functions <see cref="CudaForward"/> and <see cref="CudaDerivative"/> call, printed once into
+    /// every model's source in place of the prelude's activations marker (dsl_sigmoid is the prelude's own).</summary>
+    public abstract string CudaDevice { get; }
+
     /// <summary>f′ given x and y = f(x), in CUDA C.</summary>
     public abstract string CudaDerivative(string x, string y, OpOptions? options);
 
@@ -142,6 +146,8 @@ internal sealed class Identity : ActivationOp
     public override string Short => "id";
 
     public override string Kernel => "Identity";
+
+    public override string CudaDevice => "";
 
     public override string CudaForward(string x, OpOptions? options) => x;
 

@@ -17,6 +17,11 @@ internal sealed class Relu : ActivationOp
 
     public override string Kernel => "Relu";
 
+    public override string CudaDevice => """
+        static __device__ inline float dsl_relu(float x) { return x > 0.0f ? x : 0.0f; }
+        static __device__ inline float dsl_relu_d(float x, float y) { (void)x; return y > 0.0f ? 1.0f : 0.0f; }
+        """;
+
     public override string CudaForward(string x, Model.OpOptions? options) => $"dsl_relu({x})";
 
     public override string CudaDerivative(string x, string y, Model.OpOptions? options) => $"dsl_relu_d({x}, {y})";

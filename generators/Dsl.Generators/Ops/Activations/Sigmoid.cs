@@ -15,6 +15,10 @@ internal sealed class Sigmoid : ActivationOp
 
     public override string Kernel => "Sigmoid";
 
+    public override string CudaDevice => """
+        static __device__ inline float dsl_sigmoid_d(float x, float y) { (void)x; return y * (1.0f - y); }
+        """;
+
     public override string CudaForward(string x, Model.OpOptions? options) => $"dsl_sigmoid({x})";
 
     public override string CudaDerivative(string x, string y, Model.OpOptions? options) => $"dsl_sigmoid_d({x}, {y})";

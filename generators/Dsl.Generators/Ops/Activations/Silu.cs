@@ -17,6 +17,11 @@ internal sealed class Silu : ActivationOp
 
     public override string Kernel => "Silu";
 
+    public override string CudaDevice => """
+        static __device__ inline float dsl_silu(float x) { return x * dsl_sigmoid(x); }
+        static __device__ inline float dsl_silu_d(float x, float y) { (void)y; float s = dsl_sigmoid(x); return s * (1.0f + x * (1.0f - s)); }
+        """;
+
     public override string CudaForward(string x, Model.OpOptions? options) => $"dsl_silu({x})";
 
     public override string CudaDerivative(string x, string y, Model.OpOptions? options) => $"dsl_silu_d({x}, {y})";

@@ -60,6 +60,11 @@ internal sealed class SquarePlus : ActivationOp
 
     public override string KernelValue(OpOptions? options) => $"new {KernelType}({OfT(B(options))})";
 
+    public override string CudaDevice => """
+        static __device__ inline float dsl_squareplus(float x, float b) { float s = DSL_SQRTF(x * x + b); return x < 0.0f ? b / ((s - x) + (s - x)) : (x + s) * 0.5f; }
+        static __device__ inline float dsl_squareplus_d(float x, float y, float b) { float s = DSL_SQRTF(x * x + b); return s == 0.0f ? 0.0f : y / s; }
+        """;
+
     public override string CudaForward(string x, OpOptions? options) => $"dsl_squareplus({x}, {Emit.CudaLiterals.Float(B(options))})";
 
     public override string CudaDerivative(string x, string y, OpOptions? options) => $"dsl_squareplus_d({x}, {y}, {Emit.CudaLiterals.Float(B(options))})";

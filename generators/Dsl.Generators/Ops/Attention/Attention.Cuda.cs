@@ -1,3 +1,4 @@
+using System.Linq;
 using Dsl.Generators.Emit;
 using Dsl.Generators.Emit.Cuda;
 using static Dsl.Generators.Emit.CudaLiterals;
@@ -50,6 +51,18 @@ internal abstract partial class AttentionOp
             inverse ? $"a[j + {Int(half)}] = x2 * cosine - x1 * sine;" : $"a[j + {Int(half)}] = x1 * sine + x2 * cosine;");
     }
 
+    /// <summary>ALiBi's slope of head h, as a constant table of the kernel (the slopes of Dsl.Contracts.AttentionSlots), or nothing.</summary>
+    private static void AlibiSlopes(CudaWriter c, Options o)
+    {
+        if (!o.Alibi) return;
+        var slopes = Enumerable.Range(0, o.Heads).Select(h => Float(Contracts.AttentionSlots.AlibiSlope(o.Heads, h)));
+        c.W.Line($"const float slopes[{Int(o.Heads)}] = {{ {string.Join(", ", slopes)} }};");
+        c.W.Line("const float slope = slopes[h]; /* ALiBi: the score of key j is biased by −slope·|i − j| */");
+    }
+
+    /// <summary>" − slope·|i − j|" after a score, with ALiBi.</summary>
+    private static string AlibiBias(Options o, string i, string j) => o.Alibi ? $" - slope * (float)({i} > {j} ? {i} - {j} : {j} - {i})" : "";
+
     private static void BiasEpilogue(CudaWriter c, string name, string comment, int y, int bias, int width) =>
         CudaWriter.Elementwise(c.W, c.Launches, name, comment, width, false, $"arena[{Int(y)} + i] += arena[{Int(bias)} + c];");
 
@@ -93,6 +106,7 @@ internal abstract partial class AttentionOp
                     c.W.Line("if (j < lo || j > hi) continue;");
                     c.W.Line("float score = 0.0f;");
                     c.W.Line($"for (int d = 0; d < {Int(o.KeySize)}; d++) score += q[d] * keys[jj * {Int(o.KeySize)} + d];");
+                    if (o.Alibi) c.W.Line($"score = score{AlibiBias(o, "i", "j")};");
                     if (o.Linear)
                     {
                         // Linear attention in its quadratic form: the weights φ(q)·φ(k) are positive and
@@ -145,6 +159,7 @@ internal abstract partial class AttentionOp
             c.W.Line("int lo, hi;");
             c.W.Line($"dsl_key_range(i, {Int(c.Sequence)}, {(o.Causal ? "1" : "0")}, {Int(Window(o))}, &lo, &hi);");
             c.W.Line(o.Linear ? "const float lambda = 1.0f; /* unused: linear attention has no scale */" : $"const float lambda = {Lambda(ap)};");
+            AlibiSlopes(c, o);
         }
     }
 
@@ -216,7 +231,7 @@ internal abstract partial class AttentionOp
                     c.W.Line("float score = 0.0f, dp = 0.0f;");
                     c.W.Line($"for (int d = 0; d < {Int(o.KeySize)}; d++) score += q[d] * keys[jj * {Int(o.KeySize)} + d];");
                     c.W.Line($"for (int d = 0; d < {Int(o.ValueSize)}; d++) dp += dout[d] * values[jj * {Int(o.ValueSize)} + d];");
-                    c.W.Line(o.Linear ? "const float ds = (dp - delta) / lse; /* lse holds the denominator */" : "const float ds = DSL_EXPF(lambda * score - lse) * (dp - delta);");
+                    c.W.Line(o.Linear ? "const float ds = (dp - delta) / lse; /* lse holds the denominator */" : $"const float ds = DSL_EXPF(lambda * score{AlibiBias(o, "i", "j")} - lse) * (dp - delta);");
                     c.W.Line($"for (int d = 0; d < {Int(o.KeySize)}; d++) dq[d] += ds * keys[jj * {Int(o.KeySize)} + d];");
                 }
             }
@@ -244,6 +259,7 @@ internal abstract partial class AttentionOp
             c.W.Line($"const int b = bh / {Int(o.Heads)}, h = bh % {Int(o.Heads)};");
             c.W.Line($"const int j = tile * {Int(CudaWriter.AttentionTile)} + DSL_TID;");
             c.W.Line($"const int valid = j < {Int(t)};");
+            AlibiSlopes(c, o);
             c.W.Line($"float k[{Int(o.KeySize)}], v[{Int(o.ValueSize)}], dk[{Int(o.KeySize)}], dv[{Int(o.ValueSize)}];");
             string key = $"arena[{Int(ap.Qkv)} + (b * {Int(t)} + j) * {Int(width)} + {Int(hk)} + h * {Int(o.KeySize)} + d]";
             c.W.Line($"for (int d = 0; d < {Int(o.KeySize)}; d++) {{ k[d] = valid ? {(o.Linear ? $"dsl_phi({key})" : key)} : 0.0f; dk[d] = 0.0f; }}");
@@ -284,7 +300,7 @@ internal abstract partial class AttentionOp
                     }
                     else
                     {
-                        c.W.Line("const float p = DSL_EXPF(lambdas[ii] * score - lses[ii]);");
+                        c.W.Line($"const float p = DSL_EXPF(lambdas[ii] * score{AlibiBias(o, "i", "j")} - lses[ii]);");
                         c.W.Line("const float ds = p * (dp - deltas[ii]) * lambdas[ii];");
                     }
                     c.W.Line($"for (int d = 0; d < {Int(o.KeySize)}; d++) dk[d] += ds * queries[ii * {Int(o.KeySize)} + d];");

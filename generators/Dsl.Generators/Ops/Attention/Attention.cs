@@ -38,8 +38,9 @@ internal abstract partial class AttentionOp : Op
     /// <param name="TalkingHeads">Talking-heads mixing.</param>
     /// <param name="Linear">Linear attention (φ = elu + 1) instead of softmax.</param>
     /// <param name="Bias">Biases on the projections.</param>
+    /// <param name="Alibi">ALiBi: a fixed bias −m_h·|i − j| on head h's scores (causal softmax attention only).</param>
     internal sealed record Options(int Heads, int KeySize, int ValueSize, bool Causal, int Window, bool EntropyInvariant, double Scale,
-        bool Rope, int RotaryDim, double RopeBase, bool TalkingHeads, bool Linear, bool Bias) : OpOptions;
+        bool Rope, int RotaryDim, double RopeBase, bool TalkingHeads, bool Linear, bool Bias, bool Alibi) : OpOptions;
 
     /// <summary>Where an attention layer's parameters and buffers lie (all element offsets; −1 absent).</summary>
     /// <param name="Options">Resolved sizes and options.</param>
@@ -88,8 +89,12 @@ internal abstract partial class AttentionOp : Op
         // The q, k and v projections are Heads × KeySize and Heads × ValueSize wide: each a row width.
         if (keySize > 0) attribute.WithinLimit("Heads × KeySize", Rules.Limits.Product(heads, keySize), Rules.Limits.MaxWidth, "the q and k projections are that wide");
         if (valueSize > 0) attribute.WithinLimit("Heads × ValueSize", Rules.Limits.Product(heads, valueSize), Rules.Limits.MaxWidth, "the v projection is that wide");
-        var options = new Options(heads, keySize, valueSize, attribute.Bool("Causal", false), window, entropy, scale,
-            rope, rotary, ropeBase, !linear && attribute.Bool("TalkingHeads", false), linear, bias);
+        bool causal = attribute.Bool("Causal", false), talking = !linear && attribute.Bool("TalkingHeads", false);
+        bool alibi = !linear && attribute.Bool("Alibi", false);
+        if (alibi && !causal) attribute.Report(DiagnosticCatalog.LayerArgument, "Alibi", path, "Alibi", "false unless Causal is set (bidirectional ALiBi cannot tell left from right)", "true");
+        if (alibi && talking) attribute.Report(DiagnosticCatalog.LayerArgument, "Alibi", path, "Alibi", "false with TalkingHeads (the talking-heads kernels have no ALiBi)", "true");
+        var options = new Options(heads, keySize, valueSize, causal, window, entropy, scale,
+            rope, rotary, ropeBase, talking, linear, bias, alibi);
         return (0, outFeatures, options);
     }
 
@@ -174,7 +179,7 @@ internal abstract partial class AttentionOp : Op
 
         plan.LayerState[layer.Path] = new Params(wqkv, bqkv, wo, bo, pre, post);
         var slots = new AttentionSlots(wqkv, bqkv, wo, bo, pre, post, layer.In, layer.Out, h, dk, dv, plan.Model.Sequence,
-            a.Causal, a.Window, a.EntropyInvariant, a.RotaryDim, a.TalkingHeads, a.Linear, Scale(a), a.RopeBase);
+            a.Causal, a.Window, a.EntropyInvariant, a.RotaryDim, a.TalkingHeads, a.Linear, Scale(a), a.RopeBase, a.Alibi);
         plan.Bind(layer.Path, slots);
     }
 
@@ -233,6 +238,7 @@ internal abstract partial class AttentionOp : Op
         if (a.Window > 0) parts.Add($"window {Int(a.Window)}");
         if (a.Rope) parts.Add($"RoPE {Int(a.RotaryDim)} dims, base {Double(a.RopeBase)}");
         if (a.TalkingHeads) parts.Add("talking heads");
+        if (a.Alibi) parts.Add("ALiBi");
         if (!a.Bias) parts.Add("no biases");
         if (layer.InitGain > 0) parts.Add($"DeepNorm β = {Double(layer.InitGain)}");
         return string.Join(", ", parts);
@@ -286,7 +292,7 @@ internal abstract partial class AttentionOp : Op
     {
         var o = s.Attention.Options;
         string mode = o.EntropyInvariant ? "EntropyInvariant" : "Fixed";
-        return $"new {CpuWriter.Kernels}.AttentionOptions({Int(o.Heads)}, {Int(o.KeySize)}, {Int(o.ValueSize)}, Sequence, {Bool(o.Causal)}, {Int(o.Window)}, {CpuWriter.Kernels}.AttentionScaleMode.{mode}, {Double(s.Attention.Scale)})";
+        return $"new {CpuWriter.Kernels}.AttentionOptions({Int(o.Heads)}, {Int(o.KeySize)}, {Int(o.ValueSize)}, Sequence, {Bool(o.Causal)}, {Int(o.Window)}, {CpuWriter.Kernels}.AttentionScaleMode.{mode}, {Double(s.Attention.Scale)}{(o.Alibi ? ", Alibi: true" : "")})";
     }
 
     private static string KernelName(Options o) => o.Linear ? "LinearAttention" : o.TalkingHeads ? "TalkingHeadsAttention" : "Attention";
@@ -298,7 +304,7 @@ internal abstract partial class AttentionOp : Op
         int hk = o.Heads * o.KeySize, hv = o.Heads * o.ValueSize, width = ap.QkvWidth;
         string all = $"rows * {Int(width)}";
         string kind = o.Linear ? "linear attention, φ = elu + 1" : $"softmax attention, λ = {(o.EntropyInvariant ? "ln n_i / (ln 512 · √d)" : Double(ap.Scale))}";
-        w.Line($"// {s.Layer}: {Int(o.Heads)} heads ({kind}{(o.Causal ? ", causal" : "")}{(o.Window > 0 ? $", window {Int(o.Window)}" : "")}{(o.TalkingHeads ? ", talking heads" : "")}), key size {Int(o.KeySize)}, value size {Int(o.ValueSize)}");
+        w.Line($"// {s.Layer}: {Int(o.Heads)} heads ({kind}{(o.Causal ? ", causal" : "")}{(o.Window > 0 ? $", window {Int(o.Window)}" : "")}{(o.TalkingHeads ? ", talking heads" : "")}{(o.Alibi ? ", ALiBi −m_h·|i − j|" : "")}), key size {Int(o.KeySize)}, value size {Int(o.ValueSize)}");
         w.Line($"//   q|k|v[rows, {Int(width)}] = x[rows, {Int(s.In)}] · W_qkvᵀ{(ap.Bqkv >= 0 ? " + b_qkv" : "")}");
         string qkvEpilogue = ap.Bqkv >= 0 ? $"new {CpuWriter.Kernels}.BiasEpilogue<T>(a, {Int(ap.Bqkv)})" : $"new {CpuWriter.Kernels}.NoEpilogue<T>()";
         string columnGroup = "";
