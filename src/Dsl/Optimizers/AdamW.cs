@@ -76,10 +76,14 @@ public sealed class AdamW : Optimizer
     /// </summary>
     /// <exception cref="ArgumentException">The regions disagree in length, a tensor lies outside the
     /// parameters, or <see cref="Optimizer.LearningRate"/> is negative or not finite.</exception>
-    public override void Step<T>(Span<T> parameters, ReadOnlySpan<T> gradients, Span<T> state, ReadOnlySpan<ParameterTensor> tensors)
+    public override unsafe void Step<T>(Span<T> parameters, ReadOnlySpan<T> gradients, Span<T> state, ReadOnlySpan<ParameterTensor> tensors)
     {
         ValidateStep<T>(parameters, gradients, state, tensors);
-        T scale = GradientScale(gradients, tensors);
+
+        // Without clipping the norm is only reported: the update pass sums it as it reads the gradients
+        // (the same blocks, the same order, the same bits as a separate pass), saving a read of them.
+        bool fuseNorm = MaxGradientNorm == 0 && !NormMeasured && (typeof(T) == typeof(float) || typeof(T) == typeof(double));
+        T scale = fuseNorm ? T.One : GradientScale(gradients, tensors);
         long t = Steps + 1;
         double biasCorrection1 = 1.0 - Math.Pow(Beta1, t);
         double biasCorrection2 = 1.0 - Math.Pow(Beta2, t);
@@ -93,29 +97,86 @@ public sealed class AdamW : Optimizer
             scale,
             T.CreateTruncating(L2));
 
+        UpdateBlocks blocks = Blocks(tensors);
+        var work = _work as UpdateWork<T> ?? (UpdateWork<T>)(_work = new UpdateWork<T>());
         int count = parameters.Length;
-        Span<T> m = state.Slice(0, count);
-        Span<T> v = state.Slice(count, count);
-        foreach (ParameterTensor tensor in tensors)
+        fixed (T* p = parameters)
+        fixed (T* g = gradients)
+        fixed (T* s = state)
         {
-            bool covered = tensor.IsMatrix || DecayAll;
-            Update(
-                parameters.Slice(tensor.Offset, tensor.Length),
-                gradients.Slice(tensor.Offset, tensor.Length),
-                m.Slice(tensor.Offset, tensor.Length),
-                v.Slice(tensor.Offset, tensor.Length),
-                in h, covered && WeightDecay > 0, covered && L2 > 0);
+            work.Parameters = p;
+            work.Gradients = g;
+            work.M = s;
+            work.V = s + count;
+            work.H = h;
+            work.Blocks = blocks;
+            work.Decays = WeightDecay > 0;
+            work.Penalized = L2 > 0;
+            work.DecayAll = DecayAll;
+            work.MeasureNorm = fuseNorm;
+            try
+            {
+                blocks.Run(work);
+            }
+            finally
+            {
+                work.Parameters = work.Gradients = work.M = work.V = null;
+                work.Blocks = null;
+            }
+        }
+
+        if (fuseNorm)
+        {
+            LastGradientNorm = Math.Sqrt(blocks.Total());
         }
 
         Steps++;
     }
 
+    private object? _work;
+
+    /// <inheritdoc />
+    internal override void Prepare<T>(ReadOnlySpan<ParameterTensor> tensors)
+    {
+        base.Prepare<T>(tensors);
+        _work ??= new UpdateWork<T>();
+    }
+
+    /// <summary>One block of the update per part (<see cref="UpdateBlocks"/>).</summary>
+    private sealed unsafe class UpdateWork<T> : Runtime.IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* Parameters, Gradients, M, V;
+        public Hyper<T> H;
+        public UpdateBlocks? Blocks;
+        public bool Decays, Penalized, DecayAll, MeasureNorm;
+
+        public void Run(int index, int count)
+        {
+            UpdateBlocks blocks = Blocks!;
+            int offset = blocks.Offsets[index], length = blocks.Lengths[index];
+            bool covered = blocks.Matrix[index] || DecayAll;
+            double sum = Update(
+                new Span<T>(Parameters + offset, length),
+                new ReadOnlySpan<T>(Gradients + offset, length),
+                new Span<T>(M + offset, length),
+                new Span<T>(V + offset, length),
+                in H, covered && Decays, covered && Penalized, MeasureNorm);
+            if (MeasureNorm)
+            {
+                blocks.Sums[index] = sum;
+            }
+        }
+    }
+
     /// <summary>The step's hyper-parameters in T.</summary>
     private readonly record struct Hyper<T>(T Beta1, T OneMinusBeta1, T Beta2, T OneMinusBeta2, T StepSize, T SqrtBiasCorrection2, T Epsilon, T Decay, T GradientScale, T L2);
 
-    private static void Update<T>(Span<T> theta, ReadOnlySpan<T> grad, Span<T> m, Span<T> v, in Hyper<T> h, bool decays, bool penalized)
+    /// <summary>The update of one block; with <paramref name="measure"/>, also Σ g² of the raw gradients exactly as
+    /// <see cref="UpdateBlocks.SumOfSquares{T}"/> sums them (same lanes, same order), else 0.</summary>
+    private static double Update<T>(Span<T> theta, ReadOnlySpan<T> grad, Span<T> m, Span<T> v, in Hyper<T> h, bool decays, bool penalized, bool measure)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        double sum = 0;
         ref T pr = ref MemoryMarshal.GetReference(theta);
         ref T gr = ref MemoryMarshal.GetReference(grad);
         ref T mr = ref MemoryMarshal.GetReference(m);
@@ -130,9 +191,26 @@ public sealed class AdamW : Optimizer
             Vector256<T> stepSize = Vector256.Create(h.StepSize), sqrtBc2 = Vector256.Create(h.SqrtBiasCorrection2);
             Vector256<T> eps = Vector256.Create(h.Epsilon), decay = Vector256.Create(h.Decay);
             Vector256<T> scale = Vector256.Create(h.GradientScale), l2 = Vector256.Create(h.L2);
+            Vector256<double> acc0 = Vector256<double>.Zero, acc1 = Vector256<double>.Zero;
             for (; i + width <= n; i += width)
             {
-                Vector256<T> g = Vector256.LoadUnsafe(ref gr, i) * scale;
+                Vector256<T> raw = Vector256.LoadUnsafe(ref gr, i);
+                if (measure)
+                {
+                    if (typeof(T) == typeof(float))
+                    {
+                        (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(raw.AsSingle());
+                        acc0 = Vector256.FusedMultiplyAdd(lo, lo, acc0);
+                        acc1 = Vector256.FusedMultiplyAdd(hi, hi, acc1);
+                    }
+                    else
+                    {
+                        Vector256<double> d = raw.AsDouble();
+                        acc0 = Vector256.FusedMultiplyAdd(d, d, acc0);
+                    }
+                }
+
+                Vector256<T> g = raw * scale;
                 Vector256<T> p = Vector256.LoadUnsafe(ref pr, i);
                 if (penalized)
                 {
@@ -151,10 +229,18 @@ public sealed class AdamW : Optimizer
                 Vector256<T> denominator = (Vector256.Sqrt(vi) / sqrtBc2) + eps;
                 (p - (stepSize * (mi / denominator))).StoreUnsafe(ref pr, i);
             }
+
+            sum = Vector256.Sum(acc0 + acc1);
         }
 
         for (; i < n; i++)
         {
+            if (measure)
+            {
+                double d = double.CreateTruncating(Unsafe.Add(ref gr, i));
+                sum += d * d;
+            }
+
             T g = Unsafe.Add(ref gr, i) * h.GradientScale;
             T p = Unsafe.Add(ref pr, i);
             if (penalized)
@@ -174,5 +260,7 @@ public sealed class AdamW : Optimizer
             T denominator = (T.Sqrt(vi) / h.SqrtBiasCorrection2) + h.Epsilon;
             Unsafe.Add(ref pr, i) = p - (h.StepSize * (mi / denominator));
         }
+
+        return measure ? sum : 0;
     }
 }

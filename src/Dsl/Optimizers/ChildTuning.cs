@@ -238,6 +238,7 @@ public sealed class ChildTuningD : ChildTuning
             }
 
             LastGradientNorm = GlobalNorm(gradients, tensors);
+            Inner.Prepare<T>(tensors); // the inner optimizer's first step comes later, in a warm loop
             Steps++;
             if (IsMaskFixed)
             {

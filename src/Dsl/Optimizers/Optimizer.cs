@@ -74,7 +74,7 @@ public abstract class Optimizer
     public bool TryStep<T>(Span<T> parameters, ReadOnlySpan<T> gradients, Span<T> state, ReadOnlySpan<ParameterTensor> tensors, double loss)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        double norm = GlobalNorm(gradients, tensors);
+        double norm = MeasureNorm(gradients, tensors);
         LastGradientNorm = norm;
         if (!double.IsFinite(norm) || !double.IsFinite(loss))
         {
@@ -110,10 +110,71 @@ public abstract class Optimizer
                 ThrowArgument(nameof(tensors), $"tensor '{tensor.Name}' covers [{tensor.Offset}, {tensor.Offset} + {tensor.Length}), outside the gradient region of length {gradients.Length}.");
             }
 
-            sum += SumOfSquares(gradients.Slice(tensor.Offset, tensor.Length));
+            ReadOnlySpan<T> g = gradients.Slice(tensor.Offset, tensor.Length);
+            for (int start = 0; start < g.Length; start += UpdateBlocks.Length)
+            {
+                sum += UpdateBlocks.SumOfSquares(g.Slice(start, Math.Min(UpdateBlocks.Length, g.Length - start)));
+            }
         }
 
         return Math.Sqrt(sum);
+    }
+
+    private UpdateBlocks? _blocks;
+    private object? _normWork;
+
+    /// <summary>The step's tensors cut into blocks (built on the first step, reused while the table is the same).</summary>
+    private protected UpdateBlocks Blocks(ReadOnlySpan<ParameterTensor> tensors) => UpdateBlocks.For(ref _blocks, tensors);
+
+    /// <summary>Builds what a step of <paramref name="tensors"/> reuses (the blocks, the work items), so a wrapper
+    /// whose first steps do not reach this optimizer (ChildTuning-D's Fisher steps) can pay those allocations early.</summary>
+    internal virtual void Prepare<T>(ReadOnlySpan<ParameterTensor> tensors) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        _ = Blocks(tensors);
+        _normWork ??= new NormWork<T>();
+    }
+
+    /// <summary>Whether a guarded step has already measured the norm this step's clipping will read.</summary>
+    private protected bool NormMeasured => !double.IsNaN(_measuredNorm);
+
+    /// <summary>
+    /// <see cref="GlobalNorm{T}"/>, with the blocks spread over <see cref="Runtime.WorkerPool.Shared"/> when the
+    /// model is large enough: the same sum in the same order, so the same bits on any thread count.
+    /// </summary>
+    private protected unsafe double MeasureNorm<T>(ReadOnlySpan<T> gradients, ReadOnlySpan<ParameterTensor> tensors)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        foreach (ParameterTensor tensor in tensors)
+        {
+            if (tensor.Offset < 0 || tensor.Length < 0 || (long)tensor.Offset + tensor.Length > gradients.Length)
+            {
+                return GlobalNorm(gradients, tensors); // throws, naming the tensor
+            }
+        }
+
+        UpdateBlocks blocks = Blocks(tensors);
+        if (!blocks.Parallel)
+        {
+            return GlobalNorm(gradients, tensors);
+        }
+
+        var work = _normWork as NormWork<T> ?? (NormWork<T>)(_normWork = new NormWork<T>());
+        fixed (T* g = gradients)
+        {
+            work.Gradients = g;
+            work.Blocks = blocks;
+            try
+            {
+                blocks.Run(work);
+            }
+            finally
+            {
+                work.Gradients = null;
+                work.Blocks = null;
+            }
+        }
+
+        return Math.Sqrt(blocks.Total());
     }
 
     /// <summary>
@@ -126,7 +187,7 @@ public abstract class Optimizer
     private protected T GradientScale<T>(ReadOnlySpan<T> gradients, ReadOnlySpan<ParameterTensor> tensors)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        double norm = double.IsNaN(_measuredNorm) ? GlobalNorm(gradients, tensors) : _measuredNorm;
+        double norm = double.IsNaN(_measuredNorm) ? MeasureNorm(gradients, tensors) : _measuredNorm;
         LastGradientNorm = norm;
         if (_maxGradientNorm > 0 && double.IsFinite(norm))
         {
@@ -138,45 +199,6 @@ public abstract class Optimizer
         }
 
         return T.One;
-    }
-
-    /// <summary>Σ g² in double: float lanes are widened before they are squared.</summary>
-    private static double SumOfSquares<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        ref T vr = ref MemoryMarshal.GetReference(values);
-        nuint n = (nuint)values.Length;
-        nuint i = 0;
-        double sum = 0;
-        if (Vector256.IsHardwareAccelerated && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
-        {
-            nuint width = (nuint)Vector256<T>.Count;
-            Vector256<double> acc0 = Vector256<double>.Zero, acc1 = Vector256<double>.Zero;
-            for (; i + width <= n; i += width)
-            {
-                Vector256<T> v = Vector256.LoadUnsafe(ref vr, i);
-                if (typeof(T) == typeof(float))
-                {
-                    (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(v.AsSingle());
-                    acc0 = Vector256.FusedMultiplyAdd(lo, lo, acc0);
-                    acc1 = Vector256.FusedMultiplyAdd(hi, hi, acc1);
-                }
-                else
-                {
-                    Vector256<double> d = v.AsDouble();
-                    acc0 = Vector256.FusedMultiplyAdd(d, d, acc0);
-                }
-            }
-
-            sum = Vector256.Sum(acc0 + acc1);
-        }
-
-        for (; i < n; i++)
-        {
-            double d = double.CreateTruncating(Unsafe.Add(ref vr, i));
-            sum += d * d;
-        }
-
-        return sum;
     }
 
     /// <summary>
