@@ -126,6 +126,7 @@ internal static class Program
         Console.WriteLine(reached is not null
             ? $"estimated val loss first ≤ 1.88 at iteration {reached.Step}; {result.Steps} iterations in {result.Elapsed.TotalSeconds:F1} s"
             : $"estimated val loss never reached 1.88; {result.Steps} iterations in {result.Elapsed.TotalSeconds:F1} s");
+        Console.WriteLine($"memory: {ProcessMemory.Describe((long)((IModel)model).Engine.Arena.Length * sizeof(float))}");
 
         Console.WriteLine($"--- {sampleLength} characters sampled (temperature 0.8, seed {seed}) ---");
         Console.WriteLine(Sample(model, corpus, vocabulary, sampleLength, seed));

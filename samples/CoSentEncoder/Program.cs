@@ -102,6 +102,7 @@ internal static class Program
             gpu?.Dispose();
             double spearman = trainer.Evaluate(test.ToDataset(loss.ScoreScale))[PairTraining.Spearman];
             Console.WriteLine($"sts-test Spearman {spearman:F4}");
+            Console.WriteLine($"memory: {ProcessMemory.Describe((long)model.Engine.Arena.Length * sizeof(float))}");
             results.Add((loss.Name, spearman));
         }
 

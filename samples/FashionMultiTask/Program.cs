@@ -102,6 +102,7 @@ internal static class Program
             double[] weights = (gpu is null ? model.TaskWeights : gpu.TaskWeights).ToArray();
             gpu?.Dispose();
             Console.WriteLine($"  last step's task weights ∂L/∂L_i: cross-entropy {weights[0]:G4}, thumbnail MSE {weights[1]:G4} (ratio MSE/CE {weights[1] / weights[0]:G4})");
+            Console.WriteLine($"  memory: {ProcessMemory.Describe((long)model.Engine.Arena.Length * sizeof(float))}");
             results.Add((weighting.Name, result.LastValidation, result.Epochs.Sum(e => e.Seconds), weights));
         }
 
