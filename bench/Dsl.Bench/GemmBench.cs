@@ -35,6 +35,7 @@ internal static class GemmBench
         string? filter = null;
         string python = "/usr/bin/python3";
         bool torch = true;
+        bool comparePackB = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -44,13 +45,19 @@ internal static class GemmBench
                 case "--only" when i + 1 < args.Length: filter = args[++i]; break;
                 case "--python" when i + 1 < args.Length: python = args[++i]; break;
                 case "--no-torch": torch = false; break;
+                case "--compare-pack-b": comparePackB = true; break;
                 default:
-                    Console.Error.WriteLine($"gemm: unknown option {args[i]}; options: --runs N --only TEXT --double --no-torch --python PATH");
+                    Console.Error.WriteLine($"gemm: unknown option {args[i]}; options: --runs N --only TEXT --double --no-torch --python PATH --compare-pack-b");
                     return 2;
             }
         }
 
         Product[] products = [.. s_products.Where(p => filter is null || p.Label.Contains(filter, StringComparison.Ordinal))];
+        if (comparePackB)
+        {
+            return ComparePackB(products, runs, useDouble);
+        }
+
         WorkerPool pool = WorkerPool.Shared;
         int[] threadCounts = pool.MaxThreads >= 2 ? [1, 2] : [1];
         Console.WriteLine($"{(useDouble ? "double" : "float")} GEMM — {Machine.Cpu()}; kernels {(Vector512.IsHardwareAccelerated ? "AVX-512" : "AVX2")}; load average {Machine.LoadAverage()}");
@@ -112,6 +119,52 @@ internal static class GemmBench
         }
 
         Console.WriteLine($"load average at the end {Machine.LoadAverage()}. One thread: thread CPU time; two: wall time (shared cores make it noisy). %peak = median / measured peak.");
+        return 0;
+    }
+
+    /// <summary>
+    /// The products whose B is not transposed, packed panel by panel (the old way) and row by row (the current
+    /// way), in alternating rounds in this one process; per variant the best of the rounds' medians.
+    /// </summary>
+    private static int ComparePackB(Product[] products, int runs, bool useDouble)
+    {
+        const int Rounds = 3;
+        WorkerPool pool = WorkerPool.Shared;
+        int[] threadCounts = pool.MaxThreads >= 2 ? [1, 2] : [1];
+        Console.WriteLine($"{(useDouble ? "double" : "float")} GEMM, B packing panel by panel against row by row — {Machine.Cpu()}; kernels {(Vector512.IsHardwareAccelerated ? "AVX-512" : "AVX2")}; load average {Machine.LoadAverage()}");
+        Console.WriteLine($"{Rounds} alternating rounds of {runs} samples per variant; GFLOP/s = best round's median");
+        Console.WriteLine();
+        Console.WriteLine($"{"product",-30} {"m",5} {"n",5} {"k",5} {"thr",3} {"panels",8} {"rows",8} {"rows/panels",11}");
+        foreach (Product p in products.Where(p => !p.TransB))
+        {
+            foreach (int t in threadCounts)
+            {
+                double panels = 0, rows = 0;
+                try
+                {
+                    for (int round = 0; round < Rounds; round++)
+                    {
+                        foreach (bool byPanels in new[] { true, false })
+                        {
+                            Gemm.PackBByPanels = byPanels;
+                            double median = (useDouble ? Time<double>(p, t, runs) : Time<float>(p, t, runs)).Median;
+                            if (byPanels) panels = Math.Max(panels, median);
+                            else rows = Math.Max(rows, median);
+                        }
+                    }
+                }
+                finally
+                {
+                    Gemm.PackBByPanels = false;
+                }
+
+                Console.WriteLine(string.Format(
+                    CultureInfo.InvariantCulture, "{0,-30} {1,5} {2,5} {3,5} {4,3} {5,8:F1} {6,8:F1} {7,11:F3}",
+                    p.Label, p.M, p.N, p.K, t, panels, rows, rows / panels));
+            }
+        }
+
+        Console.WriteLine($"load average at the end {Machine.LoadAverage()}. One thread: thread CPU time; two: wall time.");
         return 0;
     }
 

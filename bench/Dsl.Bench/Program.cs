@@ -30,7 +30,7 @@ static int Peak()
 static int Usage()
 {
     Console.Error.WriteLine("usage: Dsl.Bench <command> [options]");
-    Console.Error.WriteLine("  gemm [--runs N] [--only TEXT] [--double] [--no-torch] [--python PATH]");
+    Console.Error.WriteLine("  gemm [--runs N] [--only TEXT] [--double] [--no-torch] [--python PATH] [--compare-pack-b]");
     Console.Error.WriteLine("      the products of the MLP, CharGpt and 512–2048 squares in all three forms, 1 and 2 threads, against");
     Console.Error.WriteLine("      the measured FMA peak and OpenBLAS (torch.mm) in the same run");
     Console.Error.WriteLine("  peak                                        the FP32 FMA peak of 1 and 2 cores");

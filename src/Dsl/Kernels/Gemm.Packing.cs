@@ -81,6 +81,12 @@ public static partial class Gemm
     private static unsafe void PackB<T>(T* src, int ldb, bool trans, int kc, int nc, int nr, T* dst)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (!trans && !PackBByPanels)
+        {
+            PackBRows(src, ldb, kc, nc, nr, dst);
+            return;
+        }
+
         for (int jr = 0; jr < nc; jr += nr)
         {
             int cols = Math.Min(nr, nc - jr);
@@ -116,6 +122,36 @@ public static partial class Gemm
                         d[j] = T.Zero;
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packs a non-transposed B (<c>op(B)[p, j] = src[p*ldb + j]</c>) a row at a time: each row of the
+    /// block is read once, front to back, and its NR-wide pieces go to the NC/NR panels. Going panel by
+    /// panel instead reads KC short runs NR wide and <paramref name="ldb"/> apart per panel; with the
+    /// MLP's 1024-wide rows that stride is 4 KiB, so the runs of one panel all fall in the same L1 sets
+    /// and the hardware prefetcher sees KC streams instead of one. The packed block is the same either way.
+    /// </summary>
+    private static unsafe void PackBRows<T>(T* src, int ldb, int kc, int nc, int nr, T* dst)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int full = nc - (nc % nr);
+        int rest = nc - full;
+        nint panelStride = (nint)nr * kc;
+        for (int p = 0; p < kc; p++)
+        {
+            T* s = src + ((nint)p * ldb);
+            T* d = dst + ((nint)p * nr);
+            for (int jr = 0; jr < full; jr += nr)
+            {
+                CopyPadded(s + jr, d, nr, nr);
+                d += panelStride;
+            }
+
+            if (rest > 0)
+            {
+                CopyPadded(s + full, d, rest, nr);
             }
         }
     }

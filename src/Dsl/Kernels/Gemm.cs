@@ -53,6 +53,12 @@ public static partial class Gemm
         set => Volatile.Write(ref s_forcedKernel, value is { } k ? (int)k : -1);
     }
 
+    /// <summary>
+    /// Test and benchmark hook: packs a non-transposed B panel by panel, as before row-wise packing
+    /// (<see cref="PackBRows"/>), so the two can be compared bit for bit and timed side by side.
+    /// </summary>
+    internal static bool PackBByPanels { get; set; }
+
     /// <summary>The best microkernel family this machine supports.</summary>
     internal static GemmKernel BestKernel => s_bestKernel;
 

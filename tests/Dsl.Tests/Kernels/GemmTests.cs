@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
 using Dsl.Kernels;
@@ -56,6 +58,27 @@ public sealed class GemmTests
     [MemberData(nameof(BestKernelAndThreads))]
     public void Multiply_Double_MatchesNaive_AcrossSeveralCacheBlocks(int kernel, int threads)
         => WithSettings(kernel, threads, () => CheckShapes<double>(BlockShapes(), tolerance: 1e-12, seed: 4));
+
+    /// <summary>
+    /// B packed a row at a time (the default) gives the bits of B packed panel by panel, for every kernel and
+    /// thread count, at odd shapes, at shapes crossing the cache blocks and at the MLP's input-gradient shape.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(KernelsAndThreads))]
+    public void Multiply_RowWisePackingOfB_GivesThePanelWiseBits(int kernel, int threads)
+        => WithSettings(kernel, threads, () =>
+        {
+            var random = new Random(5);
+            List<(int M, int N, int K)> shapes = [.. SmallShapes(), .. BlockShapes(), (128, 1024, 1024), (37, 784, 300)];
+            foreach ((int m, int n, int k) in shapes)
+            {
+                foreach (bool transA in new[] { false, true })
+                {
+                    SameBitsBothWays<float>(random, m, n, k, transA);
+                    SameBitsBothWays<double>(random, m, n, k, transA);
+                }
+            }
+        });
 
     [Fact]
     public void Multiply_WithZeroDepth_ClearsOrKeepsCAndRunsTheEpilogue()
@@ -362,6 +385,40 @@ public sealed class GemmTests
             if (!inC[at] && c[at] != original[at])
             {
                 Assert.Fail($"{what}: element {at} outside C changed");
+            }
+        }
+    }
+
+    private static void SameBitsBothWays<T>(Random random, int m, int n, int k, bool transA)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int lda = (transA ? m : k) + random.Next(0, 4), ldb = n + random.Next(0, 4), ldc = n + random.Next(0, 3);
+        T[] a = RandomArray<T>(random, ((transA ? k : m) * lda) + 2);
+        T[] b = RandomArray<T>(random, (k * ldb) + 2);
+        T[] start = RandomArray<T>(random, (m * ldc) + 2);
+        foreach (bool accumulate in new[] { false, true })
+        {
+            T[] byRows = (T[])start.Clone();
+            T[] byPanels = (T[])start.Clone();
+            Gemm.PackBByPanels = false;
+            Gemm.Multiply(a, 1, lda, transA, b, 2, ldb, false, byRows, 1, ldc, m, n, k, accumulate, default(NoEpilogue<T>));
+            try
+            {
+                Gemm.PackBByPanels = true;
+                Gemm.Multiply(a, 1, lda, transA, b, 2, ldb, false, byPanels, 1, ldc, m, n, k, accumulate, default(NoEpilogue<T>));
+            }
+            finally
+            {
+                Gemm.PackBByPanels = false;
+            }
+
+            ReadOnlySpan<byte> rowBytes = MemoryMarshal.AsBytes(byRows.AsSpan());
+            ReadOnlySpan<byte> panelBytes = MemoryMarshal.AsBytes(byPanels.AsSpan());
+            int first = rowBytes.CommonPrefixLength(panelBytes);
+            if (first < rowBytes.Length)
+            {
+                int i = first / Unsafe.SizeOf<T>();
+                Assert.Fail($"{typeof(T).Name} m={m} n={n} k={k} transA={transA} accumulate={accumulate}: element {i} is {byRows[i]} packed by rows, {byPanels[i]} by panels");
             }
         }
     }
