@@ -36,6 +36,25 @@ public sealed class MultiTaskRuleTests
     }
 
     [Fact]
+    public void A_mean_pool_in_a_multi_task_model_is_DSL102()
+    {
+        var d = Fires("DSL102", $$"""
+            [Model(Batch = 8, Sequence = 4)]
+            public partial class M
+            {
+                [Embedding(Vocabulary = 10, Dim = 8)] public partial Tensor E(Tensor ids);
+                [MeanPool] public partial Tensor Pool(Tensor x, Tensor ids);
+                [Dense(Out = 4)] public partial Tensor Classes(Tensor h);
+                [Dense(Out = 2)] public partial Tensor Box(Tensor h);
+                public Tensor Forward(Tensor ids) => Classes([|Pool(E(ids), ids)|]);
+                [Loss] public Scalar Loss(Tensor ids, Labels y, Tensor t) =>
+                    Ops.MultiTask(TaskWeighting.LogSum, Ops.SoftmaxCrossEntropy(Forward(ids), y), Ops.MeanSquaredError(Box(Pool(E(ids), ids)), t));
+            }
+            """);
+        Assert.Contains("a MeanPool in a model trained with Ops.MultiTask", Message(d));
+    }
+
+    [Fact]
     public void DSL319_fires_on_a_negative_task_weight()
     {
         var d = Fires("DSL319", TwoHeads($"Ops.MultiTask([1.0, [|-0.5|]], {Ce}, {Mse})"));

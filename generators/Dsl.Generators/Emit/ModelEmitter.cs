@@ -146,6 +146,12 @@ internal static partial class ModelEmitter
         {
             PairTraining(w, name, inputType, staging);
         }
+        else if (model.LossNode >= 0 && model.Pooled)
+        {
+            PooledTraining(w, plan, inputType, staging, targetType, targetName, targetWidth);
+            DiagnoseMethod(w, $"{targetType} {targetName}", targetName,
+                labels ? Enumerable.Empty<(string, string, string)>() : new[] { (targetName, targetName, targetWidth) });
+        }
         else if (model.LossNode >= 0)
         {
             w.Lines($$"""

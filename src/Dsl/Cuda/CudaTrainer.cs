@@ -121,7 +121,8 @@ public sealed class CudaTrainer : IDisposable
     }
 
     /// <summary>One step of a token model (see <see cref="ForTokens"/>) on up to MaxRows positions: whole
-    /// sequences of ids and one label per position. Returns the mean loss per position.</summary>
+    /// sequences of ids and one label per position (per sequence for a model with a MeanPool). Returns the mean loss
+    /// per position (per sequence when pooled).</summary>
     /// <exception cref="ArgumentException">The shapes disagree, or the optimizer is not AdamW, SGD or Lion.</exception>
     public double TrainStep(ReadOnlySpan<int> tokens, ReadOnlySpan<int> labels, Optimizer optimizer)
     {
@@ -131,9 +132,11 @@ public sealed class CudaTrainer : IDisposable
             throw new InvalidOperationException("this trainer is for real-valued inputs: pass them as floats.");
         if (_pairs)
             throw new InvalidOperationException($"{_session.Program.Model} trains on sentence pairs (CoSENT or cosine-MSE): pass one score per pair as floats.");
-        int rows = labels.Length;
-        if (rows == 0 || rows > _session.Program.MaxRows || rows % _sequence != 0 || tokens.Length != rows)
-            throw new ArgumentException($"a step takes whole sequences of {_sequence} ids, 1 to {_session.Program.MaxRows} positions, and one label per id; got {tokens.Length} ids and {labels.Length} labels.", nameof(tokens));
+        // A pooled model (a MeanPool before its loss) takes one label per sequence, any other one label per id.
+        bool pooled = _session.Program.Pooled;
+        int rows = tokens.Length;
+        if (rows == 0 || rows > _session.Program.MaxRows || rows % _sequence != 0 || labels.Length != (pooled ? rows / _sequence : rows))
+            throw new ArgumentException($"a step takes whole sequences of {_sequence} ids, 1 to {_session.Program.MaxRows} positions, and one label per {(pooled ? "sequence" : "id")}; got {tokens.Length} ids and {labels.Length} labels.", nameof(tokens));
         _session.Stage(tokens, labels, ReadOnlySpan<float>.Empty);
         double loss = Pass(rows, rows / _sequence);
         Update(optimizer);

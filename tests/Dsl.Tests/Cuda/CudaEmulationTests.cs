@@ -322,6 +322,20 @@ public sealed partial class CudaEmulationTests
     }
 
     [Fact]
+    public void Sequence_classification_through_mean_pooling_matches_the_cpu_engine()
+    {
+        const int batch = 8;
+        var engine = new PooledClassifier.Engine<float>(seed: 43);
+        int[] ids = PairIds(batch, PooledClassifier.Sequence, 13);
+        ids.CopyTo(engine.Tokens, 0);
+        int[] labels = { 0, 2, 1, 1, 0, 2, 2, 1 }; // one label per sequence
+        var subject = new Subject(PooledClassifier.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            -1, 1, PooledClassifier.Engine<float>.OutputOffset, PooledClassifier.OutputFeatures, PooledClassifier.Engine<float>.GradientOffset, PooledClassifier.Engine<float>.Tensors.ToArray());
+        Check(subject, batch, labels, Array.Empty<float>(), new AdamW(learningRate: 0.01), o => CudaArgs.ForAdamW((AdamW)o), PooledClassifier.CudaProgram.AdamW,
+            sequence: PooledClassifier.Sequence, ids: ids, pooled: true);
+    }
+
+    [Fact]
     public void CosineMse_through_mean_pooling_matches_the_cpu_engine()
     {
         const int batch = 8;

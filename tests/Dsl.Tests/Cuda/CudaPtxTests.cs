@@ -42,6 +42,8 @@ public sealed class CudaPtxTests
         ["FloodedFocalNet"] = () => FloodedFocalNet.CudaProgram,
         ["CoSentPairs"] = () => CoSentPairs.CudaProgram,
         ["CosineMsePairs"] = () => CosineMsePairs.CudaProgram,
+        ["PooledClassifier"] = () => PooledClassifier.CudaProgram,
+        ["PooledRegressor"] = () => PooledRegressor.CudaProgram,
         ["SpectralClassifier"] = () => SpectralClassifier.CudaProgram,
         ["AdversarialTagger"] = () => AdversarialTagger.CudaProgram,
         ["CoSentModel"] = () => CoSentEncoder.CoSentModel.CudaProgram,
@@ -93,6 +95,8 @@ public sealed class CudaPtxTests
     [InlineData("FloodedFocalNet")]
     [InlineData("CoSentPairs")]
     [InlineData("CosineMsePairs")]
+    [InlineData("PooledClassifier")]
+    [InlineData("PooledRegressor")]
     [InlineData("CoSentModel")]
     [InlineData("CosineMseModel")]
     [InlineData("MultiTaskLogSumNet")]

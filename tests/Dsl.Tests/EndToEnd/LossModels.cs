@@ -165,3 +165,52 @@ public partial class CosineMsePairs
 
     [Loss] public Scalar Loss(Tensor pairs, Scores s) => Ops.CosineMse(Forward(pairs), s);
 }
+
+/// <summary>Sequence classification: token ids → embedding → Dense/tanh per token → mean over the non-pad
+/// positions → 3 class logits per sequence, trained with softmax cross-entropy on one label per sequence.</summary>
+[Model(Batch = 8, Sequence = 5)]
+public partial class PooledClassifier
+{
+    [Embedding(Vocabulary = 13, Dim = 6)] public partial Tensor Tokens(Tensor ids);
+    [Dense(Out = 6)] public partial Tensor Mix(Tensor x);
+    [Tanh] public partial Tensor Act(Tensor x);
+    [MeanPool(Pad = 0)] public partial Tensor Pool(Tensor x, Tensor ids);
+    [Dense(Out = 3)] public partial Tensor Classes(Tensor x);
+
+    public Tensor Forward(Tensor ids) => Classes(Pool(Act(Mix(Tokens(ids))), ids));
+
+    [Loss] public Scalar Loss(Tensor ids, Labels y) => Ops.SoftmaxCrossEntropy(Forward(ids), y);
+}
+
+/// <summary>The same encoder with two regression values per sequence (mean squared error), and a layer
+/// after the pool that is not the last.</summary>
+[Model(Batch = 8, Sequence = 5)]
+public partial class PooledRegressor
+{
+    [Embedding(Vocabulary = 13, Dim = 6)] public partial Tensor Tokens(Tensor ids);
+    [Dense(Out = 6)] public partial Tensor Mix(Tensor x);
+    [Tanh] public partial Tensor Act(Tensor x);
+    [MeanPool(Pad = 0)] public partial Tensor Pool(Tensor x, Tensor ids);
+    [Dense(Out = 4)] public partial Tensor Head(Tensor x);
+    [Gelu] public partial Tensor HeadAct(Tensor x);
+    [Dense(Out = 2)] public partial Tensor Values(Tensor x);
+
+    public Tensor Forward(Tensor ids) => Values(HeadAct(Head(Pool(Act(Mix(Tokens(ids))), ids))));
+
+    [Loss] public Scalar Loss(Tensor ids, Tensor t) => Ops.MeanSquaredError(Forward(ids), t);
+}
+
+/// <summary>Sequence classification with a focal loss under flooding: any loss runs on the pooled rows.</summary>
+[Model(Batch = 8, Sequence = 5)]
+public partial class PooledFocal
+{
+    [Embedding(Vocabulary = 13, Dim = 6)] public partial Tensor Tokens(Tensor ids);
+    [Dense(Out = 6)] public partial Tensor Mix(Tensor x);
+    [Tanh] public partial Tensor Act(Tensor x);
+    [MeanPool(Pad = 0)] public partial Tensor Pool(Tensor x, Tensor ids);
+    [Dense(Out = 3)] public partial Tensor Classes(Tensor x);
+
+    public Tensor Forward(Tensor ids) => Classes(Pool(Act(Mix(Tokens(ids))), ids));
+
+    [Loss] public Scalar Loss(Tensor ids, Labels y) => Ops.Flood(Ops.FocalLoss(Forward(ids), y), 0.1);
+}

@@ -37,8 +37,9 @@ internal sealed partial class ModelParser
         return values;
     }
 
-    /// <summary>A MeanPool turns batch × Sequence rows into batch rows: one per model, on token ids, and
-    /// nothing after it may read a value from before it. Pair losses need one row per sentence.</summary>
+    /// <summary>A MeanPool turns batch × Sequence rows into batch rows: one per model, on token ids, one loss
+    /// (any per-row loss on the pooled rows, or a pair loss), and nothing after it may read a value from before
+    /// it. Pair losses need one row per sentence.</summary>
     private void CheckPooling(bool tokens)
     {
         var pools = _nodes.Where(n => OpRegistry.Get(n.Op).PoolsRows).ToList();
@@ -59,9 +60,8 @@ internal sealed partial class ModelParser
 
         var losses = _nodes.Where(n => n.Options is LossOptions).ToList();
         bool PairLoss(NodeSpec n) => OpRegistry.Get(n.Op) is LossOp { ComparesPairs: true };
-        if (pools.Count > 0 && losses.Count > 0 && !losses.Any(PairLoss))
-            Report(DiagnosticCatalog.LossForm, _locations.Node(losses[0].Id), "Loss",
-                $"a model with a [MeanPool] trains with a pair loss ({PairLossOp.Named(" or ")}) over one pooled row per sentence");
+        if (pools.Count > 0 && MultiTask is not null)
+            Report(DiagnosticCatalog.UnsupportedConstruct, _locations.Node(pools[0].Id), "a MeanPool in a model trained with Ops.MultiTask (pooled models train with one loss)");
 
         bool pairLoss = losses.Any(PairLoss);
         if (pairLoss && _sequence > 1 && pools.Count == 0)
