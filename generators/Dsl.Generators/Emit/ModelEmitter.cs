@@ -146,57 +146,9 @@ internal static partial class ModelEmitter
         {
             PairTraining(w, name, inputType, staging);
         }
-        else if (model.LossNode >= 0 && model.Pooled)
-        {
-            PooledTraining(w, plan, inputType, staging, targetType, targetName, targetWidth);
-            DiagnoseMethod(w, $"{targetType} {targetName}", targetName,
-                labels ? Enumerable.Empty<(string, string, string)>() : new[] { (targetName, targetName, targetWidth) });
-        }
         else if (model.LossNode >= 0)
         {
-            w.Lines($$"""
-                /// <summary>One training step: forward, loss, backward and one <paramref name="optimizer"/> update on a
-                /// batch of up to MaxBatch examples. Returns the mean loss per row. Allocates nothing.</summary>
-                /// <exception cref="global::System.ArgumentException">The shapes of the inputs and {{targetName}} do not agree.</exception>
-                public float TrainStep({{inputType}} inputs, {{targetType}} {{targetName}}, global::Dsl.Optimizers.Optimizer optimizer)
-                {
-                    global::System.ArgumentNullException.ThrowIfNull(optimizer);
-                    int batch = Stage(inputs, {{targetName}}.Length);
-                    double loss = _engine.{{(plan.Adversarial is null ? "TrainingPass" : "AdversarialPass")}}(batch, {{targetName}});
-                    {{GuardedUpdate(name, targetName)}}
-                    _engine.DropoutStep++;
-                    return (float)loss;
-                }
-
-                /// <summary>The mean loss per row over any number of examples (in chunks of MaxBatch), without dropout or updates.</summary>
-                public float Evaluate({{inputType}} inputs, {{targetType}} {{targetName}})
-                {
-                    int rows = global::Dsl.Runtime.ShapeChecks.Rows(inputs.Length, InputFeatures, nameof(inputs));
-                    int examples = global::Dsl.Runtime.ShapeChecks.Examples(rows, Sequence, nameof(inputs));
-                    global::Dsl.Runtime.ShapeChecks.Length({{targetName}}.Length, rows, {{targetWidth}}, nameof({{targetName}}));
-                    double total = 0;
-                    for (int start = 0; start < examples; start += MaxBatch)
-                    {
-                        int batch = global::System.Math.Min(MaxBatch, examples - start);
-                        int first = start * Sequence, count = batch * Sequence;
-                        inputs.Slice(first * InputFeatures, count * InputFeatures).CopyTo({{staging}});
-                        total += count * _engine.Loss(batch, {{targetName}}.Slice(first * {{targetWidth}}, count * {{targetWidth}}));
-                    }
-
-                    return rows == 0 ? 0f : (float)(total / rows);
-                }
-
-                private int Stage({{inputType}} inputs, int targetLength)
-                {
-                    global::Dsl.Runtime.ShapeChecks.Batch(inputs.Length, targetLength, InputFeatures, {{targetWidth}}, MaxBatch * Sequence, {{String(targetName)}});
-                    int batch = global::Dsl.Runtime.ShapeChecks.Examples(targetLength / {{targetWidth}}, Sequence, {{String(targetName)}});
-                    inputs.CopyTo({{staging}});
-                    return batch;
-                }
-
-                """);
-            DiagnoseMethod(w, $"{targetType} {targetName}", targetName,
-                labels ? Enumerable.Empty<(string, string, string)>() : new[] { (targetName, targetName, targetWidth) });
+            RowTraining(w, plan, inputType, staging, targetType, targetName, targetWidth);
         }
 
         if (model.LossNode >= 0) GuardProperty(w);
