@@ -21,7 +21,20 @@ public sealed partial class CudaEmulationTests
     /// <summary>What the check needs from a model's float engine.</summary>
     private sealed record Subject(
         CudaProgram Program, float[] Arena, ulong Seed, Func<int, double> TrainingPass, Action<Optimizer> ApplyOptimizer, Action<ulong> SetDropoutStep,
-        int InputOffset, int InputWidth, int OutputOffset, int OutputWidth, int GradientOffset, ParameterTensor[] Tensors);
+        int InputOffset, int InputWidth, int OutputOffset, int OutputWidth, int GradientOffset, ParameterTensor[] Tensors)
+    {
+        /// <summary>The subject for a generated engine: its arena, seed, optimizer and dropout step through
+        /// <see cref="IEngine{T}"/>, its layout from the engine type's constants (InputOffset is −1 and
+        /// InputFeatures 1 for a token model), <paramref name="pass"/> its training pass on the test's targets.</summary>
+        public static Subject Of(CudaProgram program, IEngine<float> engine, Func<int, double> pass)
+        {
+            var type = engine.GetType();
+            int Constant(string name) => (int)(type.GetField(name) ?? throw new MissingFieldException(type.Name, name)).GetValue(null)!;
+            return new Subject(program, engine.Arena, engine.Seed, pass, engine.ApplyOptimizer, s => engine.DropoutStep = s,
+                Constant("InputOffset"), Constant("InputFeatures"), Constant("OutputOffset"), Constant("OutputFeatures"), Constant("GradientOffset"),
+                engine.ParameterTensors.ToArray());
+        }
+    }
 
     [Fact]
     public void AllOps_matches_the_cpu_engine_with_adamw_and_clipping()
@@ -29,8 +42,7 @@ public sealed partial class CudaEmulationTests
         const int batch = 4;
         int[] labels = { 2, 0, 1, 2 };
         var engine = new AllOps.Engine<float>(seed: 11);
-        var subject = new Subject(AllOps.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
-            AllOps.Engine<float>.InputOffset, AllOps.InputFeatures, AllOps.Engine<float>.OutputOffset, AllOps.OutputFeatures, AllOps.Engine<float>.GradientOffset, AllOps.Engine<float>.Tensors.ToArray());
+        var subject = Subject.Of(AllOps.CudaProgram, engine, b => engine.TrainingPass(b, labels));
         // A clipping threshold below the gradient norm, so the clipped path runs.
         var adamW = new AdamW(learningRate: 0.01, weightDecay: 0.1) { MaxGradientNorm = 0.05 };
         Check(subject, batch, labels, Array.Empty<float>(), adamW, o => CudaArgs.ForAdamW((AdamW)o), AllOps.CudaProgram.AdamW);
@@ -43,8 +55,7 @@ public sealed partial class CudaEmulationTests
         const int batch = 3;
         int[] labels = { 1, 2, 0 };
         var engine = new CumaxNet.Engine<float>(seed: 17);
-        var subject = new Subject(CumaxNet.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
-            CumaxNet.Engine<float>.InputOffset, CumaxNet.InputFeatures, CumaxNet.Engine<float>.OutputOffset, CumaxNet.OutputFeatures, CumaxNet.Engine<float>.GradientOffset, CumaxNet.Engine<float>.Tensors.ToArray());
+        var subject = Subject.Of(CumaxNet.CudaProgram, engine, b => engine.TrainingPass(b, labels));
         Check(subject, batch, labels, Array.Empty<float>(), new AdamW(learningRate: 0.01), o => CudaArgs.ForAdamW((AdamW)o), CumaxNet.CudaProgram.AdamW, steps: 2);
     }
 
@@ -55,8 +66,7 @@ public sealed partial class CudaEmulationTests
         var random = new SeededRandom(21);
         float[] targets = Enumerable.Range(0, batch * Regressor.OutputFeatures).Select(_ => (float)random.NextGaussian()).ToArray();
         var engine = new Regressor.Engine<float>(seed: 12);
-        var subject = new Subject(Regressor.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, targets), engine.ApplyOptimizer, s => engine.DropoutStep = s,
-            Regressor.Engine<float>.InputOffset, Regressor.InputFeatures, Regressor.Engine<float>.OutputOffset, Regressor.OutputFeatures, Regressor.Engine<float>.GradientOffset, Regressor.Engine<float>.Tensors.ToArray());
+        var subject = Subject.Of(Regressor.CudaProgram, engine, b => engine.TrainingPass(b, targets));
         var sgd = new Sgd(0.05, momentum: 0.9, weightDecay: 0.01);
         Check(subject, batch, Array.Empty<int>(), targets, sgd, o => CudaArgs.ForSgd((Sgd)o), Regressor.CudaProgram.Sgd);
     }
@@ -70,8 +80,7 @@ public sealed partial class CudaEmulationTests
         const int batch = 6;
         int[] labels = { 3, 9, 0, 1, 7, 7 };
         var engine = new WideMlp.Engine<float>(seed: 13);
-        var subject = new Subject(WideMlp.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
-            WideMlp.Engine<float>.InputOffset, WideMlp.InputFeatures, WideMlp.Engine<float>.OutputOffset, WideMlp.OutputFeatures, WideMlp.Engine<float>.GradientOffset, WideMlp.Engine<float>.Tensors.ToArray());
+        var subject = Subject.Of(WideMlp.CudaProgram, engine, b => engine.TrainingPass(b, labels));
         var emulator = Check(subject, batch, labels, Array.Empty<float>(), new AdamW(learningRate: 1e-3), o => CudaArgs.ForAdamW((AdamW)o), WideMlp.CudaProgram.AdamW, steps: 2, cublasLt: cublasLt);
         // Hidden2 (GELU_AUX_BIAS) and Classes (BIAS) each step; Hidden1's ReLU stays a kernel.
         Assert.Equal(cublasLt ? 2 * 2 : 0, emulator.FusedProducts);
@@ -90,8 +99,7 @@ public sealed partial class CudaEmulationTests
         var engine = new TinyGpt.Engine<float>(seed: 14);
         for (int r = 0; r < rows; r++) engine.Tokens[r] = (r * 3 + 1) % 7;
         int[] labels = Enumerable.Range(0, rows).Select(r => (r * 5 + 2) % 7).ToArray();
-        var subject = new Subject(TinyGpt.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
-            -1, 1, TinyGpt.Engine<float>.OutputOffset, TinyGpt.OutputFeatures, TinyGpt.Engine<float>.GradientOffset, TinyGpt.Engine<float>.Tensors.ToArray());
+        var subject = Subject.Of(TinyGpt.CudaProgram, engine, b => engine.TrainingPass(b, labels));
         var emulator = Check(subject, batch, labels, Array.Empty<float>(), new AdamW(learningRate: 0.01) { MaxGradientNorm = 1 }, o => CudaArgs.ForAdamW((AdamW)o), TinyGpt.CudaProgram.AdamW,
             sequence: TinyGpt.Sequence, ids: (int[])engine.Tokens.Clone(), cublasLt: cublasLt);
         // Each block's MLP up-projection (no bias, GELU: GELU_AUX), two blocks, three steps.
@@ -105,8 +113,7 @@ public sealed partial class CudaEmulationTests
         int rows = batch * CausalRope.Sequence;
         int[] labels = Enumerable.Range(0, rows).Select(r => r % 3).ToArray();
         var engine = new CausalRope.Engine<float>(seed: 15);
-        var subject = new Subject(CausalRope.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
-            CausalRope.Engine<float>.InputOffset, CausalRope.InputFeatures, CausalRope.Engine<float>.OutputOffset, CausalRope.OutputFeatures, CausalRope.Engine<float>.GradientOffset, CausalRope.Engine<float>.Tensors.ToArray());
+        var subject = Subject.Of(CausalRope.CudaProgram, engine, b => engine.TrainingPass(b, labels));
         Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), CausalRope.CudaProgram.Sgd, sequence: CausalRope.Sequence);
     }
 
@@ -118,8 +125,7 @@ public sealed partial class CudaEmulationTests
         int rows = batch * AlibiNet.Sequence;
         int[] labels = Enumerable.Range(0, rows).Select(r => (r + 2) % 3).ToArray();
         var engine = new AlibiNet.Engine<float>(seed: 18);
-        var subject = new Subject(AlibiNet.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
-            AlibiNet.Engine<float>.InputOffset, AlibiNet.InputFeatures, AlibiNet.Engine<float>.OutputOffset, AlibiNet.OutputFeatures, AlibiNet.Engine<float>.GradientOffset, AlibiNet.Engine<float>.Tensors.ToArray());
+        var subject = Subject.Of(AlibiNet.CudaProgram, engine, b => engine.TrainingPass(b, labels));
         // One step: every output, loss, gradient and updated parameter agrees. At the next step one element, ∂Norm.bias[0]
         // (−7.47e-6, 1800 times below its tensor's largest), differs by 4.5e-8: float rounding of a 12-row sum that
         // cancels, where a wrong bias is off at the first step (the next test).
@@ -138,8 +144,7 @@ public sealed partial class CudaEmulationTests
         int rows = batch * AlibiNet.Sequence;
         int[] labels = Enumerable.Range(0, rows).Select(r => (r + 2) % 3).ToArray();
         var engine = new AlibiNet.Engine<float>(seed: 18);
-        var subject = new Subject(bad, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
-            AlibiNet.Engine<float>.InputOffset, AlibiNet.InputFeatures, AlibiNet.Engine<float>.OutputOffset, AlibiNet.OutputFeatures, AlibiNet.Engine<float>.GradientOffset, AlibiNet.Engine<float>.Tensors.ToArray());
+        var subject = Subject.Of(bad, engine, b => engine.TrainingPass(b, labels));
         var e = Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), bad.Sgd, steps: 1, sequence: AlibiNet.Sequence));
         Assert.Contains("step 0", e.Message, StringComparison.Ordinal);
     }
@@ -152,8 +157,7 @@ public sealed partial class CudaEmulationTests
         int rows = batch * WindowKeySize.Sequence;
         int[] labels = Enumerable.Range(0, rows).Select(r => (r + 1) % 3).ToArray();
         var engine = new WindowKeySize.Engine<float>(seed: 16);
-        var subject = new Subject(WindowKeySize.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
-            WindowKeySize.Engine<float>.InputOffset, WindowKeySize.InputFeatures, WindowKeySize.Engine<float>.OutputOffset, WindowKeySize.OutputFeatures, WindowKeySize.Engine<float>.GradientOffset, WindowKeySize.Engine<float>.Tensors.ToArray());
+        var subject = Subject.Of(WindowKeySize.CudaProgram, engine, b => engine.TrainingPass(b, labels));
         // SGD: the key bias's gradient is zero in exact arithmetic, and AdamW would blow its rounding noise up to a full step.
         Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), WindowKeySize.CudaProgram.Sgd, sequence: WindowKeySize.Sequence);
     }
@@ -166,8 +170,7 @@ public sealed partial class CudaEmulationTests
         int rows = batch * DeepNormStack.Sequence;
         int[] labels = Enumerable.Range(0, rows).Select(r => (r * 2) % 3).ToArray();
         var engine = new DeepNormStack.Engine<float>(seed: 17);
-        var subject = new Subject(DeepNormStack.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
-            DeepNormStack.Engine<float>.InputOffset, DeepNormStack.InputFeatures, DeepNormStack.Engine<float>.OutputOffset, DeepNormStack.OutputFeatures, DeepNormStack.Engine<float>.GradientOffset, DeepNormStack.Engine<float>.Tensors.ToArray());
+        var subject = Subject.Of(DeepNormStack.CudaProgram, engine, b => engine.TrainingPass(b, labels));
         Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05, weightDecay: 0.01), o => CudaArgs.ForSgd((Sgd)o), DeepNormStack.CudaProgram.Sgd, sequence: DeepNormStack.Sequence);
     }
 
@@ -180,8 +183,7 @@ public sealed partial class CudaEmulationTests
         int rows = batch * LongAttention.Sequence;
         int[] labels = Enumerable.Range(0, rows).Select(r => (r * 3) % 4).ToArray();
         var engine = new LongAttention.Engine<float>(seed: 18);
-        var subject = new Subject(LongAttention.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
-            LongAttention.Engine<float>.InputOffset, LongAttention.InputFeatures, LongAttention.Engine<float>.OutputOffset, LongAttention.OutputFeatures, LongAttention.Engine<float>.GradientOffset, LongAttention.Engine<float>.Tensors.ToArray());
+        var subject = Subject.Of(LongAttention.CudaProgram, engine, b => engine.TrainingPass(b, labels));
         Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), LongAttention.CudaProgram.Sgd, steps: 2, sequence: LongAttention.Sequence);
     }
 
@@ -194,8 +196,7 @@ public sealed partial class CudaEmulationTests
         int rows = batch * EntropyTalkingHeads.Sequence;
         int[] labels = Enumerable.Range(0, rows).Select(r => (r * 2 + 1) % 3).ToArray();
         var engine = new EntropyTalkingHeads.Engine<float>(seed: 20);
-        var subject = new Subject(EntropyTalkingHeads.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
-            EntropyTalkingHeads.Engine<float>.InputOffset, EntropyTalkingHeads.InputFeatures, EntropyTalkingHeads.Engine<float>.OutputOffset, EntropyTalkingHeads.OutputFeatures, EntropyTalkingHeads.Engine<float>.GradientOffset, EntropyTalkingHeads.Engine<float>.Tensors.ToArray());
+        var subject = Subject.Of(EntropyTalkingHeads.CudaProgram, engine, b => engine.TrainingPass(b, labels));
         Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), EntropyTalkingHeads.CudaProgram.Sgd, sequence: EntropyTalkingHeads.Sequence);
     }
 
@@ -206,8 +207,7 @@ public sealed partial class CudaEmulationTests
         int rows = batch * WindowedTalkingHeads.Sequence;
         int[] labels = Enumerable.Range(0, rows).Select(r => (r * 3 + 1) % 4).ToArray();
         var engine = new WindowedTalkingHeads.Engine<float>(seed: 23);
-        var subject = new Subject(WindowedTalkingHeads.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
-            WindowedTalkingHeads.Engine<float>.InputOffset, WindowedTalkingHeads.InputFeatures, WindowedTalkingHeads.Engine<float>.OutputOffset, WindowedTalkingHeads.OutputFeatures, WindowedTalkingHeads.Engine<float>.GradientOffset, WindowedTalkingHeads.Engine<float>.Tensors.ToArray());
+        var subject = Subject.Of(WindowedTalkingHeads.CudaProgram, engine, b => engine.TrainingPass(b, labels));
         Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), WindowedTalkingHeads.CudaProgram.Sgd, steps: 2, sequence: WindowedTalkingHeads.Sequence);
     }
 
@@ -220,8 +220,7 @@ public sealed partial class CudaEmulationTests
         var random = new SeededRandom(22);
         float[] targets = Enumerable.Range(0, rows * LinearBoth.OutputFeatures).Select(_ => (float)random.NextGaussian()).ToArray();
         var engine = new LinearBoth.Engine<float>(seed: 19);
-        var subject = new Subject(LinearBoth.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, targets), engine.ApplyOptimizer, s => engine.DropoutStep = s,
-            LinearBoth.Engine<float>.InputOffset, LinearBoth.InputFeatures, LinearBoth.Engine<float>.OutputOffset, LinearBoth.OutputFeatures, LinearBoth.Engine<float>.GradientOffset, LinearBoth.Engine<float>.Tensors.ToArray());
+        var subject = Subject.Of(LinearBoth.CudaProgram, engine, b => engine.TrainingPass(b, targets));
         Check(subject, batch, Array.Empty<int>(), targets, new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), LinearBoth.CudaProgram.Sgd, sequence: LinearBoth.Sequence);
     }
 
@@ -235,56 +234,47 @@ public sealed partial class CudaEmulationTests
         ["FocalNet"] = () =>
         {
             var e = new FocalNet.Engine<float>(seed: 31);
-            return new Subject(FocalNet.CudaProgram, e.Arena, e.Seed, b => e.TrainingPass(b, s_lossLabels), e.ApplyOptimizer, s => e.DropoutStep = s,
-                FocalNet.Engine<float>.InputOffset, FocalNet.InputFeatures, FocalNet.Engine<float>.OutputOffset, FocalNet.OutputFeatures, FocalNet.Engine<float>.GradientOffset, FocalNet.Engine<float>.Tensors.ToArray());
+            return Subject.Of(FocalNet.CudaProgram, e, b => e.TrainingPass(b, s_lossLabels));
         },
         ["FocalHalfNet"] = () =>
         {
             var e = new FocalHalfNet.Engine<float>(seed: 32);
-            return new Subject(FocalHalfNet.CudaProgram, e.Arena, e.Seed, b => e.TrainingPass(b, s_lossLabels), e.ApplyOptimizer, s => e.DropoutStep = s,
-                FocalHalfNet.Engine<float>.InputOffset, FocalHalfNet.InputFeatures, FocalHalfNet.Engine<float>.OutputOffset, FocalHalfNet.OutputFeatures, FocalHalfNet.Engine<float>.GradientOffset, FocalHalfNet.Engine<float>.Tensors.ToArray());
+            return Subject.Of(FocalHalfNet.CudaProgram, e, b => e.TrainingPass(b, s_lossLabels));
         },
         ["SmoothedNet"] = () =>
         {
             var e = new SmoothedNet.Engine<float>(seed: 33);
-            return new Subject(SmoothedNet.CudaProgram, e.Arena, e.Seed, b => e.TrainingPass(b, s_lossLabels), e.ApplyOptimizer, s => e.DropoutStep = s,
-                SmoothedNet.Engine<float>.InputOffset, SmoothedNet.InputFeatures, SmoothedNet.Engine<float>.OutputOffset, SmoothedNet.OutputFeatures, SmoothedNet.Engine<float>.GradientOffset, SmoothedNet.Engine<float>.Tensors.ToArray());
+            return Subject.Of(SmoothedNet.CudaProgram, e, b => e.TrainingPass(b, s_lossLabels));
         },
         ["AdjustedNet"] = () =>
         {
             var e = new AdjustedNet.Engine<float>(seed: 34);
-            return new Subject(AdjustedNet.CudaProgram, e.Arena, e.Seed, b => e.TrainingPass(b, s_lossLabels), e.ApplyOptimizer, s => e.DropoutStep = s,
-                AdjustedNet.Engine<float>.InputOffset, AdjustedNet.InputFeatures, AdjustedNet.Engine<float>.OutputOffset, AdjustedNet.OutputFeatures, AdjustedNet.Engine<float>.GradientOffset, AdjustedNet.Engine<float>.Tensors.ToArray());
+            return Subject.Of(AdjustedNet.CudaProgram, e, b => e.TrainingPass(b, s_lossLabels));
         },
         ["AdjustedAtRunTimeNet"] = () =>
         {
             var e = new AdjustedAtRunTimeNet.Engine<float>(seed: 35);
-            return new Subject(AdjustedAtRunTimeNet.CudaProgram, e.Arena, e.Seed, b => e.TrainingPass(b, s_lossLabels), e.ApplyOptimizer, s => e.DropoutStep = s,
-                AdjustedAtRunTimeNet.Engine<float>.InputOffset, AdjustedAtRunTimeNet.InputFeatures, AdjustedAtRunTimeNet.Engine<float>.OutputOffset, AdjustedAtRunTimeNet.OutputFeatures, AdjustedAtRunTimeNet.Engine<float>.GradientOffset, AdjustedAtRunTimeNet.Engine<float>.Tensors.ToArray());
+            return Subject.Of(AdjustedAtRunTimeNet.CudaProgram, e, b => e.TrainingPass(b, s_lossLabels));
         },
         ["TaiLrNet"] = () =>
         {
             var e = new TaiLrNet.Engine<float>(seed: 36);
-            return new Subject(TaiLrNet.CudaProgram, e.Arena, e.Seed, b => e.TrainingPass(b, s_lossLabels), e.ApplyOptimizer, s => e.DropoutStep = s,
-                TaiLrNet.Engine<float>.InputOffset, TaiLrNet.InputFeatures, TaiLrNet.Engine<float>.OutputOffset, TaiLrNet.OutputFeatures, TaiLrNet.Engine<float>.GradientOffset, TaiLrNet.Engine<float>.Tensors.ToArray());
+            return Subject.Of(TaiLrNet.CudaProgram, e, b => e.TrainingPass(b, s_lossLabels));
         },
         ["FloodBelowNet"] = () =>
         {
             var e = new FloodBelowNet.Engine<float>(seed: 37);
-            return new Subject(FloodBelowNet.CudaProgram, e.Arena, e.Seed, b => e.TrainingPass(b, s_lossLabels), e.ApplyOptimizer, s => e.DropoutStep = s,
-                FloodBelowNet.Engine<float>.InputOffset, FloodBelowNet.InputFeatures, FloodBelowNet.Engine<float>.OutputOffset, FloodBelowNet.OutputFeatures, FloodBelowNet.Engine<float>.GradientOffset, FloodBelowNet.Engine<float>.Tensors.ToArray());
+            return Subject.Of(FloodBelowNet.CudaProgram, e, b => e.TrainingPass(b, s_lossLabels));
         },
         ["FloodAboveNet"] = () =>
         {
             var e = new FloodAboveNet.Engine<float>(seed: 38);
-            return new Subject(FloodAboveNet.CudaProgram, e.Arena, e.Seed, b => e.TrainingPass(b, s_lossLabels), e.ApplyOptimizer, s => e.DropoutStep = s,
-                FloodAboveNet.Engine<float>.InputOffset, FloodAboveNet.InputFeatures, FloodAboveNet.Engine<float>.OutputOffset, FloodAboveNet.OutputFeatures, FloodAboveNet.Engine<float>.GradientOffset, FloodAboveNet.Engine<float>.Tensors.ToArray());
+            return Subject.Of(FloodAboveNet.CudaProgram, e, b => e.TrainingPass(b, s_lossLabels));
         },
         ["FloodedFocalNet"] = () =>
         {
             var e = new FloodedFocalNet.Engine<float>(seed: 39);
-            return new Subject(FloodedFocalNet.CudaProgram, e.Arena, e.Seed, b => e.TrainingPass(b, s_lossLabels), e.ApplyOptimizer, s => e.DropoutStep = s,
-                FloodedFocalNet.Engine<float>.InputOffset, FloodedFocalNet.InputFeatures, FloodedFocalNet.Engine<float>.OutputOffset, FloodedFocalNet.OutputFeatures, FloodedFocalNet.Engine<float>.GradientOffset, FloodedFocalNet.Engine<float>.Tensors.ToArray());
+            return Subject.Of(FloodedFocalNet.CudaProgram, e, b => e.TrainingPass(b, s_lossLabels));
         },
     };
 
@@ -315,8 +305,7 @@ public sealed partial class CudaEmulationTests
         int[] ids = PairIds(batch, CoSentPairs.Sequence, 11);
         ids.CopyTo(engine.Tokens, 0);
         float[] scores = { 4.2f, 1.0f, 3.0f, 1.0f }; // a tie: (1, 3) is no ordered pair
-        var subject = new Subject(CoSentPairs.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, scores), engine.ApplyOptimizer, s => engine.DropoutStep = s,
-            -1, 1, CoSentPairs.Engine<float>.OutputOffset, CoSentPairs.OutputFeatures, CoSentPairs.Engine<float>.GradientOffset, CoSentPairs.Engine<float>.Tensors.ToArray());
+        var subject = Subject.Of(CoSentPairs.CudaProgram, engine, b => engine.TrainingPass(b, scores));
         Check(subject, batch, Array.Empty<int>(), scores, new AdamW(learningRate: 0.01), o => CudaArgs.ForAdamW((AdamW)o), CoSentPairs.CudaProgram.AdamW,
             sequence: CoSentPairs.Sequence, ids: ids, pooled: true);
     }
@@ -329,8 +318,7 @@ public sealed partial class CudaEmulationTests
         int[] ids = PairIds(batch, PooledClassifier.Sequence, 13);
         ids.CopyTo(engine.Tokens, 0);
         int[] labels = { 0, 2, 1, 1, 0, 2, 2, 1 }; // one label per sequence
-        var subject = new Subject(PooledClassifier.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
-            -1, 1, PooledClassifier.Engine<float>.OutputOffset, PooledClassifier.OutputFeatures, PooledClassifier.Engine<float>.GradientOffset, PooledClassifier.Engine<float>.Tensors.ToArray());
+        var subject = Subject.Of(PooledClassifier.CudaProgram, engine, b => engine.TrainingPass(b, labels));
         Check(subject, batch, labels, Array.Empty<float>(), new AdamW(learningRate: 0.01), o => CudaArgs.ForAdamW((AdamW)o), PooledClassifier.CudaProgram.AdamW,
             sequence: PooledClassifier.Sequence, ids: ids, pooled: true);
     }
@@ -343,8 +331,7 @@ public sealed partial class CudaEmulationTests
         int[] ids = PairIds(batch, CosineMsePairs.Sequence, 11);
         ids.CopyTo(engine.Tokens, 0);
         float[] scores = { 0.9f, -0.2f, 0.4f, 0.1f };
-        var subject = new Subject(CosineMsePairs.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, scores), engine.ApplyOptimizer, s => engine.DropoutStep = s,
-            -1, 1, CosineMsePairs.Engine<float>.OutputOffset, CosineMsePairs.OutputFeatures, CosineMsePairs.Engine<float>.GradientOffset, CosineMsePairs.Engine<float>.Tensors.ToArray());
+        var subject = Subject.Of(CosineMsePairs.CudaProgram, engine, b => engine.TrainingPass(b, scores));
         Check(subject, batch, Array.Empty<int>(), scores, new Sgd(0.1), o => CudaArgs.ForSgd((Sgd)o), CosineMsePairs.CudaProgram.Sgd,
             sequence: CosineMsePairs.Sequence, ids: ids, pooled: true);
     }
@@ -371,8 +358,7 @@ public sealed partial class CudaEmulationTests
         var bad = good with { Model = "AllOpsMutated", Source = good.Source.Replace("0.134145f", "0.13f", StringComparison.Ordinal) };
         int[] labels = { 2, 0, 1, 2 };
         var engine = new AllOps.Engine<float>(seed: 11);
-        var subject = new Subject(bad, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
-            AllOps.Engine<float>.InputOffset, AllOps.InputFeatures, AllOps.Engine<float>.OutputOffset, AllOps.OutputFeatures, AllOps.Engine<float>.GradientOffset, AllOps.Engine<float>.Tensors.ToArray());
+        var subject = Subject.Of(bad, engine, b => engine.TrainingPass(b, labels));
         var e = Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => Check(subject, 4, labels, Array.Empty<float>(), new AdamW(), o => CudaArgs.ForAdamW((AdamW)o), bad.AdamW, steps: 1));
         Assert.Contains("∂", e.Message, StringComparison.Ordinal);
     }
@@ -389,8 +375,7 @@ public sealed partial class CudaEmulationTests
         int[] ids = PairIds(batch, CoSentPairs.Sequence, 11);
         ids.CopyTo(engine.Tokens, 0);
         float[] scores = { 4.2f, 1.0f, 3.0f, 1.0f };
-        var subject = new Subject(bad, engine.Arena, engine.Seed, b => engine.TrainingPass(b, scores), engine.ApplyOptimizer, s => engine.DropoutStep = s,
-            -1, 1, CoSentPairs.Engine<float>.OutputOffset, CoSentPairs.OutputFeatures, CoSentPairs.Engine<float>.GradientOffset, CoSentPairs.Engine<float>.Tensors.ToArray());
+        var subject = Subject.Of(bad, engine, b => engine.TrainingPass(b, scores));
         var e = Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => Check(subject, batch, Array.Empty<int>(), scores, new Sgd(0.1), o => CudaArgs.ForSgd((Sgd)o), bad.Sgd,
             steps: 1, sequence: CoSentPairs.Sequence, ids: ids, pooled: true));
         Assert.Contains("∂", e.Message, StringComparison.Ordinal);
@@ -411,8 +396,7 @@ public sealed partial class CudaEmulationTests
         int rows = batch * EntropyTalkingHeads.Sequence;
         int[] labels = Enumerable.Range(0, rows).Select(r => (r * 2 + 1) % 3).ToArray();
         var engine = new EntropyTalkingHeads.Engine<float>(seed: 20);
-        var subject = new Subject(bad, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
-            EntropyTalkingHeads.Engine<float>.InputOffset, EntropyTalkingHeads.InputFeatures, EntropyTalkingHeads.Engine<float>.OutputOffset, EntropyTalkingHeads.OutputFeatures, EntropyTalkingHeads.Engine<float>.GradientOffset, EntropyTalkingHeads.Engine<float>.Tensors.ToArray());
+        var subject = Subject.Of(bad, engine, b => engine.TrainingPass(b, labels));
         var e = Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => Check(subject, batch, labels, Array.Empty<float>(), new Sgd(0.05), o => CudaArgs.ForSgd((Sgd)o), bad.Sgd,
             steps: 1, sequence: EntropyTalkingHeads.Sequence));
         Assert.Contains("∂", e.Message, StringComparison.Ordinal);
