@@ -10,6 +10,16 @@ internal sealed class CodeWriter
     private readonly StringBuilder _text = new();
     private int _indent;
 
+    public CodeWriter()
+    {
+    }
+
+    /// <summary>A writer that starts <paramref name="indent"/> levels in (a body printed apart, then <see cref="Append"/>ed).</summary>
+    public CodeWriter(int indent) => _indent = indent;
+
+    /// <summary>The current indentation in columns.</summary>
+    public int Column => _indent * 4;
+
     /// <summary>Writes one line at the current indentation (an empty line has no trailing spaces).</summary>
     public CodeWriter Line(string line = "")
     {
@@ -43,7 +53,34 @@ internal sealed class CodeWriter
         return new Scope(this, close);
     }
 
+    /// <summary>Appends text another writer printed (at its own indentation).</summary>
+    public CodeWriter Append(string text)
+    {
+        _text.Append(text);
+        return this;
+    }
+
+    /// <summary>Marks the current position and indentation, for lines decided later (<see cref="Insert"/>).</summary>
+    public Mark Here() => new(_text.Length, _indent);
+
+    /// <summary>Writes <paramref name="lines"/> at <paramref name="mark"/>, at its indentation (the one mark of a writer, or
+    /// the last: text inserted earlier moves the marks after it).</summary>
+    public void Insert(Mark mark, System.Collections.Generic.IEnumerable<string> lines)
+    {
+        var block = new StringBuilder();
+        foreach (string line in lines)
+        {
+            if (line.Length > 0) block.Append(' ', mark.Indent * 4).Append(line);
+            block.Append('\n');
+        }
+
+        _text.Insert(mark.Position, block.ToString());
+    }
+
     public override string ToString() => _text.ToString();
+
+    /// <summary>A position in the text and the indentation there.</summary>
+    public readonly record struct Mark(int Position, int Indent);
 
     /// <summary>Closes a block when disposed.</summary>
     public readonly struct Scope : IDisposable

@@ -21,8 +21,10 @@ internal static partial class EngineEmitter
     /// <summary>The hook after a step: stops the schedule at the first non-finite output while a check is attached.</summary>
     private static void CheckHook(CodeWriter w, int index) => w.Line($"if (_check is not null && _check.Stop({Int(index)}, rows)) return;");
 
-    private static void GuardMembers(CodeWriter w, ModelPlan plan)
+    private static void GuardMembers(CpuWriter c)
     {
+        var w = c.Writer;
+        var plan = c.Plan;
         w.Line();
         w.Line("private global::Dsl.Runtime.NonFiniteCheck<T>? _check;");
         w.Line("private global::Dsl.Distributed.IGradientHook? _hookDuringCheck;");
@@ -30,7 +32,7 @@ internal static partial class EngineEmitter
         w.Line("/// <summary>What each schedule step writes (forward, the loss, backward), for the checking pass.</summary>");
         w.Line("private static readonly global::Dsl.Runtime.CheckedStep[] s_checkedSteps =");
         w.Line("{");
-        foreach (string entry in CheckedSteps(plan)) w.Line("    " + entry + ",");
+        foreach (string entry in CheckedSteps(c)) c.Line("    " + entry + ",");
         w.Line("};");
         w.Line();
         w.Lines($$"""
@@ -62,8 +64,7 @@ internal static partial class EngineEmitter
                 var check = new global::Dsl.Runtime.NonFiniteCheck<T>(Arena, s_checkedSteps);
                 _hookDuringCheck = GradientHook;
                 GradientHook = null;
-            {{(plan.Model.TokenInput ? "    _ = batch;" : "    check.Rows<T>(\"input\", \"inputs\", global::System.MemoryExtensions.AsSpan(Arena, InputOffset, batch * Sequence * InputFeatures), InputFeatures);")}}
-                _check = check;
+            {{(plan.Model.TokenInput ? "" : "    check.Rows<T>(\"input\", \"inputs\", global::System.MemoryExtensions.AsSpan(Arena, InputOffset, batch * Sequence * InputFeatures), InputFeatures);\n")}}    _check = check;
                 return check;
             }
 
@@ -86,11 +87,14 @@ internal static partial class EngineEmitter
     /// norm after it computes); a backward step writes its node's inputs' gradients and the parameter gradients it
     /// declares (<see cref="PlanStep.GradientWrites"/>); the loss writes ∂loss/∂prediction.
     /// </summary>
-    private static IEnumerable<string> CheckedSteps(ModelPlan plan)
+    private static IEnumerable<string> CheckedSteps(CpuWriter c)
     {
+        var plan = c.Plan;
         var model = plan.Model;
+        // Regions are (offset, length) pairs: the offsets by name.
+        string Regions(IEnumerable<int> regions) => string.Join(", ", regions.Select((x, i) => i % 2 == 0 ? c.At(x) : Int(x)));
         string Entry(string phase, string layer, string operation, IEnumerable<int> rowRegions, IEnumerable<int> fixedRegions) =>
-            $"new(\"{phase}\", {String(layer)}, {String(operation)}, new int[] {{ {string.Join(", ", rowRegions.Select(Int))} }}, new int[] {{ {string.Join(", ", fixedRegions.Select(Int))} }})";
+            $"new(\"{phase}\", {String(layer)}, {String(operation)}, new int[] {{ {Regions(rowRegions)} }}, new int[] {{ {Regions(fixedRegions)} }})";
         string Where(PlanStep s) => s.Layer.Length > 0 ? s.Layer : OpRegistry.Get(model.Nodes[s.Node].Op).Label(model.Nodes[s.Node]);
         var layers = model.Layers.ToDictionary(l => l.Path, System.StringComparer.Ordinal);
         // The step's own node as the description comment says it ("Dense 784 → 1024 + bias"), with what it also computes.

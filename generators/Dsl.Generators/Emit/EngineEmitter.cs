@@ -27,26 +27,44 @@ internal static partial class EngineEmitter
         using (w.Block("public sealed class Engine<T> : global::Dsl.Distributed.IDataParallelEngine<T>, global::Dsl.Runtime.IEngine<T> where T : unmanaged, global::System.Numerics.IFloatingPointIeee754<T>"))
         {
             var dataParallel = DataParallelPlan.For(plan);
-            Constants(w, plan);
+            var c = new CpuWriter(w, plan, new ArenaNames(plan));
+            var names = Constants(c);
             Members(w, plan);
             DataParallelMembers(w, dataParallel);
             InterfaceMembers(w, plan);
-            Initialization(w, plan);
-            Forward(w, plan);
+            Initialization(c);
+            Forward(c);
             if (model.LossNode >= 0)
             {
-                Loss(w, plan);
-                Backward(w, plan, dataParallel);
-                Ops.Adversarial.CpuMembers(w, plan);
-                GuardMembers(w, plan);
+                Loss(c);
+                Backward(c, dataParallel);
+                Ops.Adversarial.CpuMembers(c);
+                GuardMembers(c);
             }
 
-            Ops.SpectralNorm.CpuMembers(w, plan);
+            Ops.SpectralNorm.CpuMembers(c);
+            if (c.Names.SliceUsed)
+            {
+                w.Line();
+                w.Line("/// <summary>A slice of the arena: <c>AsSpan(a, offset, length)</c>.</summary>");
+                w.Line("[global::System.Runtime.CompilerServices.MethodImpl(");
+                w.Line("    global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
+                w.Line($"private static global::System.Span<T> {CpuWriter.SliceHelper}(T[] a, int offset, int length) =>");
+                w.Line("    global::System.MemoryExtensions.AsSpan(a, offset, length);");
+            }
+
+            // The names the code read, declared where the layout constants end.
+            var declarations = c.Names.Declarations().ToList();
+            if (declarations.Count > 0)
+                w.Insert(names, new[] { "", "// The arena's tensors by name (element offsets; the description above gives every buffer)." }.Concat(declarations));
         }
     }
 
-    private static void Constants(CodeWriter w, ModelPlan plan)
+    /// <summary>The layout constants and tables; returns where the arena's names go (decided once the code is printed).</summary>
+    private static CodeWriter.Mark Constants(CpuWriter c)
     {
+        var w = c.Writer;
+        var plan = c.Plan;
         var model = plan.Model;
         w.Line("/// <summary>Largest batch a step accepts.</summary>");
         w.Line($"public const int MaxBatch = {Int(model.MaxBatch)};");
@@ -74,11 +92,12 @@ internal static partial class EngineEmitter
         w.Line($"public const int OutputOffset = {Int(plan.OutputOffset)};");
         w.Line("/// <summary>Total arena length in elements.</summary>");
         w.Line($"public const int ArenaLength = {Int(plan.ArenaLength)};");
+        var names = w.Here();
         w.Line();
         w.Line("private static readonly global::Dsl.Optimizers.ParameterTensor[] s_tensors =");
         w.Line("{");
         foreach (var p in plan.Parameters)
-            w.Line($"    new({String(p.Name)}, {Int(p.Offset)}, {Int(p.Rows * p.Columns)}, {Bool(p.IsMatrix)}),");
+            w.Line($"    new({String(p.Name)}, {c.At(p.Offset)}, {Int(p.Rows * p.Columns)}, {Bool(p.IsMatrix)}),");
         w.Line("};");
         w.Line();
         w.Line("private static readonly int[][] s_shapes =");
@@ -87,6 +106,7 @@ internal static partial class EngineEmitter
             w.Line(p.IsMatrix ? $"    new[] {{ {Int(p.Rows)}, {Int(p.Columns)} }}," : $"    new[] {{ {Int(p.Columns)} }},");
         w.Line("};");
         w.Line();
+        return names;
     }
 
     private static void Members(CodeWriter w, ModelPlan plan)
@@ -183,8 +203,10 @@ internal static partial class EngineEmitter
     private static System.Collections.Generic.IEnumerable<PlanStep> ForwardSteps(ModelPlan plan)
         => plan.Forward.Where(s => s is not Ops.LossStep);
 
-    private static void Initialization(CodeWriter w, ModelPlan plan)
+    private static void Initialization(CpuWriter c)
     {
+        var w = c.Writer;
+        var plan = c.Plan;
         if (!plan.Model.TokenInput)
         {
             w.Line("/// <summary>The input staging buffer (MaxRows × InputFeatures).</summary>");
@@ -207,64 +229,105 @@ internal static partial class EngineEmitter
                     case InitKind.Uniform:
                         w.Line($"// {p.Name} [{Int(p.Rows)}, {Int(p.Columns)}]: U(±{Double(p.Bound)})");
                         using (w.Block($"for (int i = 0; i < {length}; i++)"))
-                            w.Line($"Arena[{Int(p.Offset)} + i] = T.CreateTruncating((random.NextDouble() * 2 - 1) * {Double(p.Bound)});");
+                            w.Line($"Arena[{c.At(p.Offset)} + i] = T.CreateTruncating((random.NextDouble() * 2 - 1) * {Double(p.Bound)});");
                         break;
                     case InitKind.Normal:
                         w.Line($"// {p.Name} [{Int(p.Rows)}, {Int(p.Columns)}]: N(0, {Double(p.Bound)}²)");
                         using (w.Block($"for (int i = 0; i < {length}; i++)"))
-                            w.Line($"Arena[{Int(p.Offset)} + i] = T.CreateTruncating(random.NextGaussian() * {Double(p.Bound)});");
+                            w.Line($"Arena[{c.At(p.Offset)} + i] = T.CreateTruncating(random.NextGaussian() * {Double(p.Bound)});");
                         break;
                     case InitKind.Ones:
-                        w.Line($"global::System.MemoryExtensions.AsSpan(Arena, {Int(p.Offset)}, {length}).Fill(T.One); // {p.Name}: 1");
+                        c.Line($"{c.SpanA(p.Offset, length)}.Fill(T.One); // {p.Name}: 1");
                         break;
                     case InitKind.Identity:
                         w.Line($"// {p.Name}: identity (the heads start unmixed)");
-                        w.Line($"for (int i = 0; i < {Int(p.Rows)}; i++) Arena[{Int(p.Offset)} + i * {Int(p.Columns)} + i] = T.One;");
+                        c.Line($"for (int i = 0; i < {Int(p.Rows)}; i++) Arena[{c.At(p.Offset)} + i * {Int(p.Columns)} + i] = T.One;");
                         break;
                 }
             }
 
-            var steps = new CpuWriter(w, plan);
-            foreach (var s in plan.Forward) s.Initialize(steps);
-            Ops.SpectralNorm.CpuInitialize(w, plan);
+            foreach (var s in plan.Forward) s.Initialize(c);
+            Ops.SpectralNorm.CpuInitialize(c);
         }
 
         w.Line();
     }
 
-    private static void Forward(CodeWriter w, ModelPlan plan)
+    private static void Forward(CpuWriter c)
     {
+        var w = c.Writer;
+        var plan = c.Plan;
         string source = plan.Model.TokenInput ? "<see cref=\"Tokens\"/>" : "<see cref=\"Input\"/>";
         w.Line($"/// <summary>Runs the forward pass on the first <paramref name=\"batch\"/> examples (batch × Sequence rows) of {source};");
         w.Line("/// the result lands in <see cref=\"Output\"/>. <paramref name=\"training\"/> turns dropout on.</summary>");
         using (w.Block("public void Forward(int batch, bool training)"))
         {
-            w.Line("var a = Arena;");
-            w.Line("int rows = batch * Sequence;");
-            w.Line("_ = a;");
-            w.Line("_ = rows;");
-            w.Line("var profile = Profile;");
-            w.Line("profile?.Begin();");
-            Ops.SpectralNorm.CpuForward(w, plan);
-            var steps = new CpuWriter(w, plan);
+            // The body first, so the locals are declared only when it reads them.
+            var body = new CodeWriter(w.Column / 4);
+            var steps = c.Over(body);
+            body.Line("var profile = Profile;");
+            body.Line("profile?.Begin();");
+            Ops.SpectralNorm.CpuForward(steps);
             int check = 0;
             int lap = 0;
             foreach (var s in ForwardSteps(plan))
             {
                 s.Cpu(steps);
-                if (plan.Model.LossNode >= 0) CheckHook(w, check++); // the non-finite guard's checking pass
-                w.Line($"profile?.Lap({Int(lap++)});");
+                if (plan.Model.LossNode >= 0) CheckHook(body, check++); // the non-finite guard's checking pass
+                body.Line($"profile?.Lap({Int(lap++)});");
             }
+
+            Locals(w, body.ToString(), "int rows = batch * Sequence;");
         }
 
         w.Line();
     }
 
-    private static void Loss(CodeWriter w, ModelPlan plan)
+    /// <summary>Declares the locals <c>a</c> (the arena) and <c>rows</c> (<paramref name="rows"/>) that
+    /// <paramref name="body"/> reads, then appends it.</summary>
+    private static void Locals(CodeWriter w, string body, string rows)
     {
+        if (Reads(body, "a")) w.Line("var a = Arena;");
+        if (Reads(body, "rows")) w.Line(rows);
+        w.Append(body);
+    }
+
+    /// <summary>Whether generated code reads the local <paramref name="name"/> (outside comments and strings).</summary>
+    internal static bool Reads(string code, string name)
+    {
+        foreach (string raw in code.Split('\n'))
+        {
+            string line = raw.TrimStart();
+            if (line.StartsWith("//", System.StringComparison.Ordinal)) continue;
+            for (int i = 0; i < line.Length; i++)
+            {
+                char ch = line[i];
+                if (ch == '"')
+                {
+                    for (i++; i < line.Length && line[i] != '"'; i++)
+                        if (line[i] == '\\') i++;
+                    continue;
+                }
+
+                if (ch == '/' && i + 1 < line.Length && line[i + 1] == '/') break;
+                if (string.CompareOrdinal(line, i, name, 0, name.Length) != 0) continue;
+                bool before = i > 0 && (char.IsLetterOrDigit(line[i - 1]) || line[i - 1] is '_' or '.');
+                int end = i + name.Length;
+                bool after = end < line.Length && (char.IsLetterOrDigit(line[end]) || line[end] == '_');
+                if (!before && !after) return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static void Loss(CpuWriter c)
+    {
+        var w = c.Writer;
+        var plan = c.Plan;
         if (plan.Model.MultiTask is not null)
         {
-            Ops.MultiTask.CpuLoss(w, plan);
+            Ops.MultiTask.CpuLoss(c);
             return;
         }
 
@@ -273,7 +336,7 @@ internal static partial class EngineEmitter
         var op = OpRegistry.Get<LossOp>(plan.Model.Nodes[step.Node].Op)!;
         if (!op.IsPlain(options) || plan.Model.Pooled)
         {
-            ExtendedLoss(w, plan, step, op, options);
+            ExtendedLoss(c, step, op, options);
             return;
         }
 
@@ -291,7 +354,7 @@ internal static partial class EngineEmitter
             w.Line(labels
                 ? "// loss = mean over rows of −log softmax(z)[label], fused with ∂loss/∂z = (softmax(z) − onehot)/rows"
                 : "// loss = mean (p − t)², fused with ∂loss/∂p = 2(p − t)/n");
-            w.Line($"double loss = {op.Kernel(options, step, targetName, gradient: true)};");
+            c.Line($"double loss = {op.Kernel(c, options, step, targetName, gradient: true)};");
             w.Line("Backward(batch);");
             w.Line("return loss;");
         }
@@ -302,7 +365,7 @@ internal static partial class EngineEmitter
         {
             w.Line("Forward(batch, training: false);");
             w.Line("int rows = batch * Sequence;");
-            w.Line($"return {op.Kernel(options, step, targetName, gradient: false)};");
+            c.Line($"return {op.Kernel(c, options, step, targetName, gradient: false)};");
         }
 
         w.Line();
@@ -312,8 +375,10 @@ internal static partial class EngineEmitter
 
     /// <summary>TrainingPass and Loss for every loss but the plain cross-entropy/MSE of an unpooled model (whose
     /// code <see cref="Loss"/> prints unchanged).</summary>
-    private static void ExtendedLoss(CodeWriter w, ModelPlan plan, LossStep step, LossOp op, LossOptions options)
+    private static void ExtendedLoss(CpuWriter c, LossStep step, LossOp op, LossOptions options)
     {
+        var w = c.Writer;
+        var plan = c.Plan;
         var model = plan.Model;
         var (targetType, targetName) = op.Targets switch
         {
@@ -322,7 +387,7 @@ internal static partial class EngineEmitter
             _ => ("global::System.ReadOnlySpan<int>", "labels"),
         };
         string rows = model.Pooled ? "batch" : "batch * Sequence";
-        op.CpuMembers(new CpuWriter(w, plan), options, step);
+        op.CpuMembers(c, options, step);
         bool flood = options.Flood >= 0;
         string per = op.ComparesPairs ? "the loss of the batch's batch / 2 interleaved sentence pairs" : "the mean loss per row";
         w.Line($"/// <summary>Forward, loss and backward on the first <paramref name=\"batch\"/> examples: returns {per} and");
@@ -333,11 +398,11 @@ internal static partial class EngineEmitter
             w.Line("var a = Arena;");
             w.Line($"int rows = {rows};");
             w.Line($"// {op.Formula(options)}, fused with its gradient");
-            w.Line($"double loss = {op.Kernel(options, step, targetName, gradient: true)};");
+            c.Line($"double loss = {op.Kernel(c, options, step, targetName, gradient: true)};");
             if (flood)
             {
-                w.Line(Flood.Comment(options.Flood));
-                w.Line($"loss = {Flood.Apply("loss", options.Flood, step)};");
+                c.Line(Flood.Comment(options.Flood));
+                c.Line($"loss = {Flood.Apply(c, "loss", options.Flood, step)};");
             }
 
             w.Line("Backward(batch);");
@@ -349,10 +414,10 @@ internal static partial class EngineEmitter
         using (w.Block($"public double Loss(int batch, {targetType} {targetName})"))
         {
             w.Line("Forward(batch, training: false);");
-            w.Line($"int rows = {rows};");
-            w.Line("_ = rows;");
-            string value = op.Kernel(options, step, targetName, gradient: false);
-            w.Line(flood ? $"return {Flood.Value(value, options.Flood)};" : $"return {value};");
+            string value = op.Kernel(c, options, step, targetName, gradient: false);
+            string result = flood ? $"return {Flood.Value(value, options.Flood)};" : $"return {value};";
+            if (Reads(result, "rows")) w.Line($"int rows = {rows};");
+            c.Line(result);
         }
 
         w.Line();
@@ -360,15 +425,18 @@ internal static partial class EngineEmitter
         w.Line();
     }
 
-    private static void Backward(CodeWriter w, ModelPlan plan, DataParallelPlan dataParallel)
+    private static void Backward(CpuWriter c, DataParallelPlan dataParallel)
     {
-        w.Line("/// <summary>The backward schedule: reverse order, each step's first write to a gradient overwrites it,");
-        w.Line("/// later writes accumulate (so nothing is zeroed before a step). <see cref=\"GradientHook\"/> hears which part");
-        w.Line("/// of the gradient region is final after each step (gradient offset onwards), and when the pass is done.</summary>");
-        using (w.Block("private void Backward(int batch)"))
+        var outer = c.Writer;
+        var plan = c.Plan;
+        outer.Line("/// <summary>The backward schedule: reverse order, each step's first write to a gradient overwrites it,");
+        outer.Line("/// later writes accumulate (so nothing is zeroed before a step). <see cref=\"GradientHook\"/> hears which part");
+        outer.Line("/// of the gradient region is final after each step (gradient offset onwards), and when the pass is done.</summary>");
+        using (outer.Block("private void Backward(int batch)"))
         {
-            w.Line("var a = Arena;");
-            w.Line(plan.Model.Pooled ? "int rows = batch; // after the MeanPool: one row per example" : "int rows = batch * Sequence;");
+            // The body first, so the locals are declared only when it reads them.
+            var w = new CodeWriter(outer.Column / 4);
+            var steps = c.Over(w);
             int lap = ForwardSteps(plan).Count();
             w.Line("var profile = Profile;");
             w.Line($"profile?.Lap({Int(lap++)}); // the loss");
@@ -384,7 +452,6 @@ internal static partial class EngineEmitter
             int check = CheckedForwardSteps(plan);
             CheckHook(w, check++); // ∂loss/∂prediction, written by the loss
             Ready(dataParallel.BeforeBackward);
-            var steps = new CpuWriter(w, plan);
             for (int i = 0; i < plan.Backward.Count; i++)
             {
                 plan.Backward[i].Cpu(steps);
@@ -393,8 +460,9 @@ internal static partial class EngineEmitter
                 w.Line($"profile?.Lap({Int(lap++)});");
             }
 
-            Ops.SpectralNorm.CpuBackward(w, plan);
+            Ops.SpectralNorm.CpuBackward(steps);
             w.Line("hook?.Complete();");
+            Locals(outer, w.ToString(), plan.Model.Pooled ? "int rows = batch; // after the MeanPool: one row per example" : "int rows = batch * Sequence;");
         }
     }
 

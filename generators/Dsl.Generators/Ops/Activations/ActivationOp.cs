@@ -102,7 +102,7 @@ internal abstract class ActivationOp : Op
         {
             string n = $"rows * {Int(Width)}";
             w.Line($"// {Title}: y = {Activation}(x)");
-            w.Line($"{CpuWriter.Kernels}.Activation.Forward<T, {Op.KernelType}>({Op.KernelValue(Options)}, {CpuWriter.Span(X, n)}, {CpuWriter.Span(Y, n)});");
+            w.Line($"{CpuWriter.Kernels}.Activation.Forward<T, {Op.KernelType}>({Op.KernelValue(Options)}, {w.Span(X, n)}, {w.Span(Y, n)});");
         }
 
         public override void Cuda(CudaWriter w) =>
@@ -119,8 +119,8 @@ internal abstract class ActivationOp : Op
         {
             string n = $"rows * {Int(Width)}";
             w.Line($"// {Title} backward — forward: y = {Op.Short}(x); ∂x {CpuWriter.Op(AccumulateDX)} ∂y ⊙ {Op.Short}′(x)");
-            w.Line($"{CpuWriter.Kernels}.Activation.Backward<T, {Op.KernelType}>({Op.KernelValue(Options)}, {CpuWriter.Span(X, n)}, {CpuWriter.Span(Y, n)}, {CpuWriter.Span(DY, n)}, {CpuWriter.Span(AccumulateDX ? DY : DX, n)});");
-            if (AccumulateDX) w.Line($"{CpuWriter.Kernels}.Elementwise.AddInPlace<T>({CpuWriter.Span(DX, n)}, {CpuWriter.Span(DY, n)});");
+            w.Line($"{CpuWriter.Kernels}.Activation.Backward<T, {Op.KernelType}>({Op.KernelValue(Options)}, {w.Span(X, n)}, {w.Span(Y, n)}, {w.Span(DY, n)}, {w.Span(AccumulateDX ? DY : DX, n)});");
+            if (AccumulateDX) w.Line($"{CpuWriter.Kernels}.Elementwise.AddInPlace<T>({w.Span(DX, n)}, {w.Span(DY, n)});");
         }
 
         public override void Cuda(CudaWriter w) =>

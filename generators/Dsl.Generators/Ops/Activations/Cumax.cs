@@ -53,7 +53,7 @@ internal sealed class Cumax : Op
         {
             string n = $"rows * {Int(Width)}";
             w.Line($"// {Title}: y = cumax(x) = cs→(softmax(x)) per row of {Int(Width)}");
-            w.Line($"{CpuWriter.Kernels}.Cumax.Forward<T>({CpuWriter.Span(X, n)}, {CpuWriter.Span(Y, n)}, rows, {Int(Width)});");
+            w.Line($"{CpuWriter.Kernels}.Cumax.Forward<T>({w.Span(X, n)}, {w.Span(Y, n)}, rows, {Int(Width)});");
         }
 
         // One thread per row: the row is a scan, and master gates have tens of levels.
@@ -73,7 +73,7 @@ internal sealed class Cumax : Op
         {
             string n = $"rows * {Int(Width)}";
             w.Line($"// {Title} backward — forward: y = cs→(p), p = softmax(x); s = cs←(∂y), ∂x {CpuWriter.Op(AccumulateDX)} p ⊙ (s − p·s)");
-            w.Line($"{CpuWriter.Kernels}.Cumax.Backward<T>({CpuWriter.Span(X, n)}, {CpuWriter.Span(DY, n)}, {CpuWriter.Span(DX, n)}, rows, {Int(Width)}, {Bool(AccumulateDX)});");
+            w.Line($"{CpuWriter.Kernels}.Cumax.Backward<T>({w.Span(X, n)}, {w.Span(DY, n)}, {w.Span(DX, n)}, rows, {Int(Width)}, {Bool(AccumulateDX)});");
         }
 
         public override void Cuda(CudaWriter w) =>

@@ -260,7 +260,7 @@ internal abstract partial class AttentionOp : Op
             if (Attention.RopeTable < 0) return;
             var o = Attention.Options;
             string length = Int(RopeTableLength(w.Plan.Model.Sequence, o.RotaryDim));
-            w.Line($"{CpuWriter.Kernels}.Rope.BuildTable<T>({CpuWriter.SpanA(Attention.RopeTable, length)}, Sequence, {Int(o.RotaryDim)}, {Double(o.RopeBase)}); // {Layer} RoPE");
+            w.Line($"{CpuWriter.Kernels}.Rope.BuildTable<T>({w.SpanA(Attention.RopeTable, length)}, Sequence, {Int(o.RotaryDim)}, {Double(o.RopeBase)}); // {Layer} RoPE");
         }
     }
 
@@ -306,29 +306,29 @@ internal abstract partial class AttentionOp : Op
         string kind = o.Linear ? "linear attention, φ = elu + 1" : $"softmax attention, λ = {(o.EntropyInvariant ? "ln n_i / (ln 512 · √d)" : Double(ap.Scale))}";
         w.Line($"// {s.Layer}: {Int(o.Heads)} heads ({kind}{(o.Causal ? ", causal" : "")}{(o.Window > 0 ? $", window {Int(o.Window)}" : "")}{(o.TalkingHeads ? ", talking heads" : "")}{(o.Alibi ? ", ALiBi −m_h·|i − j|" : "")}), key size {Int(o.KeySize)}, value size {Int(o.ValueSize)}");
         w.Line($"//   q|k|v[rows, {Int(width)}] = x[rows, {Int(s.In)}] · W_qkvᵀ{(ap.Bqkv >= 0 ? " + b_qkv" : "")}");
-        string qkvEpilogue = ap.Bqkv >= 0 ? $"new {CpuWriter.Kernels}.BiasEpilogue<T>(a, {Int(ap.Bqkv)})" : $"new {CpuWriter.Kernels}.NoEpilogue<T>()";
+        string qkvEpilogue = ap.Bqkv >= 0 ? $"new {CpuWriter.Kernels}.BiasEpilogue<T>(a, {w.At(ap.Bqkv)})" : $"new {CpuWriter.Kernels}.NoEpilogue<T>()";
         string columnGroup = "";
         if (ap.RopeTable >= 0)
         {
             // RoPE runs in the product's epilogue, on each row's q and k heads while the row is in cache;
             // columnGroup keeps every epilogue segment to whole heads.
             w.Line($"//   epilogue: RoPE on q and k, pairs (j, j + {Int(o.RotaryDim / 2)}) of each head rotated by position·θ_j, θ_j = {Double(o.RopeBase)}^(−2j/{Int(o.RotaryDim)})");
-            qkvEpilogue = $"new {CpuWriter.Kernels}.RopeEpilogue<T>(a, {Int(ap.Bqkv)}, {Int(ap.RopeTable)}, Sequence, {Int(o.KeySize)}, {Int(o.RotaryDim)}, {Int(2 * hk)})";
+            qkvEpilogue = $"new {CpuWriter.Kernels}.RopeEpilogue<T>(a, {w.At(ap.Bqkv)}, {w.At(ap.RopeTable)}, Sequence, {Int(o.KeySize)}, {Int(o.RotaryDim)}, {Int(2 * hk)})";
             columnGroup = $", columnGroup: {Int(o.KeySize)}";
         }
 
-        w.Line($"{CpuWriter.Kernels}.Gemm.Multiply(a, {Int(s.X)}, {Int(s.In)}, false, a, {Int(ap.Wqkv)}, {Int(s.In)}, true, a, {Int(ap.Qkv)}, {Int(width)},");
-        w.Line($"    rows, {Int(width)}, {Int(s.In)}, false, {qkvEpilogue}{columnGroup});");
+        w.Gemm($"a, {w.At(s.X)}, {Int(s.In)}, false", $"a, {w.At(ap.Wqkv)}, {Int(s.In)}, true", $"a, {w.At(ap.Qkv)}, {Int(width)}",
+            $"rows, {Int(width)}, {Int(s.In)}, false, {qkvEpilogue}{columnGroup}");
 
         w.Line($"//   heads[rows, {Int(hv)}] per (example, head) tile{(o.Linear ? "" : ", online softmax: no attention matrix is stored")}");
-        string mixes = o.TalkingHeads ? $"{CpuWriter.Span(ap.PreMix, Int(o.Heads * o.Heads))}, {CpuWriter.Span(ap.PostMix, Int(o.Heads * o.Heads))}, " : "";
+        string mixes = o.TalkingHeads ? $"{w.Span(ap.PreMix, Int(o.Heads * o.Heads))}, {w.Span(ap.PostMix, Int(o.Heads * o.Heads))}, " : "";
         w.Line($"{CpuWriter.Kernels}.{KernelName(o)}.Forward<T>({KernelOptions(s)}, batch,");
-        w.Line($"    {CpuWriter.Span(ap.Qkv, all)}, {CpuWriter.Span(ap.Qkv + hk, $"{all} - {Int(hk)}")}, {CpuWriter.Span(ap.Qkv + 2 * hk, $"{all} - {Int(2 * hk)}")}, {Int(width)},");
-        w.Line($"    {mixes}{CpuWriter.Span(ap.Heads, $"rows * {Int(hv)}")}, {Int(hv)}, {CpuWriter.Span(ap.Stats, $"batch * {Int(o.Heads)} * Sequence")});");
+        w.Line($"    {w.Span(ap.Qkv, all)}, {w.Span(ap.Qkv + hk, $"{all} - {Int(hk)}")}, {w.Span(ap.Qkv + 2 * hk, $"{all} - {Int(2 * hk)}")}, {Int(width)},");
+        w.Line($"    {mixes}{w.Span(ap.Heads, $"rows * {Int(hv)}")}, {Int(hv)}, {w.Span(ap.Stats, $"batch * {Int(o.Heads)} * Sequence")});");
         w.Line($"//   y[rows, {Int(s.Out)}] = heads · W_oᵀ{(ap.Bo >= 0 ? " + b_o" : "")}");
-        string outEpilogue = ap.Bo >= 0 ? $"new {CpuWriter.Kernels}.BiasEpilogue<T>(a, {Int(ap.Bo)})" : $"new {CpuWriter.Kernels}.NoEpilogue<T>()";
-        w.Line($"{CpuWriter.Kernels}.Gemm.Multiply(a, {Int(ap.Heads)}, {Int(hv)}, false, a, {Int(ap.Wo)}, {Int(hv)}, true, a, {Int(s.Y)}, {Int(s.Out)},");
-        w.Line($"    rows, {Int(s.Out)}, {Int(hv)}, false, {outEpilogue});");
+        string outEpilogue = ap.Bo >= 0 ? $"new {CpuWriter.Kernels}.BiasEpilogue<T>(a, {w.At(ap.Bo)})" : $"new {CpuWriter.Kernels}.NoEpilogue<T>()";
+        w.Gemm($"a, {w.At(ap.Heads)}, {Int(hv)}, false", $"a, {w.At(ap.Wo)}, {Int(hv)}, true", $"a, {w.At(s.Y)}, {Int(s.Out)}",
+            $"rows, {Int(s.Out)}, {Int(hv)}, false, {outEpilogue}");
     }
 
     private static void CpuBackward(CpuWriter w, BackwardStep s)
@@ -343,38 +343,38 @@ internal abstract partial class AttentionOp : Op
         string no = $"new {CpuWriter.Kernels}.NoEpilogue<T>()";
         w.Line($"// {s.Layer} backward — forward: q|k|v = x·W_qkvᵀ, heads = attention(q, k, v), y = heads·W_oᵀ");
         w.Line($"//   ∂W_o {op} ∂yᵀ·heads{(ap.Bo >= 0 ? $", ∂b_o {op} Σ ∂y" : "")}, ∂heads = ∂y·W_o");
-        w.Line($"{CpuWriter.Kernels}.Gemm.Multiply(a, {Int(s.DY)}, {Int(s.Out)}, true, a, {Int(ap.Heads)}, {Int(hv)}, false, a, {Int(g + ap.Wo)}, {Int(hv)},");
-        w.Line($"    {Int(s.Out)}, {Int(hv)}, rows, {acc}, {no});");
+        w.Gemm($"a, {w.At(s.DY)}, {Int(s.Out)}, true", $"a, {w.At(ap.Heads)}, {Int(hv)}, false", $"a, {w.At(g + ap.Wo)}, {Int(hv)}",
+            $"{Int(s.Out)}, {Int(hv)}, rows, {acc}, {no}");
         if (ap.Bo >= 0)
-            w.Line($"{CpuWriter.Kernels}.Elementwise.ColumnSums<T>({CpuWriter.Span(s.DY, $"rows * {Int(s.Out)}")}, rows, {Int(s.Out)}, {CpuWriter.Span(g + ap.Bo, Int(s.Out))}, {acc});");
-        w.Line($"{CpuWriter.Kernels}.Gemm.Multiply(a, {Int(s.DY)}, {Int(s.Out)}, false, a, {Int(ap.Wo)}, {Int(hv)}, false, a, {Int(ap.DHeads)}, {Int(hv)},");
-        w.Line($"    rows, {Int(hv)}, {Int(s.Out)}, false, {no});");
+            w.Line($"{CpuWriter.Kernels}.Elementwise.ColumnSums<T>({w.Span(s.DY, $"rows * {Int(s.Out)}")}, rows, {Int(s.Out)}, {w.Span(g + ap.Bo, Int(s.Out))}, {acc});");
+        w.Gemm($"a, {w.At(s.DY)}, {Int(s.Out)}, false", $"a, {w.At(ap.Wo)}, {Int(hv)}, false", $"a, {w.At(ap.DHeads)}, {Int(hv)}",
+            $"rows, {Int(hv)}, {Int(s.Out)}, false, {no}");
         w.Line($"//   ∂q, ∂k, ∂v from the saved row statistics (scores recomputed per tile){(o.TalkingHeads ? $"; ∂mixes {op}" : "")}");
         w.Line($"{CpuWriter.Kernels}.{KernelName(o)}.Backward<T>({KernelOptions(s)}, batch,");
-        w.Line($"    {CpuWriter.Span(ap.Qkv, all)}, {CpuWriter.Span(ap.Qkv + hk, $"{all} - {Int(hk)}")}, {CpuWriter.Span(ap.Qkv + 2 * hk, $"{all} - {Int(2 * hk)}")}, {Int(width)},");
+        w.Line($"    {w.Span(ap.Qkv, all)}, {w.Span(ap.Qkv + hk, $"{all} - {Int(hk)}")}, {w.Span(ap.Qkv + 2 * hk, $"{all} - {Int(2 * hk)}")}, {Int(width)},");
         if (o.TalkingHeads)
-            w.Line($"    {CpuWriter.Span(ap.PreMix, Int(o.Heads * o.Heads))}, {CpuWriter.Span(ap.PostMix, Int(o.Heads * o.Heads))},");
-        w.Line($"    {CpuWriter.Span(ap.Heads, $"rows * {Int(hv)}")}, {CpuWriter.Span(ap.DHeads, $"rows * {Int(hv)}")}, {Int(hv)}, {CpuWriter.Span(ap.Stats, $"batch * {Int(o.Heads)} * Sequence")},");
-        w.Line($"    {CpuWriter.Span(ap.DQkv, all)}, {CpuWriter.Span(ap.DQkv + hk, $"{all} - {Int(hk)}")}, {CpuWriter.Span(ap.DQkv + 2 * hk, $"{all} - {Int(2 * hk)}")}, {Int(width)}{(o.TalkingHeads ? $"," : ");")}");
+            w.Line($"    {w.Span(ap.PreMix, Int(o.Heads * o.Heads))}, {w.Span(ap.PostMix, Int(o.Heads * o.Heads))},");
+        w.Line($"    {w.Span(ap.Heads, $"rows * {Int(hv)}")}, {w.Span(ap.DHeads, $"rows * {Int(hv)}")}, {Int(hv)}, {w.Span(ap.Stats, $"batch * {Int(o.Heads)} * Sequence")},");
+        w.Line($"    {w.Span(ap.DQkv, all)}, {w.Span(ap.DQkv + hk, $"{all} - {Int(hk)}")}, {w.Span(ap.DQkv + 2 * hk, $"{all} - {Int(2 * hk)}")}, {Int(width)}{(o.TalkingHeads ? $"," : ");")}");
         if (o.TalkingHeads)
-            w.Line($"    {CpuWriter.Span(g + ap.PreMix, Int(o.Heads * o.Heads))}, {CpuWriter.Span(g + ap.PostMix, Int(o.Heads * o.Heads))}, {acc});");
+            w.Line($"    {w.Span(g + ap.PreMix, Int(o.Heads * o.Heads))}, {w.Span(g + ap.PostMix, Int(o.Heads * o.Heads))}, {acc});");
         if (ap.RopeTable >= 0)
         {
-            string table = $"global::System.MemoryExtensions.AsSpan(a, {Int(ap.RopeTable)}, Sequence * {Int(o.RotaryDim)})";
+            string table = w.Span(ap.RopeTable, $"Sequence * {Int(o.RotaryDim)}");
             w.Line("//   RoPE backward: rotate ∂q and ∂k back by −position·θ");
-            w.Line($"{CpuWriter.Kernels}.Rope.Backward<T>({CpuWriter.Span(ap.DQkv, all)}, rows, {Int(width)}, {Int(o.Heads)}, {Int(o.KeySize)}, {Int(o.RotaryDim)}, Sequence, {table});");
-            w.Line($"{CpuWriter.Kernels}.Rope.Backward<T>({CpuWriter.Span(ap.DQkv + hk, $"{all} - {Int(hk)}")}, rows, {Int(width)}, {Int(o.Heads)}, {Int(o.KeySize)}, {Int(o.RotaryDim)}, Sequence, {table});");
+            w.Line($"{CpuWriter.Kernels}.Rope.Backward<T>({w.Span(ap.DQkv, all)}, rows, {Int(width)}, {Int(o.Heads)}, {Int(o.KeySize)}, {Int(o.RotaryDim)}, Sequence, {table});");
+            w.Line($"{CpuWriter.Kernels}.Rope.Backward<T>({w.Span(ap.DQkv + hk, $"{all} - {Int(hk)}")}, rows, {Int(width)}, {Int(o.Heads)}, {Int(o.KeySize)}, {Int(o.RotaryDim)}, Sequence, {table});");
         }
 
         w.Line($"//   ∂W_qkv {op} ∂qkvᵀ·x{(ap.Bqkv >= 0 ? $", ∂b_qkv {op} Σ ∂qkv" : "")}{(s.DX >= 0 ? $", ∂x {(s.AccumulateDX ? "+=" : "=")} ∂qkv·W_qkv" : "")}");
-        w.Line($"{CpuWriter.Kernels}.Gemm.Multiply(a, {Int(ap.DQkv)}, {Int(width)}, true, a, {Int(s.X)}, {Int(s.In)}, false, a, {Int(g + ap.Wqkv)}, {Int(s.In)},");
-        w.Line($"    {Int(width)}, {Int(s.In)}, rows, {acc}, {no});");
+        w.Gemm($"a, {w.At(ap.DQkv)}, {Int(width)}, true", $"a, {w.At(s.X)}, {Int(s.In)}, false", $"a, {w.At(g + ap.Wqkv)}, {Int(s.In)}",
+            $"{Int(width)}, {Int(s.In)}, rows, {acc}, {no}");
         if (ap.Bqkv >= 0)
-            w.Line($"{CpuWriter.Kernels}.Elementwise.ColumnSums<T>({CpuWriter.Span(ap.DQkv, all)}, rows, {Int(width)}, {CpuWriter.Span(g + ap.Bqkv, Int(width))}, {acc});");
+            w.Line($"{CpuWriter.Kernels}.Elementwise.ColumnSums<T>({w.Span(ap.DQkv, all)}, rows, {Int(width)}, {w.Span(g + ap.Bqkv, Int(width))}, {acc});");
         if (s.DX >= 0)
         {
-            w.Line($"{CpuWriter.Kernels}.Gemm.Multiply(a, {Int(ap.DQkv)}, {Int(width)}, false, a, {Int(ap.Wqkv)}, {Int(s.In)}, false, a, {Int(s.DX)}, {Int(s.In)},");
-            w.Line($"    rows, {Int(s.In)}, {Int(width)}, {Bool(s.AccumulateDX)}, {no});");
+            w.Gemm($"a, {w.At(ap.DQkv)}, {Int(width)}, false", $"a, {w.At(ap.Wqkv)}, {Int(s.In)}, false", $"a, {w.At(s.DX)}, {Int(s.In)}",
+                $"rows, {Int(s.In)}, {Int(width)}, {Bool(s.AccumulateDX)}, {no}");
         }
     }
 

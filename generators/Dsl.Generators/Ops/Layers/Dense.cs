@@ -220,12 +220,12 @@ internal sealed class Dense : Op
             string k = CpuWriter.Kernels;
             string act = f is null ? "" : $"{f.Short}(";
             w.Line($"// {Layer}: Dense {Int(In)} → {Int(Out)}{(B >= 0 ? " with bias" : "")}{(f is not null ? $", {f.Name} fused in the GEMM epilogue" : "")}");
-            w.Line($"//   y[batch, {Int(Out)}] = {act}x[batch, {Int(In)}] · W[{Int(Out)}, {Int(In)}]ᵀ{(B >= 0 ? " + b" : "")}{(act.Length > 0 ? ")" : "")}{(Z >= 0 ? $"   (z kept at {Int(Z)} for the backward)" : "")}");
+            w.Line($"//   y[batch, {Int(Out)}] = {act}x[batch, {Int(In)}] · W[{Int(Out)}, {Int(In)}]ᵀ{(B >= 0 ? " + b" : "")}{(act.Length > 0 ? ")" : "")}{(Z >= 0 ? $"   (z kept at {w.At(Z)} for the backward)" : "")}");
             string epilogue = f is not null
-                ? $"new {k}.BiasActivationEpilogue<T, {f.KernelType}>(a, {Int(B)}, {f.KernelValue(Activation!.Options)}, {Int(Z)}, {Int(Out)})"
-                : B >= 0 ? $"new {k}.BiasEpilogue<T>(a, {Int(B)})" : $"new {k}.NoEpilogue<T>()";
-            w.Line($"{k}.Gemm.Multiply(a, {Int(X)}, {Int(In)}, false, a, {Int(W)}, {Int(In)}, true, a, {Int(Y)}, {Int(Out)},");
-            w.Line($"    rows, {Int(Out)}, {Int(In)}, false, {epilogue});");
+                ? $"new {k}.BiasActivationEpilogue<T, {f.KernelType}>(a, {w.At(B)}, {f.KernelValue(Activation!.Options)}, {w.At(Z)}, {Int(Out)})"
+                : B >= 0 ? $"new {k}.BiasEpilogue<T>(a, {w.At(B)})" : $"new {k}.NoEpilogue<T>()";
+            w.Gemm($"a, {w.At(X)}, {Int(In)}, false", $"a, {w.At(W)}, {Int(In)}, true", $"a, {w.At(Y)}, {Int(Out)}",
+                $"rows, {Int(Out)}, {Int(In)}, false, {epilogue}");
         }
 
         public override void Cuda(CudaWriter w)
@@ -279,24 +279,24 @@ internal sealed class Dense : Op
             if (f is not null)
             {
                 w.Line($"//   ∂z = ∂y ⊙ {f.Short}′(z)   (in place)");
-                string x = Z >= 0 ? CpuWriter.Span(Z, n) : CpuWriter.EmptyReadOnly;
-                w.Line($"{k}.Activation.Backward<T, {f.KernelType}>({f.KernelValue(Activation!.Options)}, {x}, {CpuWriter.Span(Y, n)}, {CpuWriter.Span(DY, n)}, {CpuWriter.Span(DY, n)});");
+                string x = Z >= 0 ? w.Span(Z, n) : CpuWriter.EmptyReadOnly;
+                w.Line($"{k}.Activation.Backward<T, {f.KernelType}>({f.KernelValue(Activation!.Options)}, {x}, {w.Span(Y, n)}, {w.Span(DY, n)}, {w.Span(DY, n)});");
             }
 
             w.Line($"//   ∂W {CpuWriter.Op(AccumulateParams)} ∂zᵀ·x");
-            w.Line($"{k}.Gemm.Multiply(a, {Int(DY)}, {Int(Out)}, true, a, {Int(X)}, {Int(In)}, false, a, {Int(GW)}, {Int(In)},");
-            w.Line($"    {Int(Out)}, {Int(In)}, rows, {Bool(AccumulateParams)}, new {k}.NoEpilogue<T>());");
+            w.Gemm($"a, {w.At(DY)}, {Int(Out)}, true", $"a, {w.At(X)}, {Int(In)}, false", $"a, {w.At(GW)}, {Int(In)}",
+                $"{Int(Out)}, {Int(In)}, rows, {Bool(AccumulateParams)}, new {k}.NoEpilogue<T>()");
             if (GB >= 0)
             {
                 w.Line($"//   ∂b {CpuWriter.Op(AccumulateParams)} Σ_rows ∂z");
-                w.Line($"{k}.Elementwise.ColumnSums<T>({CpuWriter.Span(DY, n)}, rows, {Int(Out)}, {CpuWriter.Span(GB, Int(Out))}, {Bool(AccumulateParams)});");
+                w.Line($"{k}.Elementwise.ColumnSums<T>({w.Span(DY, n)}, rows, {Int(Out)}, {w.Span(GB, Int(Out))}, {Bool(AccumulateParams)});");
             }
 
             if (DX >= 0)
             {
                 w.Line($"//   ∂x {CpuWriter.Op(AccumulateDX)} ∂z·W");
-                w.Line($"{k}.Gemm.Multiply(a, {Int(DY)}, {Int(Out)}, false, a, {Int(W)}, {Int(In)}, false, a, {Int(DX)}, {Int(In)},");
-                w.Line($"    rows, {Int(In)}, {Int(Out)}, {Bool(AccumulateDX)}, new {k}.NoEpilogue<T>());");
+                w.Gemm($"a, {w.At(DY)}, {Int(Out)}, false", $"a, {w.At(W)}, {Int(In)}, false", $"a, {w.At(DX)}, {Int(In)}",
+                    $"rows, {Int(In)}, {Int(Out)}, {Bool(AccumulateDX)}, new {k}.NoEpilogue<T>()");
             }
         }
 

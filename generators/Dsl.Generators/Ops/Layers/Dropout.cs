@@ -52,8 +52,8 @@ internal sealed class Dropout : Op
         {
             string n = $"rows * {Int(Width)}";
             w.Line($"// {Layer}: dropout p = {Double(Rate)} in training, identity otherwise");
-            w.Line($"if (training) {CpuWriter.Kernels}.Dropout.Forward<T>({CpuWriter.Span(X, n)}, {CpuWriter.Span(Y, n)}, {Double(Rate)}, Seed, DropoutStream({Int(Stream)}), (ulong)FirstRow * {Int(Width)});");
-            w.Line($"else {CpuWriter.Span(X, n)}.CopyTo({CpuWriter.Span(Y, n)});");
+            w.Line($"if (training) {CpuWriter.Kernels}.Dropout.Forward<T>({w.Span(X, n)}, {w.Span(Y, n)}, {Double(Rate)}, Seed, DropoutStream({Int(Stream)}), (ulong)FirstRow * {Int(Width)});");
+            w.Line($"else {w.Span(X, n)}.CopyTo({w.Span(Y, n)});");
         }
 
         public override void Cuda(CudaWriter w)
@@ -79,8 +79,8 @@ internal sealed class Dropout : Op
         {
             string n = $"rows * {Int(Width)}";
             w.Line($"// {Layer} backward — forward: y = mask ⊙ x/(1 − p); ∂x {CpuWriter.Op(AccumulateDX)} mask ⊙ ∂y/(1 − p), same mask");
-            w.Line($"{CpuWriter.Kernels}.Dropout.Backward<T>({CpuWriter.Span(DY, n)}, {CpuWriter.Span(AccumulateDX ? DY : DX, n)}, {Double(Rate)}, Seed, DropoutStream({Int(Stream)}), (ulong)FirstRow * {Int(Width)});");
-            if (AccumulateDX) w.Line($"{CpuWriter.Kernels}.Elementwise.AddInPlace<T>({CpuWriter.Span(DX, n)}, {CpuWriter.Span(DY, n)});");
+            w.Line($"{CpuWriter.Kernels}.Dropout.Backward<T>({w.Span(DY, n)}, {w.Span(AccumulateDX ? DY : DX, n)}, {Double(Rate)}, Seed, DropoutStream({Int(Stream)}), (ulong)FirstRow * {Int(Width)});");
+            if (AccumulateDX) w.Line($"{CpuWriter.Kernels}.Elementwise.AddInPlace<T>({w.Span(DX, n)}, {w.Span(DY, n)});");
         }
 
         public override void Cuda(CudaWriter w)

@@ -77,7 +77,7 @@ internal sealed class Embedding : Op
         public override void Cpu(CpuWriter w)
         {
             w.Line($"// {Layer}: Embedding [{Int(Vocabulary)}, {Int(Dim)}]: y[r] = table[ids[r]]");
-            w.Line($"{CpuWriter.Kernels}.Embedding.Forward<T>(global::System.MemoryExtensions.AsSpan(Tokens, 0, rows), {CpuWriter.Span(W, Int(Vocabulary * Dim))}, {Int(Vocabulary)}, {Int(Dim)}, {CpuWriter.Span(Y, $"rows * {Int(Dim)}")});");
+            w.Line($"{CpuWriter.Kernels}.Embedding.Forward<T>(global::System.MemoryExtensions.AsSpan(Tokens, 0, rows), {w.Span(W, Int(Vocabulary * Dim))}, {Int(Vocabulary)}, {Int(Dim)}, {w.Span(Y, $"rows * {Int(Dim)}")});");
         }
 
         public override void Cuda(CudaWriter w)
@@ -97,7 +97,7 @@ internal sealed class Embedding : Op
         public override void Cpu(CpuWriter w)
         {
             w.Line($"// {Layer} backward — forward: y[r] = table[ids[r]]; ∂table[ids[r]] {CpuWriter.Op(AccumulateParams)} ∂y[r] (scatter-add)");
-            w.Line($"{CpuWriter.Kernels}.Embedding.Backward<T>(global::System.MemoryExtensions.AsSpan(Tokens, 0, rows), {CpuWriter.Span(DY, $"rows * {Int(Dim)}")}, {Int(Dim)}, {CpuWriter.Span(GW, Int(Vocabulary * Dim))}, {Int(Vocabulary)}, {Bool(AccumulateParams)});");
+            w.Line($"{CpuWriter.Kernels}.Embedding.Backward<T>(global::System.MemoryExtensions.AsSpan(Tokens, 0, rows), {w.Span(DY, $"rows * {Int(Dim)}")}, {Int(Dim)}, {w.Span(GW, Int(Vocabulary * Dim))}, {Int(Vocabulary)}, {Bool(AccumulateParams)});");
         }
 
         public override void Cuda(CudaWriter w)

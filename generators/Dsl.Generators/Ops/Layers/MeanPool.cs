@@ -65,7 +65,7 @@ internal sealed class MeanPool : Op
         public override void Cpu(CpuWriter w)
         {
             w.Line($"// {Layer}: y[b] = mean of x[b, t] over the positions whose id ≠ {Int(Pad)} (batch × Sequence rows → batch rows)");
-            w.Line($"{CpuWriter.Kernels}.MeanPool.Forward<T>({CpuWriter.Span(X, $"rows * {Int(Width)}")}, Tokens, batch, Sequence, {Int(Width)}, {Int(Pad)}, {CpuWriter.Span(Y, $"batch * {Int(Width)}")});");
+            w.Line($"{CpuWriter.Kernels}.MeanPool.Forward<T>({w.Span(X, $"rows * {Int(Width)}")}, Tokens, batch, Sequence, {Int(Width)}, {Int(Pad)}, {w.Span(Y, $"batch * {Int(Width)}")});");
             w.Line("rows = batch; // one row per example from here on");
         }
 
@@ -107,7 +107,7 @@ internal sealed class MeanPool : Op
         public override void Cpu(CpuWriter w)
         {
             w.Line($"// {Layer} backward — forward: y[b] = mean over non-pad t of x[b, t]; ∂x[b, t] {CpuWriter.Op(AccumulateDX)} [id ≠ pad] · ∂y[b] / n_b");
-            w.Line($"{CpuWriter.Kernels}.MeanPool.Backward<T>({CpuWriter.Span(DY, $"batch * {Int(Width)}")}, Tokens, batch, Sequence, {Int(Width)}, {Int(Pad)}, {CpuWriter.Span(DX, $"batch * Sequence * {Int(Width)}")}, accumulate: {Bool(AccumulateDX)});");
+            w.Line($"{CpuWriter.Kernels}.MeanPool.Backward<T>({w.Span(DY, $"batch * {Int(Width)}")}, Tokens, batch, Sequence, {Int(Width)}, {Int(Pad)}, {w.Span(DX, $"batch * Sequence * {Int(Width)}")}, accumulate: {Bool(AccumulateDX)});");
             w.Line("rows = batch * Sequence; // before the MeanPool: Sequence rows per example");
         }
 

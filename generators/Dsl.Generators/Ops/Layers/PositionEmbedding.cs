@@ -55,7 +55,7 @@ internal sealed class PositionEmbedding : Op
         {
             string n = $"rows * {Int(Width)}";
             w.Line($"// {Layer}: learned positions: y[b, t] = x[b, t] + P[t]");
-            w.Line($"{CpuWriter.Kernels}.PositionEmbedding.Forward<T>({CpuWriter.Span(X, n)}, {CpuWriter.Span(W, $"Sequence * {Int(Width)}")}, rows, Sequence, {Int(Width)}, {CpuWriter.Span(Y, n)});");
+            w.Line($"{CpuWriter.Kernels}.PositionEmbedding.Forward<T>({w.Span(X, n)}, {w.Span(W, $"Sequence * {Int(Width)}")}, rows, Sequence, {Int(Width)}, {w.Span(Y, n)});");
         }
 
         public override void Cuda(CudaWriter w)
@@ -76,9 +76,9 @@ internal sealed class PositionEmbedding : Op
         {
             string n = $"rows * {Int(Width)}";
             w.Line($"// {Layer} backward — forward: y[b, t] = x[b, t] + P[t]; ∂P[t] {CpuWriter.Op(AccumulateParams)} Σ_b ∂y[b, t]; ∂x {CpuWriter.Op(AccumulateDX)} ∂y");
-            w.Line($"{CpuWriter.Kernels}.PositionEmbedding.Backward<T>({CpuWriter.Span(DY, n)}, rows, Sequence, {Int(Width)}, {CpuWriter.Span(GW, $"Sequence * {Int(Width)}")}, {Bool(AccumulateParams)});");
+            w.Line($"{CpuWriter.Kernels}.PositionEmbedding.Backward<T>({w.Span(DY, n)}, rows, Sequence, {Int(Width)}, {w.Span(GW, $"Sequence * {Int(Width)}")}, {Bool(AccumulateParams)});");
             if (DX >= 0)
-                w.Line(AccumulateDX ? $"{CpuWriter.Kernels}.Elementwise.AddInPlace<T>({CpuWriter.Span(DX, n)}, {CpuWriter.Span(DY, n)});" : $"{CpuWriter.Span(DY, n)}.CopyTo({CpuWriter.Span(DX, n)});");
+                w.Line(AccumulateDX ? $"{CpuWriter.Kernels}.Elementwise.AddInPlace<T>({w.Span(DX, n)}, {w.Span(DY, n)});" : $"{w.Span(DY, n)}.CopyTo({w.Span(DX, n)});");
         }
 
         public override void Cuda(CudaWriter w)

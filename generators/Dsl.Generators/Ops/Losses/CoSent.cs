@@ -35,12 +35,12 @@ internal sealed class CoSent : PairLossOp
     public override string Formula(LossOptions options) =>
         $"loss = log(1 + Σ_(s_a > s_b) exp(λ(cos_b − cos_a))) over the interleaved pairs, λ = {Literals.Double(((Options)options).Lambda)}";
 
-    public override string Kernel(LossOptions options, LossStep step, string target, bool gradient)
+    public override string Kernel(CpuWriter w, LossOptions options, LossStep step, string target, bool gradient)
     {
         string lambda = Literals.Double(((Options)options).Lambda);
         return gradient
-            ? $"{CpuWriter.Kernels}.CoSent.ForwardBackward<T>({Prediction(step, true)}, {target}, batch / 2, {Int(step.In)}, {lambda}, _pairScratch, {Gradient(step)}, T.One)"
-            : $"{CpuWriter.Kernels}.CoSent.Forward<T>({Prediction(step, false)}, {target}, batch / 2, {Int(step.In)}, {lambda}, _pairScratch)";
+            ? $"{CpuWriter.Kernels}.CoSent.ForwardBackward<T>({Prediction(w, step, true)}, {target}, batch / 2, {Int(step.In)}, {lambda}, _pairScratch, {Gradient(w, step)}, T.One)"
+            : $"{CpuWriter.Kernels}.CoSent.Forward<T>({Prediction(w, step, false)}, {target}, batch / 2, {Int(step.In)}, {lambda}, _pairScratch)";
     }
 
     public override int CudaKernel(CudaWriter c, LossStep s, LossOptions options)

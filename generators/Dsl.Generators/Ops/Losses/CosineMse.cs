@@ -22,9 +22,9 @@ internal sealed class CosineMse : PairLossOp
 
     public override string Formula(LossOptions options) => "loss = mean over pairs of (cos(u, v) − s)²";
 
-    public override string Kernel(LossOptions options, LossStep step, string target, bool gradient) => gradient
-        ? $"{CpuWriter.Kernels}.CosineMse.ForwardBackward<T>({Prediction(step, true)}, {target}, batch / 2, {Int(step.In)}, _pairScratch, {Gradient(step)}, T.One)"
-        : $"{CpuWriter.Kernels}.CosineMse.Forward<T>({Prediction(step, false)}, {target}, batch / 2, {Int(step.In)}, _pairScratch)";
+    public override string Kernel(CpuWriter w, LossOptions options, LossStep step, string target, bool gradient) => gradient
+        ? $"{CpuWriter.Kernels}.CosineMse.ForwardBackward<T>({Prediction(w, step, true)}, {target}, batch / 2, {Int(step.In)}, _pairScratch, {Gradient(w, step)}, T.One)"
+        : $"{CpuWriter.Kernels}.CosineMse.Forward<T>({Prediction(w, step, false)}, {target}, batch / 2, {Int(step.In)}, _pairScratch)";
 
     public override int CudaKernel(CudaWriter c, LossStep s, LossOptions options)
     {

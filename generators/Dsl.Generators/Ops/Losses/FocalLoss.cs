@@ -47,10 +47,10 @@ internal sealed class FocalLoss : LossOp
         return $"loss = mean over rows of −α(1 − p_t)^γ log p_t, γ = {Literals.Double(o.Gamma)}, α = {Literals.Double(o.Alpha)}";
     }
 
-    public override string Kernel(LossOptions options, LossStep step, string target, bool gradient)
+    public override string Kernel(CpuWriter w, LossOptions options, LossStep step, string target, bool gradient)
     {
         var o = (Options)options;
-        return $"{CpuWriter.Kernels}.FocalLoss.{(gradient ? "ForwardBackward" : "Forward")}<T>({Prediction(step, gradient)}, {target}, rows, {Int(step.In)}, {Literals.Double(o.Gamma)}, {Literals.Double(o.Alpha)}{Tail(step, gradient)}";
+        return $"{CpuWriter.Kernels}.FocalLoss.{(gradient ? "ForwardBackward" : "Forward")}<T>({Prediction(w, step, gradient)}, {target}, rows, {Int(step.In)}, {Literals.Double(o.Gamma)}, {Literals.Double(o.Alpha)}{Tail(w, step, gradient)}";
     }
 
     public override int CudaKernel(CudaWriter c, LossStep s, LossOptions options)

@@ -38,8 +38,8 @@ internal sealed class LabelSmoothing : LossOp
     public override string Formula(LossOptions options) =>
         $"loss = mean over rows of −Σ_j q_j log softmax(z)_j, q = (1 − ε)e_y + ε/K, ε = {Literals.Double(((Options)options).Smoothing)}";
 
-    public override string Kernel(LossOptions options, LossStep step, string target, bool gradient) =>
-        $"{CpuWriter.Kernels}.LabelSmoothedCrossEntropy.{(gradient ? "ForwardBackward" : "Forward")}<T>({Prediction(step, gradient)}, {target}, rows, {Int(step.In)}, {Literals.Double(((Options)options).Smoothing)}{Tail(step, gradient)}";
+    public override string Kernel(CpuWriter w, LossOptions options, LossStep step, string target, bool gradient) =>
+        $"{CpuWriter.Kernels}.LabelSmoothedCrossEntropy.{(gradient ? "ForwardBackward" : "Forward")}<T>({Prediction(w, step, gradient)}, {target}, rows, {Int(step.In)}, {Literals.Double(((Options)options).Smoothing)}{Tail(w, step, gradient)}";
 
     public override int CudaKernel(CudaWriter c, LossStep s, LossOptions options)
     {

@@ -85,8 +85,8 @@ internal sealed class LogitAdjusted : LossOp
     public override string Formula(LossOptions options) =>
         $"loss = mean over rows of −log softmax(z + τ ln π)[label], τ = {Literals.Double(((Options)options).Tau)}";
 
-    public override string Kernel(LossOptions options, LossStep step, string target, bool gradient) =>
-        $"{CpuWriter.Kernels}.LogitAdjustedCrossEntropy.{(gradient ? "ForwardBackward" : "Forward")}<T>({Prediction(step, gradient)}, {target}, rows, {Int(step.In)}, _logitOffsets{Tail(step, gradient)}";
+    public override string Kernel(CpuWriter w, LossOptions options, LossStep step, string target, bool gradient) =>
+        $"{CpuWriter.Kernels}.LogitAdjustedCrossEntropy.{(gradient ? "ForwardBackward" : "Forward")}<T>({Prediction(w, step, gradient)}, {target}, rows, {Int(step.In)}, _logitOffsets{Tail(w, step, gradient)}";
 
     /// <summary>The logit adjustment's offsets τ ln π and SetClassPriors.</summary>
     public override void CpuMembers(CpuWriter w, LossOptions options, LossStep step)

@@ -102,7 +102,7 @@ internal abstract class LossOp : Op
     /// <summary>The fused call of the loss on <paramref name="step"/>'s prediction: its value, and with <paramref name="gradient"/>
     /// its unweighted gradient ∂loss/∂prediction written to the step's DX. Reads <c>rows</c> (and <c>batch</c> for pair
     /// losses) and the target span named <paramref name="target"/>.</summary>
-    public abstract string Kernel(LossOptions options, LossStep step, string target, bool gradient);
+    public abstract string Kernel(CpuWriter w, LossOptions options, LossStep step, string target, bool gradient);
 
     /// <summary>The engine members the kernel call reads (a scratch buffer, the priors' offsets).</summary>
     public virtual void CpuMembers(CpuWriter w, LossOptions options, LossStep step)
@@ -110,14 +110,14 @@ internal abstract class LossOp : Op
     }
 
     /// <summary>The prediction span (in Forward's local arena when <paramref name="gradient"/>, else the field).</summary>
-    protected static string Prediction(LossStep step, bool gradient) =>
-        gradient ? CpuWriter.Span(step.X, $"rows * {Int(step.In)}") : CpuWriter.SpanA(step.X, $"rows * {Int(step.In)}");
+    protected static string Prediction(CpuWriter w, LossStep step, bool gradient) =>
+        gradient ? w.Span(step.X, $"rows * {Int(step.In)}") : w.SpanA(step.X, $"rows * {Int(step.In)}");
 
     /// <summary>The gradient span.</summary>
-    protected static string Gradient(LossStep step) => CpuWriter.Span(step.DX, $"rows * {Int(step.In)}");
+    protected static string Gradient(CpuWriter w, LossStep step) => w.Span(step.DX, $"rows * {Int(step.In)}");
 
     /// <summary>", ∂, 1/rows)" for a gradient call, ")" for a value call.</summary>
-    protected static string Tail(LossStep step, bool gradient) => gradient ? $", {Gradient(step)}, T.One / T.CreateTruncating(rows))" : ")";
+    protected static string Tail(CpuWriter w, LossStep step, bool gradient) => gradient ? $", {Gradient(w, step)}, T.One / T.CreateTruncating(rows))" : ")";
 
     // ---- CUDA -----------------------------------------------------------------------------------------
 

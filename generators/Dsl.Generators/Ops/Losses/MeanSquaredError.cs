@@ -31,9 +31,9 @@ internal sealed class MeanSquaredError : LossOp
 
     public override string Formula(LossOptions options) => "loss = mean (p − t)²";
 
-    public override string Kernel(LossOptions options, LossStep step, string target, bool gradient) => gradient
-        ? $"{CpuWriter.Kernels}.MeanSquaredError.ForwardBackward<T>({Prediction(step, true)}, {target}, {Gradient(step)}, T.One)"
-        : $"{CpuWriter.Kernels}.MeanSquaredError.Forward<T>({Prediction(step, false)}, {target})";
+    public override string Kernel(CpuWriter w, LossOptions options, LossStep step, string target, bool gradient) => gradient
+        ? $"{CpuWriter.Kernels}.MeanSquaredError.ForwardBackward<T>({Prediction(w, step, true)}, {target}, {Gradient(w, step)}, T.One)"
+        : $"{CpuWriter.Kernels}.MeanSquaredError.Forward<T>({Prediction(w, step, false)}, {target})";
 
     public override int CudaKernel(CudaWriter c, LossStep s, LossOptions options)
     {

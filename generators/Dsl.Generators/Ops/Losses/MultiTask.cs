@@ -208,8 +208,9 @@ internal sealed partial class MultiTask : Op
     }
 
     /// <summary>The multi-task loss of <c>Engine&lt;T&gt;</c>: members, TrainingPass, Loss and CombineTaskLosses.</summary>
-    public static void CpuLoss(CodeWriter w, ModelPlan plan)
+    public static void CpuLoss(CpuWriter w)
     {
+        var plan = w.Plan;
         var model = plan.Model;
         var multi = model.MultiTask!;
         var tasks = multi.Tasks;
@@ -246,13 +247,13 @@ internal sealed partial class MultiTask : Op
                 break;
             case TaskWeightingKind.Uncertainty:
                 w.Line("/// <summary>The learned s_i = ln σ_i² (a parameter tensor, tasks.log_variance); task i's weight is ½e^{−s_i}.</summary>");
-                w.Line($"public global::System.Span<T> TaskLogVariance => global::System.MemoryExtensions.AsSpan(Arena, {Int(plan.TaskLogVariance)}, TaskCount);");
+                w.Line($"public global::System.Span<T> TaskLogVariance => {w.SpanA(plan.TaskLogVariance, "TaskCount")};");
                 w.Line();
                 break;
         }
 
         if (tasks.FirstOrDefault(t => OpRegistry.Get(plan.Model.Nodes[t.LossNode].Op) is LogitAdjusted) is { } adjusted)
-            OpRegistry.Get<LossOp>(plan.Model.Nodes[adjusted.LossNode].Op)!.CpuMembers(new CpuWriter(w, plan), adjusted.Loss, (LossStep)plan.Forward.First(s => s.Node == adjusted.LossNode));
+            OpRegistry.Get<LossOp>(plan.Model.Nodes[adjusted.LossNode].Op)!.CpuMembers(w, adjusted.Loss, (LossStep)plan.Forward.First(s => s.Node == adjusted.LossNode));
 
         w.Line("/// <summary>Forward, every task's loss and backward on the first <paramref name=\"batch\"/> examples: returns the combined");
         w.Line($"/// loss {WeightingFormula(multi.Weighting)} and leaves its ∂/∂θ in <see cref=\"Gradients\"/> (overwritten, never accumulated).</summary>");
@@ -267,16 +268,16 @@ internal sealed partial class MultiTask : Op
                 var step = steps[i];
                 var op = LossOf(plan, task);
                 w.Line($"// task {Int(i)} ({TaskTitle(plan, task)}): {op.Formula(task.Loss)}, fused with its unweighted gradient");
-                w.Line($"_taskLosses[{Int(i)}] = {op.Kernel(task.Loss, step, TargetVariable(task.Target), gradient: true)};");
+                w.Line($"_taskLosses[{Int(i)}] = {op.Kernel(w, task.Loss, step, TargetVariable(task.Target), gradient: true)};");
                 if (task.Loss.Flood >= 0)
-                    w.Line($"_taskLosses[{Int(i)}] = {Flood.Apply($"_taskLosses[{Int(i)}]", task.Loss.Flood, step)};");
+                    w.Line($"_taskLosses[{Int(i)}] = {Flood.Apply(w, $"_taskLosses[{Int(i)}]", task.Loss.Flood, step)};");
             }
 
             w.Line($"// {WeightingFormula(multi.Weighting)}; each task's gradient × ∂L/∂L_i before the shared backward");
-            w.Line($"double loss = {Combine(plan, multi.Weighting, "_taskLosses", "_taskScales", training: true)};");
+            w.Line($"double loss = {Combine(w, plan, multi.Weighting, "_taskLosses", "_taskScales", training: true)};");
             for (int i = 0; i < count; i++)
             {
-                string dx = CpuWriter.Span(steps[i].DX, $"rows * {Int(steps[i].In)}");
+                string dx = w.Span(steps[i].DX, $"rows * {Int(steps[i].In)}");
                 w.Line($"{CpuWriter.Kernels}.Elementwise.Scale<T>({dx}, T.CreateChecked(_taskScales[{Int(i)}]), {dx});");
             }
 
@@ -294,7 +295,7 @@ internal sealed partial class MultiTask : Op
             for (int i = 0; i < count; i++)
             {
                 var task = tasks[i];
-                string value = LossOf(plan, task).Kernel(task.Loss, steps[i], TargetVariable(task.Target), gradient: false);
+                string value = LossOf(plan, task).Kernel(w, task.Loss, steps[i], TargetVariable(task.Target), gradient: false);
                 w.Line($"_taskLosses[{Int(i)}] = {(task.Loss.Flood >= 0 ? Flood.Value(value, task.Loss.Flood) : value)};");
             }
 
@@ -308,7 +309,7 @@ internal sealed partial class MultiTask : Op
         {
             w.Line($"if (taskLosses.Length != TaskCount) throw new global::System.ArgumentException($\"{{taskLosses.Length}} task losses for {Int(count)} tasks\", nameof(taskLosses));");
             w.Line("global::System.Span<double> scales = stackalloc double[TaskCount];");
-            w.Line($"return {Combine(plan, multi.Weighting, "taskLosses", "scales", training: false)};");
+            w.Line($"return {Combine(w, plan, multi.Weighting, "taskLosses", "scales", training: false)};");
         }
 
         w.Line();
@@ -318,12 +319,12 @@ internal sealed partial class MultiTask : Op
 
     /// <summary>The weighting call over the span <paramref name="losses"/>, writing the factors to <paramref name="scales"/>;
     /// a training pass records InitialLoss's L_i⁰ and writes ∂L/∂s_i of Uncertainty.</summary>
-    private static string Combine(ModelPlan plan, TaskWeightingKind weighting, string losses, string scales, bool training) => weighting switch
+    private static string Combine(CpuWriter w, ModelPlan plan, TaskWeightingKind weighting, string losses, string scales, bool training) => weighting switch
     {
         TaskWeightingKind.InitialLoss => $"{CpuWriter.Kernels}.MultiTask.InitialLoss({losses}, _initialTaskLosses, record: {Bool(training)}, {scales})",
         TaskWeightingKind.LogSum => $"{CpuWriter.Kernels}.MultiTask.LogSum({losses}, {scales})",
-        TaskWeightingKind.Uncertainty => $"{CpuWriter.Kernels}.MultiTask.Uncertainty<T>({losses}, {CpuWriter.SpanA(plan.TaskLogVariance, "TaskCount")}, " +
-            $"{(training ? CpuWriter.Span(plan.GradientOffset + plan.TaskLogVariance, "TaskCount") : "default")}, {scales})",
+        TaskWeightingKind.Uncertainty => $"{CpuWriter.Kernels}.MultiTask.Uncertainty<T>({losses}, {w.SpanA(plan.TaskLogVariance, "TaskCount")}, " +
+            $"{(training ? w.Span(plan.GradientOffset + plan.TaskLogVariance, "TaskCount") : "default")}, {scales})",
         _ => $"{CpuWriter.Kernels}.MultiTask.Fixed({losses}, s_taskWeights, {scales})",
     };
 

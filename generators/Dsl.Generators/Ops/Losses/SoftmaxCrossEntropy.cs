@@ -52,8 +52,8 @@ internal sealed class SoftmaxCrossEntropy : LossOp
 
     public override string Formula(LossOptions options) => "loss = mean over rows of −log softmax(z)[label]";
 
-    public override string Kernel(LossOptions options, LossStep step, string target, bool gradient) =>
-        $"{CpuWriter.Kernels}.SoftmaxCrossEntropy.{(gradient ? "ForwardBackward" : "Forward")}<T>({Prediction(step, gradient)}, {target}, rows, {Int(step.In)}{Tail(step, gradient)}";
+    public override string Kernel(CpuWriter w, LossOptions options, LossStep step, string target, bool gradient) =>
+        $"{CpuWriter.Kernels}.SoftmaxCrossEntropy.{(gradient ? "ForwardBackward" : "Forward")}<T>({Prediction(w, step, gradient)}, {target}, rows, {Int(step.In)}{Tail(w, step, gradient)}";
 
     public override int CudaKernel(CudaWriter c, LossStep s, LossOptions options)
     {

@@ -52,10 +52,10 @@ internal sealed class TaiLr : LossOp
         return $"loss = mean over rows of −sg(clamp(p/(γ + (1 − γ)p), b, 1))·log p, γ = {Literals.Double(o.Gamma)}, b = {Literals.Double(o.MinWeight)}";
     }
 
-    public override string Kernel(LossOptions options, LossStep step, string target, bool gradient)
+    public override string Kernel(CpuWriter w, LossOptions options, LossStep step, string target, bool gradient)
     {
         var o = (Options)options;
-        return $"{CpuWriter.Kernels}.TaiLr.{(gradient ? "ForwardBackward" : "Forward")}<T>({Prediction(step, gradient)}, {target}, rows, {Int(step.In)}, {Literals.Double(o.Gamma)}, {Literals.Double(o.MinWeight)}{Tail(step, gradient)}";
+        return $"{CpuWriter.Kernels}.TaiLr.{(gradient ? "ForwardBackward" : "Forward")}<T>({Prediction(w, step, gradient)}, {target}, rows, {Int(step.In)}, {Literals.Double(o.Gamma)}, {Literals.Double(o.MinWeight)}{Tail(w, step, gradient)}";
     }
 
     public override int CudaKernel(CudaWriter c, LossStep s, LossOptions options)

@@ -106,16 +106,16 @@ internal sealed class LayerNorm : Op
         public override void Cpu(CpuWriter w)
         {
             string n = $"rows * {Int(Width)}";
-            string gamma = CpuWriter.Span(Gain, Int(Width)), beta = Bias >= 0 ? CpuWriter.Span(Bias, Int(Width)) : CpuWriter.EmptyReadOnly;
+            string gamma = w.Span(Gain, Int(Width)), beta = Bias >= 0 ? w.Span(Bias, Int(Width)) : CpuWriter.EmptyReadOnly;
             if (Sum >= 0)
             {
                 w.Line($"// {Layer}: residual add fused with LayerNorm: s = x₁ + x₂ (kept: the residual stream), y = (s − μ)/√(σ² + ε) ⊙ γ{(Bias >= 0 ? " + β" : "")}");
-                w.Line($"{CpuWriter.Kernels}.LayerNorm.AddForward<T>({CpuWriter.Span(X, n)}, {CpuWriter.Span(X2, n)}, {CpuWriter.Span(Sum, n)}, rows, {Int(Width)}, {gamma}, {beta}, {OfT(Epsilon)}, {CpuWriter.Span(Y, n)}, {CpuWriter.Span(Mean, "rows")}, {CpuWriter.Span(Rstd, "rows")});");
+                w.Line($"{CpuWriter.Kernels}.LayerNorm.AddForward<T>({w.Span(X, n)}, {w.Span(X2, n)}, {w.Span(Sum, n)}, rows, {Int(Width)}, {gamma}, {beta}, {OfT(Epsilon)}, {w.Span(Y, n)}, {w.Span(Mean, "rows")}, {w.Span(Rstd, "rows")});");
             }
             else
             {
                 w.Line($"// {Layer}: y = (x − μ)/√(σ² + ε) ⊙ γ{(Bias >= 0 ? " + β" : "")}, ε = {Double(Epsilon)}");
-                w.Line($"{CpuWriter.Kernels}.LayerNorm.Forward<T>({CpuWriter.Span(X, n)}, rows, {Int(Width)}, {gamma}, {beta}, {OfT(Epsilon)}, {CpuWriter.Span(Y, n)}, {CpuWriter.Span(Mean, "rows")}, {CpuWriter.Span(Rstd, "rows")});");
+                w.Line($"{CpuWriter.Kernels}.LayerNorm.Forward<T>({w.Span(X, n)}, rows, {Int(Width)}, {gamma}, {beta}, {OfT(Epsilon)}, {w.Span(Y, n)}, {w.Span(Mean, "rows")}, {w.Span(Rstd, "rows")});");
             }
         }
 
@@ -134,8 +134,8 @@ internal sealed class LayerNorm : Op
             string n = $"rows * {Int(Width)}";
             string op(bool accumulate) => CpuWriter.Op(accumulate);
             w.Line($"// {Layer} backward — forward: y = (x − μ)/√(σ² + ε) ⊙ γ{(Bias >= 0 ? " + β" : "")}; ∂x {op(AccumulateDX)} (γ⊙∂y − mean(γ⊙∂y) − x̂·mean(γ⊙∂y⊙x̂))/σ; ∂γ {op(AccumulateParams)} Σ ∂y⊙x̂");
-            w.Line($"{CpuWriter.Kernels}.LayerNorm.Backward<T>({CpuWriter.Span(X, n)}, {CpuWriter.Span(DY, n)}, rows, {Int(Width)}, {CpuWriter.Span(Gain, Int(Width))}, {CpuWriter.Span(Mean, "rows")}, {CpuWriter.Span(Rstd, "rows")},");
-            w.Line($"    {(DX >= 0 ? CpuWriter.Span(DX, n) : CpuWriter.Empty)}, {Bool(AccumulateDX)}, {CpuWriter.Span(GGain, Int(Width))}, {(GBias >= 0 ? CpuWriter.Span(GBias, Int(Width)) : CpuWriter.Empty)}, {Bool(AccumulateParams)});");
+            w.Line($"{CpuWriter.Kernels}.LayerNorm.Backward<T>({w.Span(X, n)}, {w.Span(DY, n)}, rows, {Int(Width)}, {w.Span(Gain, Int(Width))}, {w.Span(Mean, "rows")}, {w.Span(Rstd, "rows")},");
+            w.Line($"    {(DX >= 0 ? w.Span(DX, n) : CpuWriter.Empty)}, {Bool(AccumulateDX)}, {w.Span(GGain, Int(Width))}, {(GBias >= 0 ? w.Span(GBias, Int(Width)) : CpuWriter.Empty)}, {Bool(AccumulateParams)});");
         }
 
         public override void Cuda(CudaWriter w) => RowNorm.Backward(w, Layer, centred: true, Width, X, Gain, GGain, GBias, DX, DY, Mean, Rstd, AccumulateDX, AccumulateParams);

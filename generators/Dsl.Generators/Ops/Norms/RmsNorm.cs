@@ -91,7 +91,7 @@ internal sealed class RmsNorm : Op
         {
             string n = $"rows * {Int(Width)}";
             w.Line($"// {Layer}: y = x / √(mean(x²) + ε){(Gain >= 0 ? " ⊙ g" : "")}, ε = {Double(Epsilon)}");
-            w.Line($"{CpuWriter.Kernels}.RmsNorm.Forward<T>({CpuWriter.Span(X, n)}, rows, {Int(Width)}, {(Gain >= 0 ? CpuWriter.Span(Gain, Int(Width)) : CpuWriter.EmptyReadOnly)}, {OfT(Epsilon)}, {CpuWriter.Span(Y, n)}, {CpuWriter.Span(Rstd, "rows")});");
+            w.Line($"{CpuWriter.Kernels}.RmsNorm.Forward<T>({w.Span(X, n)}, rows, {Int(Width)}, {(Gain >= 0 ? w.Span(Gain, Int(Width)) : CpuWriter.EmptyReadOnly)}, {OfT(Epsilon)}, {w.Span(Y, n)}, {w.Span(Rstd, "rows")});");
         }
 
         public override void Cuda(CudaWriter w) => RowNorm.Forward(w, Layer, centred: false, Width, Epsilon, X, -1, -1, Y, Gain, -1, -1, Rstd);
@@ -108,8 +108,8 @@ internal sealed class RmsNorm : Op
         {
             string n = $"rows * {Int(Width)}";
             w.Line($"// {Layer} backward — forward: y = x/r{(Gain >= 0 ? " ⊙ g" : "")}, r = √(mean(x²) + ε); ∂x {CpuWriter.Op(AccumulateDX)} (ĝ − y·mean(ĝ⊙x/r))/r with ĝ = {(Gain >= 0 ? "g⊙" : "")}∂y");
-            w.Line($"{CpuWriter.Kernels}.RmsNorm.Backward<T>({CpuWriter.Span(X, n)}, {CpuWriter.Span(DY, n)}, rows, {Int(Width)}, {(Gain >= 0 ? CpuWriter.Span(Gain, Int(Width)) : CpuWriter.EmptyReadOnly)}, {CpuWriter.Span(Rstd, "rows")},");
-            w.Line($"    {(DX >= 0 ? CpuWriter.Span(DX, n) : CpuWriter.Empty)}, {Bool(AccumulateDX)}, {(GGain >= 0 ? CpuWriter.Span(GGain, Int(Width)) : CpuWriter.Empty)}, {Bool(AccumulateParams)});");
+            w.Line($"{CpuWriter.Kernels}.RmsNorm.Backward<T>({w.Span(X, n)}, {w.Span(DY, n)}, rows, {Int(Width)}, {(Gain >= 0 ? w.Span(Gain, Int(Width)) : CpuWriter.EmptyReadOnly)}, {w.Span(Rstd, "rows")},");
+            w.Line($"    {(DX >= 0 ? w.Span(DX, n) : CpuWriter.Empty)}, {Bool(AccumulateDX)}, {(GGain >= 0 ? w.Span(GGain, Int(Width)) : CpuWriter.Empty)}, {Bool(AccumulateParams)});");
         }
 
         public override void Cuda(CudaWriter w) => RowNorm.Backward(w, Layer, centred: false, Width, X, Gain, GGain, -1, DX, DY, -1, Rstd, AccumulateDX, AccumulateParams);

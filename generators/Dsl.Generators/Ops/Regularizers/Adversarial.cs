@@ -48,8 +48,9 @@ internal sealed class Adversarial : Op
     /// perturbed pass, the sum of the two gradients and the exact restore; emitted only for a model
     /// with [Adversarial] and a loss.
     /// </summary>
-    public static void CpuMembers(CodeWriter w, ModelPlan plan)
+    public static void CpuMembers(CpuWriter w)
     {
+        var plan = w.Plan;
         if (plan.Adversarial is not { } fgm) return;
         bool labels = plan.Model.Targets == TargetKind.Labels;
         var (parameters, targetName) = plan.Model.MultiTask is not null
@@ -68,14 +69,14 @@ internal sealed class Adversarial : Op
         w.Line("/// holds ∇[L(θ) + L(θ + r)] with r held constant. Returns the clean mean loss. Allocates nothing.</summary>");
         using (w.Block($"public double AdversarialPass(int batch, {parameters})"))
         {
-            string table = $"global::System.MemoryExtensions.AsSpan(Arena, {Int(fgm.Table)}, {Int(fgm.TableLength)})";
+            string table = w.SpanA(fgm.Table, Int(fgm.TableLength));
             w.Line($"double loss = TrainingPass(batch, {targetName});");
-            w.Line($"var saved = global::System.MemoryExtensions.AsSpan(Arena, {Int(fgm.GradientBackup)}, ParameterRegion);");
+            w.Line($"var saved = {w.SpanA(fgm.GradientBackup, "ParameterRegion")};");
             w.Line("Gradients.CopyTo(saved);");
-            w.Line($"AdversarialPerturbationNorm = global::Dsl.Runtime.FastGradient.Perturb<T>({table}, global::System.MemoryExtensions.AsSpan(Arena, {Int(fgm.TableBackup)}, {Int(fgm.TableLength)}), saved.Slice({Int(fgm.Table)}, {Int(fgm.TableLength)}), AdversarialEpsilon);");
+            w.Line($"AdversarialPerturbationNorm = global::Dsl.Runtime.FastGradient.Perturb<T>({table}, {w.SpanA(fgm.TableBackup, Int(fgm.TableLength))}, saved.Slice({w.At(fgm.Table)}, {Int(fgm.TableLength)}), AdversarialEpsilon);");
             w.Line($"TrainingPass(batch, {targetName});");
             w.Line($"global::Dsl.Kernels.Elementwise.AddInPlace<T>(Gradients, saved);");
-            w.Line($"global::System.MemoryExtensions.AsSpan(Arena, {Int(fgm.TableBackup)}, {Int(fgm.TableLength)}).CopyTo({table});");
+            w.Line($"{w.SpanA(fgm.TableBackup, Int(fgm.TableLength))}.CopyTo({table});");
             w.Line("return loss;");
         }
 

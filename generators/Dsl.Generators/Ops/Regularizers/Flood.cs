@@ -70,8 +70,8 @@ internal sealed class Flood : Op
         $"// flooding: loss ← |loss − b| + b with b = {Literals.Double(level)}; the gradient is multiplied by sign(loss − b) (ascent below b, 0 at b)";
 
     /// <summary>The CPU call that floods <paramref name="loss"/> and flips the step's gradient below b.</summary>
-    public static string Apply(string loss, double level, LossStep step) =>
-        $"{CpuWriter.Kernels}.Flooding.Apply<T>({loss}, {Literals.Double(level)}, {CpuWriter.Span(step.DX, $"rows * {Int(step.In)}")})";
+    public static string Apply(CpuWriter w, string loss, double level, LossStep step) =>
+        $"{CpuWriter.Kernels}.Flooding.Apply<T>({loss}, {Literals.Double(level)}, {w.Span(step.DX, $"rows * {Int(step.In)}")})";
 
     /// <summary>The CPU flooded value of <paramref name="value"/>.</summary>
     public static string Value(string value, double level) => $"{CpuWriter.Kernels}.Flooding.Value({value}, {Literals.Double(level)})";

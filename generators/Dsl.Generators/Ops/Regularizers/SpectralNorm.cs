@@ -42,8 +42,9 @@ internal static class SpectralNorm
 
     /// <summary>u and v start as normalised N(0, 1) draws from their own stream of the seed (the
     /// parameters' initialisation is unchanged by the option).</summary>
-    public static void CpuInitialize(CodeWriter w, ModelPlan plan)
+    public static void CpuInitialize(CpuWriter w)
     {
+        var plan = w.Plan;
         if (plan.SpectralNorms.Count == 0) return;
         w.Line("// spectral normalisation: u, v ~ N(0, I), normalised; not trained, not saved");
         w.Line("var spectral = new global::Dsl.Runtime.SeededRandom(unchecked(seed ^ 0x5350_4543_5452_414CUL));");
@@ -52,38 +53,41 @@ internal static class SpectralNorm
             foreach (var (offset, length) in new[] { (sn.U, sn.Rows), (sn.V, sn.Columns) })
             {
                 using (w.Block($"for (int i = 0; i < {Int(length)}; i++)"))
-                    w.Line($"Arena[{Int(offset)} + i] = T.CreateTruncating(spectral.NextGaussian());");
+                    w.Line($"Arena[{w.At(offset)} + i] = T.CreateTruncating(spectral.NextGaussian());");
             }
 
-            w.Line($"{SpectralKernel}.PowerIteration<T>({CpuWriter.SpanA(sn.Weight, Int(sn.Rows * sn.Columns))}, {Int(sn.Rows)}, {Int(sn.Columns)}, {CpuWriter.SpanA(sn.U, Int(sn.Rows))}, {CpuWriter.SpanA(sn.V, Int(sn.Columns))}); // {sn.Layer}: normalises u and v");
+            w.Line($"{SpectralKernel}.PowerIteration<T>({w.SpanA(sn.Weight, Int(sn.Rows * sn.Columns))}, {Int(sn.Rows)}, {Int(sn.Columns)}, {w.SpanA(sn.U, Int(sn.Rows))}, {w.SpanA(sn.V, Int(sn.Columns))}); // {sn.Layer}: normalises u and v");
         }
     }
 
     /// <summary>Before the schedule: one power iteration per training forward, then σ = uᵀWv and W̄ = W/σ.</summary>
-    public static void CpuForward(CodeWriter w, ModelPlan plan)
+    public static void CpuForward(CpuWriter w)
     {
+        var plan = w.Plan;
         foreach (var sn in plan.SpectralNorms)
         {
-            string weight = CpuWriter.SpanA(sn.Weight, Int(sn.Rows * sn.Columns)), u = CpuWriter.SpanA(sn.U, Int(sn.Rows)), v = CpuWriter.SpanA(sn.V, Int(sn.Columns));
+            string weight = w.SpanA(sn.Weight, Int(sn.Rows * sn.Columns)), u = w.SpanA(sn.U, Int(sn.Rows)), v = w.SpanA(sn.V, Int(sn.Columns));
             w.Line($"// {sn.Layer}: spectral normalisation W̄ = W/σ, σ = uᵀWv (one power iteration per training forward)");
             w.Line($"if (training) {SpectralKernel}.PowerIteration<T>({weight}, {Int(sn.Rows)}, {Int(sn.Columns)}, {u}, {v});");
-            w.Line($"{SpectralKernel}.Forward<T>({weight}, {Int(sn.Rows)}, {Int(sn.Columns)}, {u}, {v}, {CpuWriter.SpanA(sn.Normalized, Int(sn.Rows * sn.Columns))}, {CpuWriter.SpanA(sn.Sigma, "1")});");
+            w.Line($"{SpectralKernel}.Forward<T>({weight}, {Int(sn.Rows)}, {Int(sn.Columns)}, {u}, {v}, {w.SpanA(sn.Normalized, Int(sn.Rows * sn.Columns))}, {w.SpanA(sn.Sigma, "1")});");
         }
     }
 
     /// <summary>After the schedule: the GEMMs left ∂L/∂W̄ in W's gradient; turn it into ∂L/∂W.</summary>
-    public static void CpuBackward(CodeWriter w, ModelPlan plan)
+    public static void CpuBackward(CpuWriter w)
     {
+        var plan = w.Plan;
         foreach (var sn in plan.SpectralNorms)
         {
             w.Line($"// {sn.Layer}: ∂L/∂W = (G − ⟨G, W̄⟩·u·vᵀ)/σ with G = ∂L/∂W̄ (u, v held constant)");
-            w.Line($"{SpectralKernel}.Backward<T>({CpuWriter.SpanA(sn.Gradient, Int(sn.Rows * sn.Columns))}, {CpuWriter.SpanA(sn.Normalized, Int(sn.Rows * sn.Columns))}, {Int(sn.Rows)}, {Int(sn.Columns)}, {CpuWriter.SpanA(sn.U, Int(sn.Rows))}, {CpuWriter.SpanA(sn.V, Int(sn.Columns))}, Arena[{Int(sn.Sigma)}]);");
+            w.Line($"{SpectralKernel}.Backward<T>({w.SpanA(sn.Gradient, Int(sn.Rows * sn.Columns))}, {w.SpanA(sn.Normalized, Int(sn.Rows * sn.Columns))}, {Int(sn.Rows)}, {Int(sn.Columns)}, {w.SpanA(sn.U, Int(sn.Rows))}, {w.SpanA(sn.V, Int(sn.Columns))}, Arena[{w.At(sn.Sigma)}]);");
         }
     }
 
     /// <summary><c>SpectralSigma</c>: the σ of the last forward of a spectrally normalised layer.</summary>
-    public static void CpuMembers(CodeWriter w, ModelPlan plan)
+    public static void CpuMembers(CpuWriter w)
     {
+        var plan = w.Plan;
         if (plan.SpectralNorms.Count == 0) return;
         w.Line("/// <summary>σ = uᵀWv of the last forward of the spectrally normalised Dense layer <paramref name=\"layer\"/>");
         w.Line("/// (its path, e.g. \"Hidden\"): the current estimate of W's largest singular value.</summary>");
@@ -93,7 +97,7 @@ internal static class SpectralNorm
             w.Line("switch (layer)");
             w.Line("{");
             foreach (var sn in plan.SpectralNorms)
-                w.Line($"    case {String(sn.Layer)}: return double.CreateTruncating(Arena[{Int(sn.Sigma)}]);");
+                w.Line($"    case {String(sn.Layer)}: return double.CreateTruncating(Arena[{w.At(sn.Sigma)}]);");
             w.Line("    default: throw new global::System.ArgumentException($\"'{layer}' is not a spectrally normalised Dense layer of this model\", nameof(layer));");
             w.Line("}");
         }

@@ -51,7 +51,7 @@ internal sealed class Add : Op
         {
             string n = $"rows * {Int(Width)}";
             w.Line("// residual: y = x₁ + x₂");
-            w.Line($"{CpuWriter.Kernels}.Elementwise.Add<T>({CpuWriter.Span(X, n)}, {CpuWriter.Span(X2, n)}, {CpuWriter.Span(Y, n)});");
+            w.Line($"{CpuWriter.Kernels}.Elementwise.Add<T>({w.Span(X, n)}, {w.Span(X2, n)}, {w.Span(Y, n)});");
         }
 
         public override void Cuda(CudaWriter w) =>
@@ -69,8 +69,8 @@ internal sealed class Add : Op
             {
                 if (dx < 0) continue;
                 w.Line(accumulate
-                    ? $"{CpuWriter.Kernels}.Elementwise.AddInPlace<T>({CpuWriter.Span(dx, n)}, {CpuWriter.Span(DY, n)});"
-                    : $"{CpuWriter.Span(DY, n)}.CopyTo({CpuWriter.Span(dx, n)});");
+                    ? $"{CpuWriter.Kernels}.Elementwise.AddInPlace<T>({w.Span(dx, n)}, {w.Span(DY, n)});"
+                    : $"{w.Span(DY, n)}.CopyTo({w.Span(dx, n)});");
             }
         }
 

@@ -35,7 +35,7 @@ internal sealed class Scale : Op
         {
             string n = $"rows * {Int(Width)}";
             w.Line($"// y = {Double(Factor)} · x");
-            w.Line($"{CpuWriter.Kernels}.Elementwise.Scale<T>({CpuWriter.Span(X, n)}, {OfT(Factor)}, {CpuWriter.Span(Y, n)});");
+            w.Line($"{CpuWriter.Kernels}.Elementwise.Scale<T>({w.Span(X, n)}, {OfT(Factor)}, {w.Span(Y, n)});");
         }
 
         public override void Cuda(CudaWriter w) =>
@@ -50,8 +50,8 @@ internal sealed class Scale : Op
             string n = $"rows * {Int(Width)}";
             w.Line($"// scale backward — forward: y = {Double(Factor)}·x; ∂x {CpuWriter.Op(AccumulateDX)} {Double(Factor)}·∂y");
             w.Line(AccumulateDX
-                ? $"{CpuWriter.Kernels}.Elementwise.ScaleAdd<T>({CpuWriter.Span(DY, n)}, {OfT(Factor)}, {CpuWriter.Span(DX, n)});"
-                : $"{CpuWriter.Kernels}.Elementwise.Scale<T>({CpuWriter.Span(DY, n)}, {OfT(Factor)}, {CpuWriter.Span(DX, n)});");
+                ? $"{CpuWriter.Kernels}.Elementwise.ScaleAdd<T>({w.Span(DY, n)}, {OfT(Factor)}, {w.Span(DX, n)});"
+                : $"{CpuWriter.Kernels}.Elementwise.Scale<T>({w.Span(DY, n)}, {OfT(Factor)}, {w.Span(DX, n)});");
         }
 
         public override void Cuda(CudaWriter w) =>
