@@ -16,9 +16,14 @@ internal sealed class ArenaNames
 {
     private readonly List<Entry> _entries = new();
     private readonly HashSet<int> _used = new();
+    private readonly string _qualifier;
 
-    public ArenaNames(ModelPlan plan)
+    /// <param name="plan">The plan whose layout is named.</param>
+    /// <param name="qualifier">What precedes a name where it is read ("" inside the class that declares the names).</param>
+    /// <param name="declareInput">Declare the input rows' name too (the engine has <c>InputOffset</c> already).</param>
+    public ArenaNames(ModelPlan plan, string qualifier = "", bool declareInput = false)
     {
+        _qualifier = qualifier;
         var taken = new HashSet<string>(System.StringComparer.Ordinal);
         var rawEntries = new List<(int Offset, int Length, string Name, string What)>();
         foreach (var p in plan.Parameters)
@@ -35,7 +40,7 @@ internal sealed class ArenaNames
         foreach (var b in plan.Buffers)
         {
             string what = $"{b.Name} [{Int(b.Rows)}, {Int(b.Columns)}]";
-            rawEntries.Add((b.Offset, b.Rows * b.Columns, b.Offset == plan.InputOffset && b.Name == "input" ? "InputOffset" : BufferName(b.Name, labels, layers), what));
+            rawEntries.Add((b.Offset, b.Rows * b.Columns, b.Offset == plan.InputOffset && b.Name == "input" ? (declareInput ? "Input" : "InputOffset") : BufferName(b.Name, labels, layers), what));
         }
 
         foreach (var (offset, length, name, what) in rawEntries)
@@ -60,7 +65,7 @@ internal sealed class ArenaNames
         if (i < 0) return Int(offset);
         _used.Add(i);
         var e = _entries[i];
-        return offset == e.Offset ? e.Name : $"{e.Name} + {Int(offset - e.Offset)}";
+        return offset == e.Offset ? _qualifier + e.Name : $"{_qualifier}{e.Name} + {Int(offset - e.Offset)}";
     }
 
     /// <summary>Whether any name was read.</summary>
@@ -75,7 +80,7 @@ internal sealed class ArenaNames
         for (int i = 0; i < _entries.Count; i++)
         {
             var e = _entries[i];
-            if (_used.Contains(i) && e.Declared) yield return $"private const int {e.Name} = {Int(e.Offset)}; // {e.What}";
+            if (_used.Contains(i) && e.Declared) yield return $"{(_qualifier.Length > 0 ? "public" : "private")} const int {e.Name} = {Int(e.Offset)}; // {e.What}";
         }
     }
 

@@ -27,6 +27,7 @@ internal static class CudaModelEmitter
         var scopes = model.Type.ContainingTypes.Select(t => w.Block(t)).ToList();
         using (w.Block($"partial class {model.Type.Name}"))
         {
+            var names = new ArenaNames(plan, Arena + ".", declareInput: true);
             w.Line("/// <summary>The model's CUDA C: one kernel per fused step of the plan over one device arena (see");
             w.Line("/// <see cref=\"CudaProgram\"/> for the launch order; matrix products are cuBLAS calls there).</summary>");
             w.Line($"public const string CudaSource = {String(cuda.Source)};");
@@ -45,21 +46,30 @@ internal static class CudaModelEmitter
             if (cuda.Pooled) w.Line("    Pooled = true,");
             if (cuda.PairTargets) w.Line("    PairTargets = true,");
             if (cuda.Unsupported.Count > 0) w.Line($"    Unsupported = new string[] {{ {string.Join(", ", cuda.Unsupported.Select(String))} }},");
-            List("Forward", cuda.Forward, w);
-            List("Loss", cuda.Loss, w);
-            List("Backward", cuda.Backward, w);
-            List("GradientNorm", cuda.GradientNorm, w);
-            List("Sgd", cuda.Sgd, w);
-            List("AdamW", cuda.AdamW, w);
-            List("Lion", cuda.Lion, w);
+            List("Forward", cuda.Forward, w, names);
+            List("Loss", cuda.Loss, w, names);
+            List("Backward", cuda.Backward, w, names);
+            List("GradientNorm", cuda.GradientNorm, w, names);
+            List("Sgd", cuda.Sgd, w, names);
+            List("AdamW", cuda.AdamW, w, names);
+            List("Lion", cuda.Lion, w, names);
             if (cuda.AdversarialPerturb.Count > 0)
             {
-                List("AdversarialPerturb", cuda.AdversarialPerturb, w);
-                List("AdversarialRestore", cuda.AdversarialRestore, w);
+                List("AdversarialPerturb", cuda.AdversarialPerturb, w, names);
+                List("AdversarialRestore", cuda.AdversarialRestore, w, names);
             }
 
             if (cuda.MultiTask is { } m) MultiTask(m, w);
             w.Line("};");
+            var declarations = names.Declarations().ToList();
+            if (declarations.Count > 0)
+            {
+                w.Line();
+                w.Line("/// <summary>The device arena's tensors by name (element offsets; the layout of <c>Engine&lt;T&gt;</c>'s arena),");
+                w.Line("/// as the matrix products of <see cref=\"CudaProgram\"/> read them.</summary>");
+                using (w.Block($"private static class {Arena}"))
+                    foreach (string line in declarations) w.Line(line);
+            }
         }
 
         for (int i = scopes.Count - 1; i >= 0; i--) scopes[i].Dispose();
@@ -88,7 +98,10 @@ internal static class CudaModelEmitter
         w.Line($"        {Int(m.FactorOffset)}, {Int(m.LogVarianceOffset)}, {Int(m.LogVarianceGradientOffset)}),");
     }
 
-    private static void List(string member, IReadOnlyList<CudaLaunchSpec> launches, CodeWriter w)
+    /// <summary>The nested class that names the device arena's offsets.</summary>
+    private const string Arena = "DslCudaArena";
+
+    private static void List(string member, IReadOnlyList<CudaLaunchSpec> launches, CodeWriter w, ArenaNames names)
     {
         if (launches.Count == 0) return;
         w.Line($"    {member} = new global::Dsl.Cuda.CudaLaunch[]");
@@ -96,14 +109,15 @@ internal static class CudaModelEmitter
         foreach (var l in launches)
         {
             string epilogue = l.Gemm is { Epilogue: not CudaEpilogue.None } e
-                ? $", global::Dsl.Cuda.CudaEpilogue.{e.Epilogue}, {Int(e.Bias)}, {Int(e.Aux)}"
+                ? $", global::Dsl.Cuda.CudaEpilogue.{e.Epilogue}, {names.At(e.Bias)}, {names.At(e.Aux)}"
                 : "";
             string gemm = l.Gemm is { } g
-                ? $", new global::Dsl.Cuda.CudaGemm({Bool(g.TransposeA)}, {Bool(g.TransposeB)}, {Int(g.A)}, {Int(g.Lda)}, {Int(g.B)}, {Int(g.Ldb)}, {Int(g.C)}, {Int(g.Ldc)}, {Int(g.M)}, {Int(g.N)}, {Int(g.K)}, {Bool(g.RowsAreM)}, {Bool(g.Accumulate)}{epilogue})"
+                ? $", new global::Dsl.Cuda.CudaGemm({Bool(g.TransposeA)}, {Bool(g.TransposeB)}, {names.At(g.A)}, {Int(g.Lda)}, {names.At(g.B)}, {Int(g.Ldb)}, {names.At(g.C)}, {Int(g.Ldc)}, {Int(g.M)}, {Int(g.N)}, {Int(g.K)}, {Bool(g.RowsAreM)}, {Bool(g.Accumulate)}{epilogue})"
                 : "";
             string perExample = l.PerExample ? ", PerExample: true" : "";
             string unlessFused = l.UnlessFused ? ", UnlessFused: true" : "";
-            w.Line($"        new({String(l.Name)}, {String(l.Comment)}, global::Dsl.Cuda.CudaGrid.{l.Grid}, {Int(l.Width)}, {Int(l.Block)}{gemm}{perExample}{unlessFused}),");
+            string line = $"        new({String(l.Name)}, {String(l.Comment)}, global::Dsl.Cuda.CudaGrid.{l.Grid}, {Int(l.Width)}, {Int(l.Block)}{gemm}{perExample}{unlessFused}),";
+            foreach (string part in CpuWriter.Wrap(line, CpuWriter.Width - w.Column)) w.Line(part);
         }
 
         w.Line("    },");
