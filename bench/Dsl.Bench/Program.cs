@@ -16,6 +16,7 @@ return args.Length == 0 ? Usage() : args[0] switch
     "ddp" => DataParallelBench.Run(args.AsSpan(1)),
     "ddp-run" => DataParallelBench.RunChild(args.AsSpan(1)),
     "guard" => GuardBench.Run(args.AsSpan(1)),
+    "attention" => AttentionBench.Run(args.AsSpan(1)),
     "peak" => Peak(),
     _ => Usage(),
 };
@@ -34,6 +35,8 @@ static int Usage()
     Console.Error.WriteLine("      the products of the MLP, CharGpt and 512–2048 squares in all three forms, 1 and 2 threads, against");
     Console.Error.WriteLine("      the measured FMA peak and OpenBLAS (torch.mm) in the same run");
     Console.Error.WriteLine("  peak                                        the FP32 FMA peak of 1 and 2 cores");
+    Console.Error.WriteLine("  attention [--batch N] [--seq N] [--heads N] [--head-size N] [--runs N] [--full]");
+    Console.Error.WriteLine("      the CPU softmax attention forward and backward, CharGpt's shape by default, 1 and 2 threads");
     Console.Error.WriteLine("  pool                                        WorkerPool.Run round trip, back to back and after serial work");
     Console.Error.WriteLine("  primitives [--rounds N]                     TensorPrimitives vs the hand-written elementwise loops (add, scale, fused scale-add)");
     Console.Error.WriteLine("  mlp [--steps N] [--rounds N] [--batch 128,16] [--no-infer] [--profile] [--python PATH]");

@@ -183,6 +183,259 @@ internal static unsafe class AttentionMath
         }
     }
 
+    /// <summary>
+    /// C[i·ldc + x] = (accumulate ? C[i·ldc + x] : 0) + Σ_{p&lt;depth} A[i·aRow + p·aCol] · B[p·ldb + x] for
+    /// i &lt; m, x &lt; n: a small matrix product with A read through any pair of strides (row-major A has
+    /// aCol = 1, a transposed one aRow = 1), B and C row-major. Tiles of 4 rows × 2 vectors of C stay in
+    /// registers while p runs: per step, 2 loads of B and 4 broadcasts of A feed 8 FMAs, and C is read and
+    /// written once per tile, not once per step.
+    /// </summary>
+    public static void MatrixProduct<T>(T* a, nint aRow, nint aCol, int m, int depth, T* b, nint ldb, T* c, nint ldc, int n, bool accumulate)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int x = 0;
+        if (Use512<T>())
+        {
+            x = MatrixProduct512(a, aRow, aCol, m, depth, b, ldb, c, ldc, n, accumulate);
+        }
+
+        if (Use256<T>())
+        {
+            x = MatrixProduct256(a, aRow, aCol, m, depth, b, ldb, c, ldc, n, accumulate, x);
+        }
+
+        for (; x < n; x++)
+        {
+            for (int i = 0; i < m; i++)
+            {
+                T* ai = a + (i * aRow);
+                T* bx = b + x;
+                T sum = accumulate ? c[(i * ldc) + x] : T.Zero;
+                for (int p = 0; p < depth; p++, ai += aCol, bx += ldb)
+                {
+                    sum = T.FusedMultiplyAdd(*ai, *bx, sum);
+                }
+
+                c[(i * ldc) + x] = sum;
+            }
+        }
+    }
+
+    /// <summary>The columns of <see cref="MatrixProduct"/> that whole 512-bit vectors cover; returns where they end.</summary>
+    private static int MatrixProduct512<T>(T* a, nint aRow, nint aCol, int m, int depth, T* b, nint ldb, T* c, nint ldc, int n, bool accumulate)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = Vector512<T>.Count;
+        int x = 0;
+        for (; x + (2 * w) <= n; x += 2 * w)
+        {
+            int i = 0;
+            for (; i + 4 <= m; i += 4)
+            {
+                T* c0 = c + (i * ldc) + x, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+                Vector512<T> r00 = accumulate ? Vector512.Load(c0) : Vector512<T>.Zero, r01 = accumulate ? Vector512.Load(c0 + w) : Vector512<T>.Zero;
+                Vector512<T> r10 = accumulate ? Vector512.Load(c1) : Vector512<T>.Zero, r11 = accumulate ? Vector512.Load(c1 + w) : Vector512<T>.Zero;
+                Vector512<T> r20 = accumulate ? Vector512.Load(c2) : Vector512<T>.Zero, r21 = accumulate ? Vector512.Load(c2 + w) : Vector512<T>.Zero;
+                Vector512<T> r30 = accumulate ? Vector512.Load(c3) : Vector512<T>.Zero, r31 = accumulate ? Vector512.Load(c3 + w) : Vector512<T>.Zero;
+                T* ap = a + (i * aRow);
+                T* bp = b + x;
+                for (int p = 0; p < depth; p++, ap += aCol, bp += ldb)
+                {
+                    Vector512<T> b0 = Vector512.Load(bp), b1 = Vector512.Load(bp + w);
+                    Vector512<T> a0 = Vector512.Create(ap[0]);
+                    r00 = Fma(a0, b0, r00);
+                    r01 = Fma(a0, b1, r01);
+                    Vector512<T> a1 = Vector512.Create(ap[aRow]);
+                    r10 = Fma(a1, b0, r10);
+                    r11 = Fma(a1, b1, r11);
+                    Vector512<T> a2 = Vector512.Create(ap[2 * aRow]);
+                    r20 = Fma(a2, b0, r20);
+                    r21 = Fma(a2, b1, r21);
+                    Vector512<T> a3 = Vector512.Create(ap[3 * aRow]);
+                    r30 = Fma(a3, b0, r30);
+                    r31 = Fma(a3, b1, r31);
+                }
+
+                r00.Store(c0);
+                r01.Store(c0 + w);
+                r10.Store(c1);
+                r11.Store(c1 + w);
+                r20.Store(c2);
+                r21.Store(c2 + w);
+                r30.Store(c3);
+                r31.Store(c3 + w);
+            }
+
+            for (; i < m; i++)
+            {
+                T* c0 = c + (i * ldc) + x;
+                Vector512<T> r00 = accumulate ? Vector512.Load(c0) : Vector512<T>.Zero, r01 = accumulate ? Vector512.Load(c0 + w) : Vector512<T>.Zero;
+                T* ap = a + (i * aRow);
+                T* bp = b + x;
+                for (int p = 0; p < depth; p++, ap += aCol, bp += ldb)
+                {
+                    Vector512<T> a0 = Vector512.Create(ap[0]);
+                    r00 = Fma(a0, Vector512.Load(bp), r00);
+                    r01 = Fma(a0, Vector512.Load(bp + w), r01);
+                }
+
+                r00.Store(c0);
+                r01.Store(c0 + w);
+            }
+        }
+
+        for (; x + w <= n; x += w)
+        {
+            int i = 0;
+            for (; i + 4 <= m; i += 4)
+            {
+                T* c0 = c + (i * ldc) + x, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+                Vector512<T> r0 = accumulate ? Vector512.Load(c0) : Vector512<T>.Zero;
+                Vector512<T> r1 = accumulate ? Vector512.Load(c1) : Vector512<T>.Zero;
+                Vector512<T> r2 = accumulate ? Vector512.Load(c2) : Vector512<T>.Zero;
+                Vector512<T> r3 = accumulate ? Vector512.Load(c3) : Vector512<T>.Zero;
+                T* ap = a + (i * aRow);
+                T* bp = b + x;
+                for (int p = 0; p < depth; p++, ap += aCol, bp += ldb)
+                {
+                    Vector512<T> b0 = Vector512.Load(bp);
+                    r0 = Fma(Vector512.Create(ap[0]), b0, r0);
+                    r1 = Fma(Vector512.Create(ap[aRow]), b0, r1);
+                    r2 = Fma(Vector512.Create(ap[2 * aRow]), b0, r2);
+                    r3 = Fma(Vector512.Create(ap[3 * aRow]), b0, r3);
+                }
+
+                r0.Store(c0);
+                r1.Store(c1);
+                r2.Store(c2);
+                r3.Store(c3);
+            }
+
+            for (; i < m; i++)
+            {
+                T* c0 = c + (i * ldc) + x;
+                Vector512<T> r0 = accumulate ? Vector512.Load(c0) : Vector512<T>.Zero;
+                T* ap = a + (i * aRow);
+                T* bp = b + x;
+                for (int p = 0; p < depth; p++, ap += aCol, bp += ldb)
+                {
+                    r0 = Fma(Vector512.Create(ap[0]), Vector512.Load(bp), r0);
+                }
+
+                r0.Store(c0);
+            }
+        }
+
+        return x;
+    }
+
+    /// <summary>The columns from <paramref name="x"/> of <see cref="MatrixProduct"/> that whole 256-bit vectors cover; returns where they end.</summary>
+    private static int MatrixProduct256<T>(T* a, nint aRow, nint aCol, int m, int depth, T* b, nint ldb, T* c, nint ldc, int n, bool accumulate, int x)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = Vector256<T>.Count;
+        for (; x + (2 * w) <= n; x += 2 * w)
+        {
+            int i = 0;
+            for (; i + 4 <= m; i += 4)
+            {
+                T* c0 = c + (i * ldc) + x, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+                Vector256<T> r00 = accumulate ? Vector256.Load(c0) : Vector256<T>.Zero, r01 = accumulate ? Vector256.Load(c0 + w) : Vector256<T>.Zero;
+                Vector256<T> r10 = accumulate ? Vector256.Load(c1) : Vector256<T>.Zero, r11 = accumulate ? Vector256.Load(c1 + w) : Vector256<T>.Zero;
+                Vector256<T> r20 = accumulate ? Vector256.Load(c2) : Vector256<T>.Zero, r21 = accumulate ? Vector256.Load(c2 + w) : Vector256<T>.Zero;
+                Vector256<T> r30 = accumulate ? Vector256.Load(c3) : Vector256<T>.Zero, r31 = accumulate ? Vector256.Load(c3 + w) : Vector256<T>.Zero;
+                T* ap = a + (i * aRow);
+                T* bp = b + x;
+                for (int p = 0; p < depth; p++, ap += aCol, bp += ldb)
+                {
+                    Vector256<T> b0 = Vector256.Load(bp), b1 = Vector256.Load(bp + w);
+                    Vector256<T> a0 = Vector256.Create(ap[0]);
+                    r00 = Fma(a0, b0, r00);
+                    r01 = Fma(a0, b1, r01);
+                    Vector256<T> a1 = Vector256.Create(ap[aRow]);
+                    r10 = Fma(a1, b0, r10);
+                    r11 = Fma(a1, b1, r11);
+                    Vector256<T> a2 = Vector256.Create(ap[2 * aRow]);
+                    r20 = Fma(a2, b0, r20);
+                    r21 = Fma(a2, b1, r21);
+                    Vector256<T> a3 = Vector256.Create(ap[3 * aRow]);
+                    r30 = Fma(a3, b0, r30);
+                    r31 = Fma(a3, b1, r31);
+                }
+
+                r00.Store(c0);
+                r01.Store(c0 + w);
+                r10.Store(c1);
+                r11.Store(c1 + w);
+                r20.Store(c2);
+                r21.Store(c2 + w);
+                r30.Store(c3);
+                r31.Store(c3 + w);
+            }
+
+            for (; i < m; i++)
+            {
+                T* c0 = c + (i * ldc) + x;
+                Vector256<T> r00 = accumulate ? Vector256.Load(c0) : Vector256<T>.Zero, r01 = accumulate ? Vector256.Load(c0 + w) : Vector256<T>.Zero;
+                T* ap = a + (i * aRow);
+                T* bp = b + x;
+                for (int p = 0; p < depth; p++, ap += aCol, bp += ldb)
+                {
+                    Vector256<T> a0 = Vector256.Create(ap[0]);
+                    r00 = Fma(a0, Vector256.Load(bp), r00);
+                    r01 = Fma(a0, Vector256.Load(bp + w), r01);
+                }
+
+                r00.Store(c0);
+                r01.Store(c0 + w);
+            }
+        }
+
+        for (; x + w <= n; x += w)
+        {
+            int i = 0;
+            for (; i + 4 <= m; i += 4)
+            {
+                T* c0 = c + (i * ldc) + x, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+                Vector256<T> r0 = accumulate ? Vector256.Load(c0) : Vector256<T>.Zero;
+                Vector256<T> r1 = accumulate ? Vector256.Load(c1) : Vector256<T>.Zero;
+                Vector256<T> r2 = accumulate ? Vector256.Load(c2) : Vector256<T>.Zero;
+                Vector256<T> r3 = accumulate ? Vector256.Load(c3) : Vector256<T>.Zero;
+                T* ap = a + (i * aRow);
+                T* bp = b + x;
+                for (int p = 0; p < depth; p++, ap += aCol, bp += ldb)
+                {
+                    Vector256<T> b0 = Vector256.Load(bp);
+                    r0 = Fma(Vector256.Create(ap[0]), b0, r0);
+                    r1 = Fma(Vector256.Create(ap[aRow]), b0, r1);
+                    r2 = Fma(Vector256.Create(ap[2 * aRow]), b0, r2);
+                    r3 = Fma(Vector256.Create(ap[3 * aRow]), b0, r3);
+                }
+
+                r0.Store(c0);
+                r1.Store(c1);
+                r2.Store(c2);
+                r3.Store(c3);
+            }
+
+            for (; i < m; i++)
+            {
+                T* c0 = c + (i * ldc) + x;
+                Vector256<T> r0 = accumulate ? Vector256.Load(c0) : Vector256<T>.Zero;
+                T* ap = a + (i * aRow);
+                T* bp = b + x;
+                for (int p = 0; p < depth; p++, ap += aCol, bp += ldb)
+                {
+                    r0 = Fma(Vector256.Create(ap[0]), Vector256.Load(bp), r0);
+                }
+
+                r0.Store(c0);
+            }
+        }
+
+        return x;
+    }
+
     /// <summary>rows[j·stride + c] += coef[j] · x[c] for j &lt; n, c &lt; width: n rank-1 row updates
     /// with x held in registers (a chunk of up to four vectors at a time).</summary>
     public static void AddScaledRows<T>(T* coef, int n, T* x, int width, T* rows, nint stride)

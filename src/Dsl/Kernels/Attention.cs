@@ -51,7 +51,8 @@ public readonly record struct AttentionOptions(int Heads, int KeySize, int Value
 /// its head's K (and for the backward V) transposed into per-thread scratch, then walks the query
 /// rows: the forward computes a row's scores one block of <c>64</c> keys at a time with an online
 /// softmax (running max and sum, the accumulator rescaled when the max grows), so no T × T matrix
-/// ever exists; the backward recomputes P_ij = exp(λ_i s_ij − L_i) from the saved L one row at a time.
+/// ever exists; the backward recomputes P_ij = exp(λ_i s_ij − L_i) from the saved L for blocks of
+/// <see cref="QueryBlock"/> query rows at a time, as small matrix products over the block's keys.
 /// Scratch is allocated once per pool thread and reused, so warm calls allocate nothing.
 /// </para>
 /// <para>
@@ -255,7 +256,16 @@ public static unsafe class Attention
         }
     }
 
-    /// <summary>Backward for one (batch, head) pair; it owns that pair's rows of dq, dk and dv.</summary>
+    /// <summary>Query rows per block of the backward: each block meets K and V once, in small matrix products.</summary>
+    internal const int QueryBlock = 16;
+
+    /// <summary>
+    /// Backward for one (batch, head) pair; it owns that pair's rows of dq, dk and dv. The query rows go in
+    /// blocks of <see cref="QueryBlock"/>: for a block with the key range [klo, khi] (the union of its rows'
+    /// ranges), P, dP and dS are <c>rows × keys</c> tiles, and dq = dS·K, dk += dSᵀ·Q and dv += Pᵀ·dO are
+    /// matrix products over the block, so K, V, dk and dv are read (and dk, dv written) once per block rather
+    /// than once per row. Keys of the range that a row may not attend get P = 0 and drop out.
+    /// </summary>
     private static void BackwardPart<T>(BackwardJob<T> job, int index)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -274,55 +284,77 @@ public static unsafe class Attention
         T* dkp = job.DK + (rowBase * gradStride) + (h * dk);
         T* dvp = job.DV + (rowBase * gradStride) + (h * dv);
 
-        // Scratch: Kᵀ [dk, ld], Vᵀ [dv, ld] (zero-padded), one padded row of P, one of dP then dS, λ·q_i.
+        // Scratch: Kᵀ [dk, ld], Vᵀ [dv, ld] (zero-padded); P and dP-then-dS tiles [QueryBlock, width];
+        // λ·q for the block [QueryBlock, dk]; each row's λ and D.
         int ld = AttentionMath.TransposedStride(seq);
+        int width = AttentionMath.Padded(seq);
+        int rowsMax = Math.Min(QueryBlock, seq);
         T slope = o.Alibi ? T.CreateTruncating(Dsl.Contracts.AttentionSlots.AlibiSlope(heads, h)) : T.Zero;
-        T[] scratch = AttentionScratch<T>.Rent(((dk + dv + 2) * ld) + dk);
+        T[] scratch = AttentionScratch<T>.Rent(((dk + dv) * ld) + (2 * rowsMax * width) + (rowsMax * (dk + 2)));
         fixed (T* sp = scratch)
         {
             T* kt = sp;
             T* vt = kt + (dk * ld);
             T* p = vt + (dv * ld);
-            T* dp = p + ld;
-            T* qs = dp + ld;
+            T* ds = p + (rowsMax * width);
+            T* qs = ds + (rowsMax * width);
+            T* lambdas = qs + (rowsMax * dk);
+            T* rowD = lambdas + rowsMax;
             AttentionMath.Transpose(k, stride, seq, dk, kt, ld);
             AttentionMath.Transpose(v, stride, seq, dv, vt, ld);
             AttentionMath.ClearRows(dkp, seq, gradStride, dk);
             AttentionMath.ClearRows(dvp, seq, gradStride, dv);
-            for (int i = 0; i < seq; i++)
+            for (int i0 = 0; i0 < seq; i0 += QueryBlock)
             {
-                AttentionMath.KeyRange(o, i, out int lo, out int hi);
-                T* dqi = dq + (i * gradStride);
-                T rowLse = lse[i];
-                if (hi < lo || T.IsNegativeInfinity(rowLse))
+                int rows = Math.Min(QueryBlock, seq - i0);
+
+                // Both ends of a row's range never decrease with the row, so the block's range runs from
+                // its first row's lo to its last row's hi.
+                AttentionMath.KeyRange(o, i0, out int klo, out _);
+                AttentionMath.KeyRange(o, i0 + rows - 1, out _, out int khi);
+                int keys = khi - klo + 1;
+                int padded = AttentionMath.Padded(keys);
+                for (int r = 0; r < rows; r++)
                 {
-                    new Span<T>(dqi, dk).Clear();
-                    continue;
+                    int i = i0 + r;
+                    AttentionMath.KeyRange(o, i, out int lo, out int hi);
+                    T lambda = hi < lo ? T.Zero : T.CreateTruncating(AttentionMath.Lambda(o, hi - lo + 1));
+                    lambdas[r] = lambda;
+                    rowD[r] = AttentionMath.Dot(dOutput + (i * outStride), output + (i * outStride), dv);
+                    AttentionMath.Scale(q + (i * stride), lambda, qs + (r * dk), dk);
                 }
 
-                int n = hi - lo + 1;
-                int padded = AttentionMath.Padded(n);
-                T lambda = T.CreateTruncating(AttentionMath.Lambda(o, n));
-                T* qi = q + (i * stride);
-                T* doi = dOutput + (i * outStride);
-                T d = AttentionMath.Dot(doi, output + (i * outStride), dv);
+                // S = (λ·Q) Kᵀ and dP = dO Vᵀ over the block's keys (padding included: Kᵀ and Vᵀ are zero there).
+                AttentionMath.MatrixProduct(qs, dk, 1, rows, dk, kt + klo, ld, p, padded, padded, false);
+                AttentionMath.MatrixProduct(dOutput + (i0 * outStride), outStride, 1, rows, dv, vt + klo, ld, ds, padded, padded, false);
+                for (int r = 0; r < rows; r++)
+                {
+                    int i = i0 + r;
+                    AttentionMath.KeyRange(o, i, out int lo, out int hi);
+                    T* pr = p + (r * padded);
+                    T* dsr = ds + (r * padded);
+                    T rowLse = lse[i];
+                    if (hi < lo || T.IsNegativeInfinity(rowLse))
+                    {
+                        // A row with no keys (unreachable with these masks) has zero gradients.
+                        new Span<T>(pr, padded).Clear();
+                        new Span<T>(dsr, padded).Clear();
+                        continue;
+                    }
 
-                // P_ij = exp(λ q_i·k_j − L_i), recomputed exactly as the forward computed the scores;
-                // the padding is masked to −∞, so its P is 0 and it drops out of everything below.
-                AttentionMath.Scale(qi, lambda, qs, dk);
-                AttentionMath.RowTimesMatrix(qs, dk, kt + lo, ld, p, padded, false);
-                if (o.Alibi) AddAlibi(p, n, slope, i, lo);
-                AttentionMath.Fill(p + n, padded - n, T.NegativeInfinity);
-                AttentionMath.ExpShifted(p, padded, rowLse);
+                    // P_ij = exp(λ q_i·k_j − L_i), the scores recomputed as the forward computed them; keys
+                    // outside the row's range masked to −∞ (P = 0). Then dS_ij = λ P_ij (dP_ij − D_i).
+                    if (o.Alibi) AddAlibi(pr + (lo - klo), hi - lo + 1, slope, i, lo);
+                    AttentionMath.Fill(pr, lo - klo, T.NegativeInfinity);
+                    AttentionMath.Fill(pr + (hi + 1 - klo), padded - (hi + 1 - klo), T.NegativeInfinity);
+                    AttentionMath.ExpShifted(pr, padded, rowLse);
+                    AttentionMath.SoftmaxBackward(pr, dsr, rowD[r], lambdas[r], padded);
+                }
 
-                // dP_ij = dO_i·v_j, then g_j = λ dS_ij = λ P_ij (dP_ij − D_i).
-                AttentionMath.RowTimesMatrix(doi, dv, vt + lo, ld, dp, padded, false);
-                AttentionMath.SoftmaxBackward(p, dp, d, lambda, padded);
-
-                // dq_i = Σ_j g_j k_j; dk_j += g_j q_i; dv_j += P_ij dO_i.
-                AttentionMath.RowTimesMatrix(dp, n, k + (lo * stride), stride, dqi, dk, false);
-                AttentionMath.AddScaledRows(dp, n, qi, dk, dkp + (lo * gradStride), gradStride);
-                AttentionMath.AddScaledRows(p, n, doi, dv, dvp + (lo * gradStride), gradStride);
+                // dq = dS K; dk += dSᵀ Q; dv += Pᵀ dO (the transposes read through A's strides).
+                AttentionMath.MatrixProduct(ds, padded, 1, rows, keys, k + (klo * stride), stride, dq + (i0 * gradStride), gradStride, dk, false);
+                AttentionMath.MatrixProduct(ds, 1, padded, keys, rows, q + (i0 * stride), stride, dkp + (klo * gradStride), gradStride, dk, true);
+                AttentionMath.MatrixProduct(p, 1, padded, keys, rows, dOutput + (i0 * outStride), outStride, dvp + (klo * gradStride), gradStride, dv, true);
             }
         }
     }
