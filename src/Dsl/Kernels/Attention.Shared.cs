@@ -3,6 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Threading;
 using Dsl.Runtime;
 
 namespace Dsl.Kernels;
@@ -738,6 +739,178 @@ internal static unsafe class AttentionMath
     private static Vector256<T> Exp<T>(Vector256<T> x)
         where T : unmanaged, IFloatingPointIeee754<T>
         => SimdMath.Exp(x);
+}
+
+/// <summary>
+/// The driver the attention kernels share: the pinned arguments of one call, the split into pool parts
+/// (one per (example, head) pair, or one per example for kernels that couple the heads) and each part's
+/// pointers into q, k, v, the output, the statistics and the gradients. A kernel derives its job from
+/// this, adds what only it needs, and writes the forward and backward of one part.
+/// </summary>
+/// <remarks>
+/// A call rents the calling thread's cached job (<see cref="Rent{TJob}"/>), sets it, dispatches and
+/// clears it, and returns it (<see cref="Return{TJob}"/>): after each thread's first call, nothing is allocated.
+/// </remarks>
+internal abstract unsafe class AttentionJob<T> : IParallelWork
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    internal AttentionOptions Options;
+    internal T* Q;
+    internal T* K;
+    internal T* V;
+    internal int QkvStride;
+    internal T* Output;
+    internal T* DOutput;
+    internal int OutStride;
+    internal T* Stats;
+    internal T* DQ;
+    internal T* DK;
+    internal T* DV;
+    internal int GradStride;
+    private bool _perHead;
+
+    /// <summary>Whether this call is a backward (it has an upstream gradient).</summary>
+    internal bool IsBackward => DOutput != null;
+
+    /// <summary>The calling thread's cached job of this kind, or a new one on its first call.</summary>
+    internal static TJob Rent<TJob>()
+        where TJob : AttentionJob<T>, new()
+        => Interlocked.Exchange(ref JobCache<TJob>.t_cached, null) ?? new TJob();
+
+    /// <summary>Gives a job back to the calling thread's cache once its call is over.</summary>
+    internal static void Return<TJob>(TJob job)
+        where TJob : AttentionJob<T>, new()
+        => Volatile.Write(ref JobCache<TJob>.t_cached, job);
+
+    /// <summary>Sets the pinned arguments of a call (null gradients and dOutput for a forward).</summary>
+    internal void Set(
+        in AttentionOptions options, T* q, T* k, T* v, int qkvStride, T* output, T* dOutput, int outStride,
+        T* stats, T* dq, T* dk, T* dv, int gradStride)
+    {
+        Options = options;
+        Q = q;
+        K = k;
+        V = v;
+        QkvStride = qkvStride;
+        Output = output;
+        DOutput = dOutput;
+        OutStride = outStride;
+        Stats = stats;
+        DQ = dq;
+        DK = dk;
+        DV = dv;
+        GradStride = gradStride;
+    }
+
+    /// <summary>
+    /// Runs the parts, on the pool when there is enough work: one per (example, head) pair when
+    /// <paramref name="perHead"/>, else one per example (<see cref="AttentionSlice{T}.Head"/> 0, the slice
+    /// pointing at head 0 of that example's rows); then drops every pointer (the spans are unpinned next).
+    /// </summary>
+    internal void Dispatch(int batch, bool perHead, long multiplyAdds)
+    {
+        _perHead = perHead;
+        try
+        {
+            AttentionMath.Dispatch(this, perHead ? batch * Options.Heads : batch, multiplyAdds);
+        }
+        finally
+        {
+            Set(default, null, null, null, 0, null, null, 0, null, null, null, null, 0);
+            ClearExtra();
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Run(int index, int count)
+    {
+        int heads = Options.Heads;
+        int b = _perHead ? index / heads : index;
+        int h = _perHead ? index - (b * heads) : 0;
+        var slice = new AttentionSlice<T>(this, b, h);
+        if (IsBackward)
+        {
+            Backward(slice);
+        }
+        else
+        {
+            Forward(slice);
+        }
+    }
+
+    /// <summary>The forward of one part.</summary>
+    protected abstract void Forward(in AttentionSlice<T> part);
+
+    /// <summary>The backward of one part; it owns the part's rows of dq, dk and dv.</summary>
+    protected abstract void Backward(in AttentionSlice<T> part);
+
+    /// <summary>Drops the pointers and arrays a derived job adds, after a call.</summary>
+    protected virtual void ClearExtra()
+    {
+    }
+
+    private static class JobCache<TJob>
+        where TJob : class
+    {
+        // One per calling thread: two threads running a kernel at once (two models trained side by side)
+        // each keep their own, so neither allocates after its first call.
+        [ThreadStatic]
+        internal static TJob? t_cached;
+    }
+}
+
+/// <summary>
+/// One part's view of an attention call: example <see cref="Example"/>, head <see cref="Head"/>. Row t of the
+/// example (0 ≤ t &lt; T) is at <c>Q + t·QkvStride</c> (likewise K, V), <c>Output + t·OutStride</c> (likewise
+/// DOutput) and <c>DQ + t·GradStride</c> (likewise DK, DV), each already offset to the head's columns; the
+/// statistics of the (example, head) pair are <c>Stats[0 .. T)</c> (for a per-example part, the example's H
+/// rows of T).
+/// </summary>
+internal readonly unsafe ref struct AttentionSlice<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public AttentionSlice(AttentionJob<T> job, int example, int head)
+    {
+        AttentionOptions o = job.Options;
+        int seq = o.Sequence, dk = o.KeySize, dv = o.ValueSize;
+        nint rowBase = (nint)example * seq;
+        Example = example;
+        Head = head;
+        Q = job.Q + (rowBase * job.QkvStride) + (head * dk);
+        K = job.K + (rowBase * job.QkvStride) + (head * dk);
+        V = job.V + (rowBase * job.QkvStride) + (head * dv);
+        Output = job.Output + (rowBase * job.OutStride) + (head * dv);
+        Stats = job.Stats + ((((nint)example * o.Heads) + head) * seq);
+        if (job.IsBackward)
+        {
+            DOutput = job.DOutput + (rowBase * job.OutStride) + (head * dv);
+            DQ = job.DQ + (rowBase * job.GradStride) + (head * dk);
+            DK = job.DK + (rowBase * job.GradStride) + (head * dk);
+            DV = job.DV + (rowBase * job.GradStride) + (head * dv);
+        }
+    }
+
+    public int Example { get; }
+
+    public int Head { get; }
+
+    public T* Q { get; }
+
+    public T* K { get; }
+
+    public T* V { get; }
+
+    public T* Output { get; }
+
+    public T* DOutput { get; }
+
+    public T* Stats { get; }
+
+    public T* DQ { get; }
+
+    public T* DK { get; }
+
+    public T* DV { get; }
 }
 
 /// <summary>

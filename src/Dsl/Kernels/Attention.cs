@@ -1,6 +1,5 @@
 using System;
 using System.Numerics;
-using System.Threading;
 using Dsl.Runtime;
 
 namespace Dsl.Kernels;
@@ -87,22 +86,14 @@ public static unsafe class Attention
             return;
         }
 
-        ForwardJob<T> job = Interlocked.Exchange(ref ForwardJob<T>.s_cached, null) ?? new ForwardJob<T>();
+        Job<T> job = AttentionJob<T>.Rent<Job<T>>();
         fixed (T* pq = q, pk = k, pv = v, po = output, pl = logSumExp)
         {
-            job.Options = options;
-            job.Q = pq;
-            job.K = pk;
-            job.V = pv;
-            job.QkvStride = qkvStride;
-            job.Output = po;
-            job.OutStride = outStride;
-            job.LogSumExp = pl;
-            AttentionMath.Dispatch(job, batch * options.Heads, MultiplyAdds(options, batch));
-            job.Clear();
+            job.Set(options, pq, pk, pv, qkvStride, po, null, outStride, pl, null, null, null, 0);
+            job.Dispatch(batch, perHead: true, MultiplyAdds(options, batch));
         }
 
-        Volatile.Write(ref ForwardJob<T>.s_cached, job);
+        AttentionJob<T>.Return(job);
     }
 
     /// <summary>
@@ -139,27 +130,14 @@ public static unsafe class Attention
             return;
         }
 
-        BackwardJob<T> job = Interlocked.Exchange(ref BackwardJob<T>.s_cached, null) ?? new BackwardJob<T>();
+        Job<T> job = AttentionJob<T>.Rent<Job<T>>();
         fixed (T* pq = q, pk = k, pv = v, po = output, pdo = dOutput, pl = logSumExp, pdq = dq, pdk = dk, pdv = dv)
         {
-            job.Options = options;
-            job.Q = pq;
-            job.K = pk;
-            job.V = pv;
-            job.QkvStride = qkvStride;
-            job.Output = po;
-            job.DOutput = pdo;
-            job.OutStride = outStride;
-            job.LogSumExp = pl;
-            job.DQ = pdq;
-            job.DK = pdk;
-            job.DV = pdv;
-            job.GradStride = gradStride;
-            AttentionMath.Dispatch(job, batch * options.Heads, 2 * MultiplyAdds(options, batch));
-            job.Clear();
+            job.Set(options, pq, pk, pv, qkvStride, po, pdo, outStride, pl, pdq, pdk, pdv, gradStride);
+            job.Dispatch(batch, perHead: true, 2 * MultiplyAdds(options, batch));
         }
 
-        Volatile.Write(ref BackwardJob<T>.s_cached, job);
+        AttentionJob<T>.Return(job);
     }
 
     /// <summary>About T²·(dk + dv)/2 multiply-adds per (batch, head) for a causal call, twice that otherwise.</summary>
@@ -167,19 +145,13 @@ public static unsafe class Attention
         => (long)batch * o.Heads * o.Sequence * o.Sequence * (o.KeySize + o.ValueSize) / (o.Causal ? 2 : 1);
 
     /// <summary>Forward for one (batch, head) pair.</summary>
-    private static void ForwardPart<T>(ForwardJob<T> job, int index)
+    private static void ForwardPart<T>(Job<T> job, in AttentionSlice<T> part)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         AttentionOptions o = job.Options;
-        int heads = o.Heads, dk = o.KeySize, dv = o.ValueSize, seq = o.Sequence;
-        int b = index / heads, h = index - (b * heads);
+        int heads = o.Heads, dk = o.KeySize, dv = o.ValueSize, seq = o.Sequence, h = part.Head;
         nint stride = job.QkvStride, outStride = job.OutStride;
-        nint rowBase = (nint)b * seq;
-        T* q = job.Q + (rowBase * stride) + (h * dk);
-        T* k = job.K + (rowBase * stride) + (h * dk);
-        T* v = job.V + (rowBase * stride) + (h * dv);
-        T* output = job.Output + (rowBase * outStride) + (h * dv);
-        T* lse = job.LogSumExp + ((nint)index * seq);
+        T* q = part.Q, k = part.K, v = part.V, output = part.Output, lse = part.Stats;
         int block = Math.Min(seq, AttentionMath.KeyBlock);
         int ld = AttentionMath.TransposedStride(seq);
         T slope = o.Alibi ? T.CreateTruncating(Dsl.Contracts.AttentionSlots.AlibiSlope(heads, h)) : T.Zero;
@@ -266,23 +238,14 @@ public static unsafe class Attention
     /// matrix products over the block, so K, V, dk and dv are read (and dk, dv written) once per block rather
     /// than once per row. Keys of the range that a row may not attend get P = 0 and drop out.
     /// </summary>
-    private static void BackwardPart<T>(BackwardJob<T> job, int index)
+    private static void BackwardPart<T>(Job<T> job, in AttentionSlice<T> part)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         AttentionOptions o = job.Options;
-        int heads = o.Heads, dk = o.KeySize, dv = o.ValueSize, seq = o.Sequence;
-        int b = index / heads, h = index - (b * heads);
+        int heads = o.Heads, dk = o.KeySize, dv = o.ValueSize, seq = o.Sequence, h = part.Head;
         nint stride = job.QkvStride, outStride = job.OutStride, gradStride = job.GradStride;
-        nint rowBase = (nint)b * seq;
-        T* q = job.Q + (rowBase * stride) + (h * dk);
-        T* k = job.K + (rowBase * stride) + (h * dk);
-        T* v = job.V + (rowBase * stride) + (h * dv);
-        T* output = job.Output + (rowBase * outStride) + (h * dv);
-        T* dOutput = job.DOutput + (rowBase * outStride) + (h * dv);
-        T* lse = job.LogSumExp + ((nint)index * seq);
-        T* dq = job.DQ + (rowBase * gradStride) + (h * dk);
-        T* dkp = job.DK + (rowBase * gradStride) + (h * dk);
-        T* dvp = job.DV + (rowBase * gradStride) + (h * dv);
+        T* q = part.Q, k = part.K, v = part.V, output = part.Output, dOutput = part.DOutput, lse = part.Stats;
+        T* dq = part.DQ, dkp = part.DK, dvp = part.DV;
 
         // Scratch: Kᵀ [dk, ld], Vᵀ [dv, ld] (zero-padded); P and dP-then-dS tiles [QueryBlock, width];
         // λ·q for the block [QueryBlock, dk]; each row's λ and D.
@@ -359,62 +322,12 @@ public static unsafe class Attention
         }
     }
 
-    /// <summary>The pinned arguments of one forward call; one cached per element type so a call allocates nothing.</summary>
-    private sealed class ForwardJob<T> : IParallelWork
+    /// <summary>The job of a forward or backward call: the shared driver's, one part per (batch, head) pair.</summary>
+    private sealed class Job<T> : AttentionJob<T>
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        // One per calling thread: two threads running this kernel at once (two models trained side by side)
-        // each keep their own, so neither allocates after its first call.
-        [ThreadStatic]
-        internal static ForwardJob<T>? s_cached;
+        protected override void Forward(in AttentionSlice<T> part) => ForwardPart(this, part);
 
-        internal AttentionOptions Options;
-        internal T* Q;
-        internal T* K;
-        internal T* V;
-        internal int QkvStride;
-        internal T* Output;
-        internal int OutStride;
-        internal T* LogSumExp;
-
-        public void Run(int index, int count) => ForwardPart(this, index);
-
-        /// <summary>Drops the pointers once the spans are unpinned.</summary>
-        internal void Clear()
-        {
-            Q = K = V = Output = LogSumExp = null;
-        }
-    }
-
-    /// <summary>The pinned arguments of one backward call.</summary>
-    private sealed class BackwardJob<T> : IParallelWork
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        // One per calling thread: two threads running this kernel at once (two models trained side by side)
-        // each keep their own, so neither allocates after its first call.
-        [ThreadStatic]
-        internal static BackwardJob<T>? s_cached;
-
-        internal AttentionOptions Options;
-        internal T* Q;
-        internal T* K;
-        internal T* V;
-        internal int QkvStride;
-        internal T* Output;
-        internal T* DOutput;
-        internal int OutStride;
-        internal T* LogSumExp;
-        internal T* DQ;
-        internal T* DK;
-        internal T* DV;
-        internal int GradStride;
-
-        public void Run(int index, int count) => BackwardPart(this, index);
-
-        /// <summary>Drops the pointers once the spans are unpinned.</summary>
-        internal void Clear()
-        {
-            Q = K = V = Output = DOutput = LogSumExp = DQ = DK = DV = null;
-        }
+        protected override void Backward(in AttentionSlice<T> part) => BackwardPart(this, part);
     }
 }

@@ -1,7 +1,6 @@
 using System;
 using System.Numerics;
 using System.Runtime.Intrinsics;
-using System.Threading;
 using Dsl.Runtime;
 
 namespace Dsl.Kernels;
@@ -50,15 +49,14 @@ public static unsafe class LinearAttention
             return;
         }
 
-        Job<T> job = Interlocked.Exchange(ref Job<T>.s_cached, null) ?? new Job<T>();
+        Job<T> job = AttentionJob<T>.Rent<Job<T>>();
         fixed (T* pq = q, pk = k, pv = v, po = output, ps = stats)
         {
             job.Set(options, pq, pk, pv, qkvStride, po, null, outStride, ps, null, null, null, 0);
-            AttentionMath.Dispatch(job, batch * options.Heads, MultiplyAdds(options, batch));
-            job.Set(default, null, null, null, 0, null, null, 0, null, null, null, null, 0);
+            job.Dispatch(batch, perHead: true, MultiplyAdds(options, batch));
         }
 
-        Volatile.Write(ref Job<T>.s_cached, job);
+        AttentionJob<T>.Return(job);
     }
 
     /// <summary>
@@ -96,15 +94,14 @@ public static unsafe class LinearAttention
             return;
         }
 
-        Job<T> job = Interlocked.Exchange(ref Job<T>.s_cached, null) ?? new Job<T>();
+        Job<T> job = AttentionJob<T>.Rent<Job<T>>();
         fixed (T* pq = q, pk = k, pv = v, po = output, pdo = dOutput, ps = stats, pdq = dq, pdk = dk, pdv = dv)
         {
             job.Set(options, pq, pk, pv, qkvStride, po, pdo, outStride, ps, pdq, pdk, pdv, gradStride);
-            AttentionMath.Dispatch(job, batch * options.Heads, 3 * MultiplyAdds(options, batch));
-            job.Set(default, null, null, null, 0, null, null, 0, null, null, null, null, 0);
+            job.Dispatch(batch, perHead: true, 3 * MultiplyAdds(options, batch));
         }
 
-        Volatile.Write(ref Job<T>.s_cached, job);
+        AttentionJob<T>.Return(job);
     }
 
     private static long MultiplyAdds(in AttentionOptions o, int batch)
@@ -169,19 +166,13 @@ public static unsafe class LinearAttention
         }
     }
 
-    private static void ForwardPart<T>(Job<T> job, int index)
+    private static void ForwardPart<T>(Job<T> job, in AttentionSlice<T> part)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         AttentionOptions o = job.Options;
-        int heads = o.Heads, dk = o.KeySize, dv = o.ValueSize, seq = o.Sequence;
-        int b = index / heads, h = index - (b * heads);
+        int dk = o.KeySize, dv = o.ValueSize, seq = o.Sequence;
         nint stride = job.QkvStride, outStride = job.OutStride;
-        nint rowBase = (nint)b * seq;
-        T* q = job.Q + (rowBase * stride) + (h * dk);
-        T* k = job.K + (rowBase * stride) + (h * dk);
-        T* v = job.V + (rowBase * stride) + (h * dv);
-        T* output = job.Output + (rowBase * outStride) + (h * dv);
-        T* stats = job.Stats + ((nint)index * seq);
+        T* q = part.Q, k = part.K, v = part.V, output = part.Output, stats = part.Stats;
 
         // Scratch: S [dk, dv], z [dk], φ(q_i) and φ(k_j) [dk each].
         T[] scratch = AttentionScratch<T>.Rent((dk * dv) + (3 * dk));
@@ -219,23 +210,14 @@ public static unsafe class LinearAttention
         }
     }
 
-    private static void BackwardPart<T>(Job<T> job, int index)
+    private static void BackwardPart<T>(Job<T> job, in AttentionSlice<T> part)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         AttentionOptions o = job.Options;
-        int heads = o.Heads, dk = o.KeySize, dv = o.ValueSize, seq = o.Sequence;
-        int b = index / heads, h = index - (b * heads);
+        int dk = o.KeySize, dv = o.ValueSize, seq = o.Sequence;
         nint stride = job.QkvStride, outStride = job.OutStride, gradStride = job.GradStride;
-        nint rowBase = (nint)b * seq;
-        T* q = job.Q + (rowBase * stride) + (h * dk);
-        T* k = job.K + (rowBase * stride) + (h * dk);
-        T* v = job.V + (rowBase * stride) + (h * dv);
-        T* output = job.Output + (rowBase * outStride) + (h * dv);
-        T* dOutput = job.DOutput + (rowBase * outStride) + (h * dv);
-        T* stats = job.Stats + ((nint)index * seq);
-        T* dq = job.DQ + (rowBase * gradStride) + (h * dk);
-        T* dkp = job.DK + (rowBase * gradStride) + (h * dk);
-        T* dvp = job.DV + (rowBase * gradStride) + (h * dv);
+        T* q = part.Q, k = part.K, v = part.V, output = part.Output, dOutput = part.DOutput, stats = part.Stats;
+        T* dq = part.DQ, dkp = part.DK, dvp = part.DV;
 
         // Scratch: Sᵀ [dv, dk] then G [dk, dv]; z then γ [dk]; Gᵀ [dv, dk]; φ(q_i), φ(k_j) [dk]; dnum_i [dv].
         // The transposes make every matrix-vector product a row-times-matrix (no horizontal sums).
@@ -335,58 +317,12 @@ public static unsafe class LinearAttention
         return -AttentionMath.Dot(dOutput, output, dv) * inverse;
     }
 
-    /// <summary>The pinned arguments of one call (forward when DOutput is null); one cached per element type.</summary>
-    private sealed class Job<T> : IParallelWork
+    /// <summary>The job of a forward or backward call: the shared driver's, one part per (batch, head) pair.</summary>
+    private sealed class Job<T> : AttentionJob<T>
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        // One per calling thread: two threads running this kernel at once (two models trained side by side)
-        // each keep their own, so neither allocates after its first call.
-        [ThreadStatic]
-        internal static Job<T>? s_cached;
+        protected override void Forward(in AttentionSlice<T> part) => ForwardPart(this, part);
 
-        internal AttentionOptions Options;
-        internal T* Q;
-        internal T* K;
-        internal T* V;
-        internal int QkvStride;
-        internal T* Output;
-        internal T* DOutput;
-        internal int OutStride;
-        internal T* Stats;
-        internal T* DQ;
-        internal T* DK;
-        internal T* DV;
-        internal int GradStride;
-
-        public void Run(int index, int count)
-        {
-            if (DOutput == null)
-            {
-                ForwardPart(this, index);
-            }
-            else
-            {
-                BackwardPart(this, index);
-            }
-        }
-
-        internal void Set(
-            in AttentionOptions options, T* q, T* k, T* v, int qkvStride, T* output, T* dOutput, int outStride,
-            T* stats, T* dq, T* dk, T* dv, int gradStride)
-        {
-            Options = options;
-            Q = q;
-            K = k;
-            V = v;
-            QkvStride = qkvStride;
-            Output = output;
-            DOutput = dOutput;
-            OutStride = outStride;
-            Stats = stats;
-            DQ = dq;
-            DK = dk;
-            DV = dv;
-            GradStride = gradStride;
-        }
+        protected override void Backward(in AttentionSlice<T> part) => BackwardPart(this, part);
     }
 }

@@ -1,6 +1,5 @@
 using System;
 using System.Numerics;
-using System.Threading;
 using Dsl.Runtime;
 
 namespace Dsl.Kernels;
@@ -52,25 +51,16 @@ public static unsafe class TalkingHeadsAttention
             return;
         }
 
-        Job<T> job = Interlocked.Exchange(ref Job<T>.s_cached, null) ?? new Job<T>();
+        Job<T> job = AttentionJob<T>.Rent<Job<T>>();
         fixed (T* pq = q, pk = k, pv = v, pre = preMix, post = postMix, po = output, ps = stats)
         {
-            job.Options = options;
-            job.Q = pq;
-            job.K = pk;
-            job.V = pv;
-            job.QkvStride = qkvStride;
+            job.Set(options, pq, pk, pv, qkvStride, po, null, outStride, ps, null, null, null, 0);
             job.PreMix = pre;
             job.PostMix = post;
-            job.Output = po;
-            job.OutStride = outStride;
-            job.Stats = ps;
-            job.Backward = false;
-            AttentionMath.Dispatch(job, batch, MultiplyAdds(options, batch));
-            job.Clear();
+            job.Dispatch(batch, perHead: false, MultiplyAdds(options, batch));
         }
 
-        Volatile.Write(ref Job<T>.s_cached, job);
+        AttentionJob<T>.Return(job);
     }
 
     /// <summary>
@@ -121,7 +111,7 @@ public static unsafe class TalkingHeadsAttention
             return;
         }
 
-        Job<T> job = Interlocked.Exchange(ref Job<T>.s_cached, null) ?? new Job<T>();
+        Job<T> job = AttentionJob<T>.Rent<Job<T>>();
         int partialLength = batch * 2 * mixSize;
         if (job.Partials.Length < partialLength)
         {
@@ -131,25 +121,11 @@ public static unsafe class TalkingHeadsAttention
         fixed (T* pq = q, pk = k, pv = v, pre = preMix, post = postMix, po = output, pdo = dOutput, ps = stats)
         fixed (T* pdq = dq, pdk = dk, pdv = dv, partials = job.Partials)
         {
-            job.Options = options;
-            job.Q = pq;
-            job.K = pk;
-            job.V = pv;
-            job.QkvStride = qkvStride;
+            job.Set(options, pq, pk, pv, qkvStride, po, pdo, outStride, ps, pdq, pdk, pdv, gradStride);
             job.PreMix = pre;
             job.PostMix = post;
-            job.Output = po;
-            job.DOutput = pdo;
-            job.OutStride = outStride;
-            job.Stats = ps;
-            job.DQ = pdq;
-            job.DK = pdk;
-            job.DV = pdv;
-            job.GradStride = gradStride;
             job.MixPartials = partials;
-            job.Backward = true;
-            AttentionMath.Dispatch(job, batch, 2 * MultiplyAdds(options, batch));
-            job.Clear();
+            job.Dispatch(batch, perHead: false, 2 * MultiplyAdds(options, batch));
 
             // Batch elements in order, whatever thread computed them: deterministic sums.
             for (int e = 0; e < mixSize; e++)
@@ -167,7 +143,7 @@ public static unsafe class TalkingHeadsAttention
             }
         }
 
-        Volatile.Write(ref Job<T>.s_cached, job);
+        AttentionJob<T>.Return(job);
     }
 
     private static void CheckMix(in AttentionOptions options, int firstLength, string firstName, int secondLength, string secondName)
@@ -203,18 +179,13 @@ public static unsafe class TalkingHeadsAttention
         }
     }
 
-    private static void ForwardPart<T>(Job<T> job, int b)
+    private static void ForwardPart<T>(Job<T> job, in AttentionSlice<T> part)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         AttentionOptions o = job.Options;
         int heads = o.Heads, dk = o.KeySize, dv = o.ValueSize, seq = o.Sequence;
         nint stride = job.QkvStride, outStride = job.OutStride;
-        nint rowBase = (nint)b * seq;
-        T* q = job.Q + (rowBase * stride);
-        T* k = job.K + (rowBase * stride);
-        T* v = job.V + (rowBase * stride);
-        T* output = job.Output + (rowBase * outStride);
-        T* stats = job.Stats + ((nint)b * heads * seq);
+        T* q = part.Q, k = part.K, v = part.V, output = part.Output, stats = part.Stats;
 
         // Scratch: Kᵀ per head [H, dk, ld] (zero-padded); raw logits Ĵ, probabilities P, mixed P'
         // [H, ld] each; λ·q.
@@ -259,23 +230,16 @@ public static unsafe class TalkingHeadsAttention
         }
     }
 
-    private static void BackwardPart<T>(Job<T> job, int b)
+    private static void BackwardPart<T>(Job<T> job, in AttentionSlice<T> part)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         AttentionOptions o = job.Options;
         int heads = o.Heads, dk = o.KeySize, dv = o.ValueSize, seq = o.Sequence;
         int mixSize = heads * heads;
         nint stride = job.QkvStride, outStride = job.OutStride, gradStride = job.GradStride;
-        nint rowBase = (nint)b * seq;
-        T* q = job.Q + (rowBase * stride);
-        T* k = job.K + (rowBase * stride);
-        T* v = job.V + (rowBase * stride);
-        T* dOutput = job.DOutput + (rowBase * outStride);
-        T* stats = job.Stats + ((nint)b * heads * seq);
-        T* dq = job.DQ + (rowBase * gradStride);
-        T* dkp = job.DK + (rowBase * gradStride);
-        T* dvp = job.DV + (rowBase * gradStride);
-        T* dPre = job.MixPartials + ((nint)b * 2 * mixSize);
+        T* q = part.Q, k = part.K, v = part.V, dOutput = part.DOutput, stats = part.Stats;
+        T* dq = part.DQ, dkp = part.DK, dvp = part.DV;
+        T* dPre = job.MixPartials + ((nint)part.Example * 2 * mixSize);
         T* dPost = dPre + mixSize;
 
         // Scratch: Kᵀ and Vᵀ per head [H, dk or dv, ld]; Ĵ, P, P', dP' (later dĴ), dP (later dJ)
@@ -367,52 +331,22 @@ public static unsafe class TalkingHeadsAttention
         }
     }
 
-    /// <summary>The pinned arguments of one call; one cached per element type, with its mixing-gradient partials.</summary>
-    private sealed class Job<T> : IParallelWork
+    /// <summary>The job of a call: the shared driver's, one part per batch element (the mixes couple the heads), with
+    /// the mixing matrices and the mixing-gradient partials.</summary>
+    private sealed class Job<T> : AttentionJob<T>
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        // One per calling thread: two threads running this kernel at once (two models trained side by side)
-        // each keep their own, so neither allocates after its first call.
-        [ThreadStatic]
-        internal static Job<T>? s_cached;
-
-        internal AttentionOptions Options;
-        internal T* Q;
-        internal T* K;
-        internal T* V;
-        internal int QkvStride;
         internal T* PreMix;
         internal T* PostMix;
-        internal T* Output;
-        internal T* DOutput;
-        internal int OutStride;
-        internal T* Stats;
-        internal T* DQ;
-        internal T* DK;
-        internal T* DV;
-        internal int GradStride;
         internal T* MixPartials;
-        internal bool Backward;
 
         /// <summary>Per batch element: dpre then dpost, H² each (grown, never shrunk).</summary>
         internal T[] Partials = [];
 
-        public void Run(int index, int count)
-        {
-            if (Backward)
-            {
-                BackwardPart(this, index);
-            }
-            else
-            {
-                ForwardPart(this, index);
-            }
-        }
+        protected override void Forward(in AttentionSlice<T> part) => ForwardPart(this, part);
 
-        /// <summary>Drops the pointers once the spans are unpinned.</summary>
-        internal void Clear()
-        {
-            Q = K = V = PreMix = PostMix = Output = DOutput = Stats = DQ = DK = DV = MixPartials = null;
-        }
+        protected override void Backward(in AttentionSlice<T> part) => BackwardPart(this, part);
+
+        protected override void ClearExtra() => PreMix = PostMix = MixPartials = null;
     }
 }
