@@ -58,6 +58,28 @@ public partial class CharGpt : ICharModel
     [Loss] public Scalar Loss(Tensor ids, Labels next) => Ops.SoftmaxCrossEntropy(Forward(ids), next);
 }
 
+/// <summary>CharGpt with each block a [Recompute] segment (the sample's --recompute): the training step keeps
+/// only each block's input and runs the block's forward again just before its backward, so the four blocks'
+/// inner activations share one block's worth of arena. Same parameters, same losses to the bit.</summary>
+[Model(Batch = 12, Sequence = 64, InitStd = 0.02)]
+public partial class CharGptRecompute : ICharModel
+{
+    [Embedding(Vocabulary = 65, Dim = 128)] public partial Tensor Tokens(Tensor ids);
+    [PositionEmbedding] public partial Tensor Positions(Tensor x);
+    [Recompute, Repeat(4)] public partial GptBlock[] Blocks { get; }
+    [LayerNorm(Bias = false)] public partial Tensor Final(Tensor x);
+    [Dense(Out = 65, Bias = false, Tied = nameof(Tokens))] public partial Tensor Head(Tensor x);
+
+    public Tensor Forward(Tensor ids)
+    {
+        var x = Positions(Tokens(ids));
+        foreach (var block in Blocks) x = block.Forward(x);
+        return Head(Final(x));
+    }
+
+    [Loss] public Scalar Loss(Tensor ids, Labels next) => Ops.SoftmaxCrossEntropy(Forward(ids), next);
+}
+
 /// <summary>The same block with the DSL's options: RoPE instead of learned positions, RMSNorm
 /// (with gain) instead of LayerNorm, SquarePlus instead of GELU.</summary>
 [Module]

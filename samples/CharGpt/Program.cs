@@ -33,11 +33,19 @@ internal static class Program
         var evalBatchesOption = cli.Add("--eval-batches", 20, "Fixed batches per split in the periodic train/val estimate");
         var sampleOption = cli.Add("--sample", 300, "Characters to sample at the end");
         var device = cli.Add("--device", "cpu", "cpu, or cuda to train with the generated CUDA program", "cpu", "cuda");
+        var recomputeOption = cli.Add("--recompute", false, "Recompute each block's activations in its backward ([Recompute] on the stack; gpt variant): a smaller arena, the same losses");
         if (!cli.TryParse(args, out int exit)) return exit;
         TrainerOptions options = cli.Options;
         string variant = cli.Get(variantOption);
         int evalBatches = cli.Get(evalBatchesOption), sampleLength = cli.Get(sampleOption);
         bool cuda = cli.Get(device) == "cuda";
+        bool recompute = cli.Get(recomputeOption);
+        if (recompute && variant != "gpt")
+        {
+            Console.Error.WriteLine("--recompute is declared on the gpt variant (CharGptRecompute): run it without --variant rope.");
+            return 2;
+        }
+
         ulong seed = options.Seed;
         if (cuda && (options.CheckpointPath is not null || options.ResumeFrom is not null))
         {
@@ -57,7 +65,9 @@ internal static class Program
             return 1;
         }
 
-        ICharModel model = variant == "gpt" ? new CharGpt(seed) : new CharGptRope(seed);
+        ICharModel model = recompute ? new CharGptRecompute(seed) : variant == "gpt" ? new CharGpt(seed) : new CharGptRope(seed);
+        string modelName = recompute ? nameof(CharGptRecompute) : variant == "gpt" ? nameof(CharGpt) : nameof(CharGptRope);
+        long arenaBytes = recompute ? CharGptRecompute.ArenaBytes : variant == "gpt" ? CharGpt.ArenaBytes : CharGptRope.ArenaBytes;
         var supervised = (ISupervisedModel<int, int>)model;
         float[] arena = supervised.Engine.Arena;
         int parameterRegion = supervised.Engine.Parameters.Length;
@@ -66,7 +76,7 @@ internal static class Program
         {
             try
             {
-                gpu = Dsl.Cuda.CudaTrainer.ForTokens(variant == "gpt" ? CharGpt.CudaProgram : CharGptRope.CudaProgram, arena, Block, seed);
+                gpu = Dsl.Cuda.CudaTrainer.ForTokens(recompute ? CharGptRecompute.CudaProgram : variant == "gpt" ? CharGpt.CudaProgram : CharGptRope.CudaProgram, arena, Block, seed);
             }
             catch (Dsl.Cuda.Interop.CudaUnavailableException e)
             {
@@ -88,7 +98,10 @@ internal static class Program
         }
 
         Console.WriteLine($"{corpus.Source}: {corpus.Tokens.Length:N0} characters, vocabulary {corpus.VocabularySize}, {corpus.Train.Length:N0} train / {corpus.Validation.Length:N0} val");
-        Console.WriteLine($"model {(variant == "gpt" ? nameof(CharGpt) : nameof(CharGptRope))}: {parameters:N0} parameters; batch {Batch} × block {Block}; {options.MaxSteps} iterations; {WorkerPool.Shared.Threads} thread(s)");
+        Console.WriteLine($"model {modelName}: {parameters:N0} parameters; batch {Batch} × block {Block}; {options.MaxSteps} iterations; {WorkerPool.Shared.Threads} thread(s)");
+        Console.WriteLine(recompute
+            ? $"arena {arenaBytes} bytes ({CharGptRecompute.ArenaBytesWithoutRecompute} without --recompute)"
+            : $"arena {arenaBytes} bytes");
 
         // Fixed evaluation batches (the same ones at every evaluation, so the curve is comparable).
         var evalRandom = new SeededRandom(seed ^ 0x5EED);
@@ -101,7 +114,7 @@ internal static class Program
         options.EvaluateAtStart = true;
         options.LearningRate = step => LearningRateSchedule.WarmupCosine(step, 100, 2000, 1e-3, 1e-4);
         options.MaxGradientNorm = 1.0;
-        options.RunName = $"CharGpt ({variant})";
+        options.RunName = recompute ? "CharGpt (gpt, recompute)" : $"CharGpt ({variant})";
         var optimizer = new AdamW(1e-3, beta1: 0.9, beta2: 0.99, weightDecay: 0.1);
         var trainer = new Trainer(model as IModel ?? throw new InvalidOperationException(), optimizer, options);
         trainer.AddSplit("train", new ArrayDataset<int, int>(trainEval.Inputs, Block, trainEval.Targets, Block));

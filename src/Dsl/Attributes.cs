@@ -124,6 +124,19 @@ public sealed class RepeatAttribute(int count) : Attribute
 }
 
 /// <summary>
+/// Recompute (gradient checkpointing; Chen et al. 2016, Su kexue.fm 7367): on a module property, or on a
+/// <see cref="RepeatAttribute"/> stack where each block is one segment, the training step keeps only what
+/// each segment reads and returns and runs the segment's forward again just before its backward. The
+/// activations inside the segments share one segment's worth of arena, so memory falls with the number of
+/// segments at the cost of one more forward of each (about a quarter more time per step). Dropout masks
+/// replay exactly (they are a hash of seed, step, layer and element), so gradients are the same bits as
+/// without it. On a [Module] class it applies to every use of the module; on the [Model] class it saves
+/// nothing and is reported (DSL321).
+/// </summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Class, Inherited = false)]
+public sealed class RecomputeAttribute : Attribute;
+
+/// <summary>
 /// The scaled skip of DeepNorm (Wang et al. 2022, "DeepNet"; Su, kexue.fm 8978): y = α·x, used as
 /// <c>x = Norm(Skip(x) + Branch(x))</c> with a LayerNorm after the sum. Its presence in a [Module]
 /// (or model) also initialises that block's Dense layers and its attention's value and output

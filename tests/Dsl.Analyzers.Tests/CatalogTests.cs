@@ -74,7 +74,7 @@ public sealed class CatalogTests
     public void Every_analyzer_rule_has_a_firing_case_and_a_near_miss()
     {
         // RuleTests and the per-feature rule classes beside it (MultiTaskRuleTests).
-        var names = new[] { typeof(RuleTests), typeof(MultiTaskRuleTests) }.SelectMany(t => t.GetMethods())
+        var names = new[] { typeof(RuleTests), typeof(MultiTaskRuleTests), typeof(MemoryRuleTests) }.SelectMany(t => t.GetMethods())
             .Where(m => m.GetCustomAttributes().Any(a => a is FactAttribute)).Select(m => m.Name).ToList();
         foreach (var id in AnalyzerHarness.Analyzers.SelectMany(a => a.SupportedDiagnostics).Select(d => d.Id).Distinct())
         {

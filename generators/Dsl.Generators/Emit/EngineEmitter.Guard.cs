@@ -125,8 +125,31 @@ internal static partial class EngineEmitter
         var loss = model.LossNodes.SelectMany(t => Row(model.Nodes[t.Node].Inputs[0], plan.Grads));
         yield return Entry("loss", "the loss", "∂loss/∂prediction", loss, Enumerable.Empty<int>());
 
+        int replayed = 0; // forward steps of a [Recompute] segment still to come after its RecomputeStep
         foreach (var s in plan.Backward)
         {
+            if (s is RecomputeStep recompute)
+            {
+                // The segment's forward again: the marker writes nothing; each copy writes what its forward step wrote.
+                replayed = recompute.Steps;
+                yield return Entry("backward", recompute.Block, "[Recompute] " + recompute.Block, Enumerable.Empty<int>(), Enumerable.Empty<int>());
+                continue;
+            }
+
+            if (replayed > 0)
+            {
+                replayed--;
+                var values = stepOf.TryGetValue(s.Node, out int k) ? computed[k].OrderBy(n => n) : (IEnumerable<int>)new[] { s.Node };
+                yield return Entry("backward", Where(s), "recomputed: " + Operation(s, values), values.SelectMany(n => Row(n, plan.Values)), Enumerable.Empty<int>());
+                continue;
+            }
+
+            if (s is ClearStep)
+            {
+                yield return Entry("backward", Where(s), "[Recompute] gradients cleared", Enumerable.Empty<int>(), Enumerable.Empty<int>());
+                continue;
+            }
+
             var inputs = model.Nodes[s.Node].Inputs.Distinct().SelectMany(i => Row(i, plan.Grads));
             var gradients = (s.GradientWrites(plan) ?? System.Array.Empty<(int, int)>()).SelectMany(g => new[] { g.Item1, g.Item2 });
             yield return Entry("backward", Where(s), Operation(s, new[] { s.Node }), inputs, gradients);

@@ -92,6 +92,12 @@ internal static partial class EngineEmitter
         w.Line($"public const int OutputOffset = {Int(plan.OutputOffset)};");
         w.Line("/// <summary>Total arena length in elements.</summary>");
         w.Line($"public const int ArenaLength = {Int(plan.ArenaLength)};");
+        if (plan.Segments.Count > 0)
+        {
+            w.Line("/// <summary>The arena's length were every activation kept: without [Recompute] (the segments' recomputed");
+            w.Line("/// activations and gradients share one segment's worth of it).</summary>");
+            w.Line($"public const int ArenaLengthWithoutRecompute = {Int(plan.ArenaLengthWithoutRecompute)};");
+        }
         var names = w.Here();
         w.Line();
         w.Line("private static readonly global::Dsl.Optimizers.ParameterTensor[] s_tensors =");
@@ -440,6 +446,12 @@ internal static partial class EngineEmitter
             int lap = ForwardSteps(plan).Count();
             w.Line("var profile = Profile;");
             w.Line($"profile?.Lap({Int(lap++)}); // the loss");
+            if (plan.Backward.Any(s => s is RecomputeStep))
+            {
+                w.Line("bool training = true; // [Recompute]: the forward steps run again as in training (the same dropout masks)");
+                w.Line("_ = training;");
+            }
+
             w.Line("var hook = GradientHook;");
             int final = plan.ParameterRegion;
             void Ready(int from)

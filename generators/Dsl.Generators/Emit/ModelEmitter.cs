@@ -46,14 +46,34 @@ internal static partial class ModelEmitter
         foreach (var layer in model.Layers)
             w.Line($"//     {layer.Path,-24} {OpRegistry.Get(layer.Op).Describe(layer, model)}");
 
+        Recompute(w, plan);
         w.Line($"//   Arena ({Int(plan.ArenaLength)} elements):");
         w.Line($"//     [{Int(0),9}] parameters ({Int(plan.ParameterRegion)})");
         foreach (var p in plan.Parameters)
             w.Line($"//       +{Int(p.Offset),-9} {p.Name} [{Int(p.Rows)}, {Int(p.Columns)}]");
         w.Line($"//     [{Int(plan.GradientOffset),9}] gradients, same layout");
         w.Line($"//     [{Int(plan.StateOffset),9}] optimizer state ({Int(plan.StateSlots)} × {Int(plan.ParameterRegion)})");
+        string? shared = null;
         foreach (var b in plan.Buffers)
+        {
+            if (b.Shared is not null && b.Shared != shared)
+                w.Line($"//     -- {b.Shared}'s recomputed values and their gradients (every segment's lie here, in turn):");
+            shared = b.Shared;
             w.Line($"//     [{Int(b.Offset),9}] {b.Name} [{Int(b.Rows)}, {Int(b.Columns)}]");
+        }
+    }
+
+    /// <summary>The [Recompute] segments: what each frees and runs again, and the arena with and without them.</summary>
+    private static void Recompute(CodeWriter w, ModelPlan plan)
+    {
+        if (plan.Segments.Count == 0) return;
+        w.Line("//   [Recompute] segments (activation memory each would keep without it, in elements: values + their gradients):");
+        foreach (var s in plan.Segments)
+            w.Line($"//     {s.Block,-24} {Int(s.Values)} + {Int(s.Gradients)}, {Int(s.Steps)} forward steps run again before its backward");
+        int with = plan.ArenaLength, without = plan.ArenaLengthWithoutRecompute;
+        string fewer = (100.0 * (without - with) / System.Math.Max(1, without)).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture);
+        w.Line($"//   Arena {Int(with)} elements with [Recompute], {Int(without)} without ({Int(without - with)} fewer, {fewer} %);");
+        w.Line($"//   the segments' recomputed buffers share [{Int(plan.SharedOffset)}, {Int(plan.SharedOffset + plan.SharedLength)}).");
     }
 
     private static void Valid(CodeWriter w, ModelPlan plan)
@@ -84,6 +104,13 @@ internal static partial class ModelEmitter
         w.Line("public const int OutputFeatures = Engine<float>.OutputFeatures;");
         w.Line("/// <summary>Number of trainable parameters.</summary>");
         w.Line("public const int ParameterCount = Engine<float>.ParameterCount;");
+        w.Line("/// <summary>Bytes of the float engine's arena: parameters, gradients, optimizer state and activations.</summary>");
+        w.Line("public const long ArenaBytes = Engine<float>.ArenaLength * 4L;");
+        if (plan.Segments.Count > 0)
+        {
+            w.Line("/// <summary>Bytes the arena would take without [Recompute] (every activation kept).</summary>");
+            w.Line("public const long ArenaBytesWithoutRecompute = Engine<float>.ArenaLengthWithoutRecompute * 4L;");
+        }
         w.Line();
         if (!model.HasUserConstructor)
         {

@@ -40,6 +40,8 @@ internal static class ModelFrontEnd
             .Concat(parsed.Locations.Resolve(advice, once: true))
             .ToList();
         bool valid = spec.OutputNode >= 0 && !parsed.Facts.UsesIncompleteModule && !diagnostics.Any(d => DiagnosticCatalog.BlocksGeneration(d.Descriptor));
+        // The memory rules read the plan, so only a valid model has them (none of them blocks generation).
+        if (valid) diagnostics.AddRange(parsed.Locations.Resolve(MemoryRules.Check(spec with { IsValid = true }, parsed.Facts), once: true));
         return new FrontEndResult(spec with { IsValid = valid }, diagnostics);
     }
 }

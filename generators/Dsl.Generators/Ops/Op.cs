@@ -65,6 +65,11 @@ internal abstract class Op
     /// keeps one); the input and the losses are never shared.</summary>
     public virtual bool Shares => true;
 
+    /// <summary>Whether a [Recompute] segment may run the op's forward step again before its backward (the default: a
+    /// step computes its outputs from its inputs alone; dropout's masks are a hash, so they replay). Not an op whose
+    /// step changes the pass itself (a MeanPool switches it to one row per example).</summary>
+    public virtual bool Recomputable => true;
+
     /// <summary>Whether the op ends a loss method's graph (a loss).</summary>
     public virtual bool IsLoss => false;
 

@@ -107,6 +107,22 @@ public sealed partial class CudaEmulationTests
     }
 
     [Fact]
+    public void A_recomputed_stack_with_dropout_matches_the_cpu_engine()
+    {
+        // [Recompute]: the backward launches run each block's forward kernels again (the same dropout masks) first.
+        const int batch = 3;
+        int rows = batch * DropGptRecompute.Sequence;
+        var engine = new DropGptRecompute.Engine<float>(seed: 18);
+        for (int r = 0; r < rows; r++) engine.Tokens[r] = (r * 5 + 3) % 7;
+        int[] labels = Enumerable.Range(0, rows).Select(r => (r * 3 + 1) % 7).ToArray();
+        var subject = new Subject(DropGptRecompute.CudaProgram, engine.Arena, engine.Seed, b => engine.TrainingPass(b, labels), engine.ApplyOptimizer, s => engine.DropoutStep = s,
+            -1, 1, DropGptRecompute.Engine<float>.OutputOffset, DropGptRecompute.OutputFeatures, DropGptRecompute.Engine<float>.GradientOffset, DropGptRecompute.Engine<float>.Tensors.ToArray());
+        Assert.Contains(DropGptRecompute.CudaProgram.Backward, l => l.Name.EndsWith("_dropout", StringComparison.Ordinal));
+        Check(subject, batch, labels, Array.Empty<float>(), new AdamW(learningRate: 0.01) { MaxGradientNorm = 1 }, o => CudaArgs.ForAdamW((AdamW)o), DropGptRecompute.CudaProgram.AdamW,
+            sequence: DropGptRecompute.Sequence, ids: (int[])engine.Tokens.Clone());
+    }
+
+    [Fact]
     public void CausalRope_matches_the_cpu_engine()
     {
         const int batch = 2;

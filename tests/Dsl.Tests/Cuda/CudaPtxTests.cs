@@ -55,6 +55,9 @@ public sealed class CudaPtxTests
         ["MultiTaskUncertaintyNet"] = () => MultiTaskUncertaintyNet.CudaProgram,
         ["MultiTaskThreeNet"] = () => MultiTaskThreeNet.CudaProgram,
         ["MultiTaskAdversarialNet"] = () => MultiTaskAdversarialNet.CudaProgram,
+        ["DropGptRecompute"] = () => DropGptRecompute.CudaProgram,
+        ["RopePairRecompute"] = () => RopePairRecompute.CudaProgram,
+        ["DeepNormRecompute"] = () => DeepNormRecompute.CudaProgram,
     };
 
     public static TheoryData<string> Models() => new(Programs.Keys);

@@ -12,6 +12,7 @@ internal static class DiagnosticCatalog
     public const string DeclarationCategory = "Dsl.Declaration";
     public const string ShapeCategory = "Dsl.Shape";
     public const string ScalingCategory = "Dsl.Scaling";
+    public const string MemoryCategory = "Dsl.Memory";
     public const string InternalCategory = "Dsl.Internal";
     // Relative to the repository root: the project has no public site yet.
     public const string HelpBase = "docs/diagnostics/";
@@ -53,6 +54,8 @@ internal static class DiagnosticCatalog
     public const string TaiLrAccuracyId = "DSL318";
     public const string TaskWeightId = "DSL319";
     public const string UnscaledTasksId = "DSL320";
+    public const string RecomputeSavesNothingId = "DSL321";
+    public const string RecomputeSegmentTooSmallId = "DSL322";
     public const string InternalErrorId = "DSL901";
 
     public static readonly DiagnosticDescriptor ModelNotPartial = Error(ModelNotPartialId, DeclarationCategory,
@@ -213,6 +216,16 @@ internal static class DiagnosticCatalog
         "Classification and regression losses summed with equal weights",
         "Ops.MultiTask sums {0} and {1} with equal weights, but their losses live on different scales (cross-entropy starts near {2}, a squared error in the targets' squared units), so the larger one dominates the gradient; TaskWeighting.LogSum (Σ ln L_i, the real-time weights L_i/sg(L_i)) or TaskWeighting.InitialLoss puts them on one scale");
 
+    // ---- memory and precision (SEEDS.md §1.7, §2 "Precision & memory"; logic in FrontEnd/Rules/MemoryRules.cs) ----
+
+    public static readonly DiagnosticDescriptor RecomputeSavesNothing = Warning(RecomputeSavesNothingId, MemoryCategory,
+        "[Recompute] that saves nothing",
+        "[Recompute] {0} makes one segment, {1}: its forward runs twice, yet its activations still need their own {2} elements, so the arena is as large as without it (Su: decorating the whole model once saves nothing); recompute saves memory when several segments take turns in one place: put it on a [Repeat] stack, each block a segment, or on several module uses");
+
+    public static readonly DiagnosticDescriptor RecomputeSegmentTooSmall = Warning(RecomputeSegmentTooSmallId, MemoryCategory,
+        "[Recompute] segment with nothing worth saving",
+        "[Recompute] on '{0}': each of its segments recomputes {1} elements of activations, {2} the {3} of the input it keeps anyway, so running its forward again costs more than the memory it gives back; remove [Recompute] from it (or recompute larger blocks)");
+
     public static readonly DiagnosticDescriptor InternalError = new(InternalErrorId,
         "Internal error in the DSL generator",
         "The DSL generator failed on '{0}': {1}. Please report this; the model was emitted as stubs.",
@@ -226,7 +239,7 @@ internal static class DiagnosticCatalog
         HeadsWidth, RotaryDim, TiedShape, RepeatShape, SquarePlusB, AttentionScaleDimension, AttentionLogitsLarge,
         DeepNormConstants, InitVariance, EmbeddingDimension, KeySizeBottleneck, UnargmaxableClasses, WindowBeyondSequence,
         DeepNormPreNorm, RopeBase, ResidualBranchScale, LossArgument, FloodAboveInitialLoss,
-        TaiLrAccuracy, PriorCount, TaskWeight, UnscaledTasks, SizeLimit,
+        TaiLrAccuracy, PriorCount, TaskWeight, UnscaledTasks, SizeLimit, RecomputeSavesNothing, RecomputeSegmentTooSmall,
     };
 
     /// <summary>

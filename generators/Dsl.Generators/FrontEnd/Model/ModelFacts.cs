@@ -21,6 +21,12 @@ internal sealed record ModelFacts(IReadOnlyList<RepeatBoundary> Repeats, IReadOn
     /// binding constructor); the module's own diagnostic says why, and the model is emitted as stubs.</summary>
     public bool UsesIncompleteModule { get; init; }
 
+    /// <summary>Module property → its [Recompute] attribute (on the property or on the module type).</summary>
+    public IReadOnlyDictionary<string, Site> RecomputeSites { get; init; } = new Dictionary<string, Site>(System.StringComparer.Ordinal);
+
+    /// <summary>A [Recompute] on the [Model] class itself (it saves nothing), or null.</summary>
+    public Site? RecomputeOnModel { get; init; }
+
     /// <summary>No repeats, no targets.</summary>
     public static ModelFacts None { get; } = new(new List<RepeatBoundary>(), new Dictionary<string, Site>(System.StringComparer.Ordinal));
 }

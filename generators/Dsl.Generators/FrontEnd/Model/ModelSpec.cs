@@ -57,6 +57,18 @@ internal sealed record NodeSpec(int Id, string Op, EquatableArray<int> Inputs, s
 /// <param name="MembersPerInstance">Layer members per instance (LayerPaths.Count / max(1, Repeat)).</param>
 internal sealed record ModuleUseSpec(string PropertyName, string TypeFullName, EquatableArray<string> LayerPaths, int Repeat, int MembersPerInstance);
 
+/// <summary>A [Recompute] segment: one application of a module (a module property's Forward, or one block of a
+/// [Repeat] stack), as the contiguous range of graph nodes its inlined forward created. The planner keeps what
+/// the segment reads and what is read after it, and runs the rest again before the segment's backward.</summary>
+/// <param name="Block">The module instance's path ("Encoder", "Blocks.2").</param>
+/// <param name="First">The first node the segment's forward created.</param>
+/// <param name="Last">The last one (its result, usually).</param>
+internal sealed record SegmentSpec(string Block, int First, int Last)
+{
+    /// <summary>Whether node <paramref name="id"/> lies in the segment.</summary>
+    public bool Contains(int id) => id >= First && id <= Last;
+}
+
 /// <summary>A layer member declared in a model or module type, for emitting its eager implementation.</summary>
 /// <param name="Name">Method name.</param>
 /// <param name="Accessibility">The member's modifiers as declared, without <c>partial</c> (its accessibility, and e.g. <c>new</c>).</param>
@@ -121,6 +133,9 @@ internal sealed record ModelSpec(TypeSpec Type, ModelShape Shape, EquatableArray
 
     /// <summary>The partial members the DSL implements, as declared (an invalid model's stubs mirror them).</summary>
     public EquatableArray<MemberDeclaration> Declarations { get; init; } = EquatableArray<MemberDeclaration>.Empty;
+
+    /// <summary>The [Recompute] segments, in forward order (they never overlap).</summary>
+    public EquatableArray<SegmentSpec> Segments { get; init; } = EquatableArray<SegmentSpec>.Empty;
 
     /// <summary>Largest batch.</summary>
     public int MaxBatch => Shape.MaxBatch;

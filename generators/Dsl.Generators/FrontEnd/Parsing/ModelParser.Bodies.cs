@@ -46,6 +46,20 @@ internal sealed partial class ModelParser
         }
     }
 
+    /// <summary>Inlines a module's Forward at <paramref name="prefix"/> ("Encoder.", "Blocks.2."); under [Recompute]
+    /// the nodes it creates become a segment.</summary>
+    private int InlineModule(IMethodSymbol method, int[] arguments, string prefix, INamedTypeSymbol type, Location? callSite)
+    {
+        int first = _nodes.Count;
+        int result = Inline(method, arguments, prefix, type, callSite);
+        string block = prefix.TrimEnd('.');
+        int dot = block.IndexOf('.');
+        string property = dot < 0 ? block : block.Substring(0, dot);
+        if (result >= 0 && _nodes.Count > first && _recompute.ContainsKey(property))
+            _segments.Add(new SegmentSpec(block, first, _nodes.Count - 1));
+        return result;
+    }
+
     private int ParseBody(IMethodSymbol method, Scope scope)
     {
         var syntax = method.DeclaringSyntaxReferences.Select(r => r.GetSyntax(_ct)).OfType<MethodDeclarationSyntax>().FirstOrDefault(m => m.Body is not null || m.ExpressionBody is not null);
@@ -187,7 +201,7 @@ internal sealed partial class ModelParser
         {
             var inputs = args.Select(a => Expression(a.Expression, scope, model)).ToArray();
             if (inputs.Any(i => i < 0)) return -1;
-            return Inline(method, inputs, instancePrefix, blockType, location);
+            return InlineModule(method, inputs, instancePrefix, blockType, location);
         }
 
         // Module.Forward(x) on a module property of the model.
@@ -197,7 +211,7 @@ internal sealed partial class ModelParser
             var moduleType = (INamedTypeSymbol)property.Type;
             var inputs = args.Select(a => Expression(a.Expression, scope, model)).ToArray();
             if (inputs.Any(i => i < 0)) return -1;
-            return Inline(method, inputs, property.Name + ".", moduleType, location);
+            return InlineModule(method, inputs, property.Name + ".", moduleType, location);
         }
 
         // Another method of the same type: Forward, or a helper written in the same subset.

@@ -50,6 +50,7 @@ internal sealed partial class ModelParser
     private const string LabelsName = "Dsl.Labels";
     private const string OpsName = "Dsl.Ops";
     private const string RepeatAttributeName = "Dsl.RepeatAttribute";
+    private const string RecomputeAttributeName = "Dsl.RecomputeAttribute";
 
     private readonly Compilation _compilation;
     private readonly CancellationToken _ct;
@@ -61,6 +62,9 @@ internal sealed partial class ModelParser
     private readonly HashSet<IMethodSymbol> _inlining = new(SymbolEqualityComparer.Default);
     private readonly Dictionary<string, (INamedTypeSymbol Type, int Count)> _repeats = new(StringComparer.Ordinal);
     private readonly List<RepeatBoundary> _repeatBoundaries = new();
+    private readonly Dictionary<string, Site> _recompute = new(StringComparer.Ordinal);
+    private readonly List<SegmentSpec> _segments = new();
+    private Site? _recomputeOnModel;
     private readonly Dictionary<string, Site> _targetSites = new(StringComparer.Ordinal);
     private int _outputNode = -1;
     private readonly Dictionary<NodeKey, int> _nodeKeys = new();
@@ -114,6 +118,8 @@ internal sealed partial class ModelParser
         return new ParsedModel(spec, parser._diagnostics, parser._locations, new ModelFacts(parser._repeatBoundaries, parser._targetSites)
         {
             UsesIncompleteModule = parser._usesUnbuildableModule,
+            RecomputeSites = parser._recompute,
+            RecomputeOnModel = parser._recomputeOnModel,
         });
     }
 
@@ -158,6 +164,7 @@ internal sealed partial class ModelParser
         var members = LayerMembers(type);
         RegisterLayers(type, "", "", 1);
 
+        if (RecomputeAttributeOf(type) is { } onModel) _recomputeOnModel = Site.Recorded(_locations.Record(onModel.ApplicationSyntaxReference?.GetSyntax(_ct).GetLocation()));
         var modules = new List<ModuleUseSpec>();
         foreach (var property in type.GetMembers().OfType<IPropertySymbol>())
         {
@@ -165,6 +172,10 @@ internal sealed partial class ModelParser
                 Report(DiagnosticCatalog.UnsupportedDeclaration, property.Locations.FirstOrDefault(), $"Module property '{property.Name}'", problem);
             if ((property.Type as INamedTypeSymbol ?? (property.Type as IArrayTypeSymbol)?.ElementType as INamedTypeSymbol) is { } used && IsModuleType(used) && !CanComplete(used))
                 _usesUnbuildableModule = true;
+            // [Recompute] on the property, or on the module type (every use).
+            var moduleOf = property.Type is IArrayTypeSymbol { ElementType: INamedTypeSymbol e } ? e : property.Type as INamedTypeSymbol;
+            if (moduleOf is not null && IsModuleType(moduleOf) && (RecomputeAttributeOf(property) ?? RecomputeAttributeOf(moduleOf)) is { } recompute)
+                _recompute[property.Name] = Site.Recorded(_locations.Record(recompute.ApplicationSyntaxReference?.GetSyntax(_ct).GetLocation()));
             if (IsModuleType(property.Type))
             {
                 var moduleType = (INamedTypeSymbol)property.Type;
@@ -264,6 +275,7 @@ internal sealed partial class ModelParser
             Modules = modules.ToEquatableArray(),
             HasUserConstructor = hasUserConstructor,
             Declarations = OwnedDeclarations(type).ToEquatableArray(),
+            Segments = _segments.ToEquatableArray(),
         };
     }
 
@@ -463,6 +475,9 @@ internal sealed partial class ModelParser
                 if (t.ToDisplayString() == LayerAttributeBase) return attribute;
         return null;
     }
+
+    private static AttributeData? RecomputeAttributeOf(ISymbol symbol) =>
+        symbol.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == RecomputeAttributeName);
 
     private static bool HasAttribute(ISymbol symbol, string fullName) =>
         symbol.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == fullName);

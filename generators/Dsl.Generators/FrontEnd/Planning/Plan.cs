@@ -52,7 +52,51 @@ internal sealed record ParameterPlan(string Name, string Layer, int Offset, int 
 /// <param name="Offset">Arena offset.</param>
 /// <param name="Rows">Rows (the maximum batch for activations).</param>
 /// <param name="Columns">Columns.</param>
-internal sealed record BufferPlan(string Name, int Offset, int Rows, int Columns);
+internal sealed record BufferPlan(string Name, int Offset, int Rows, int Columns)
+{
+    /// <summary>The [Recompute] segment whose recomputed values the buffer holds, in the region every segment shares;
+    /// null for a buffer of its own.</summary>
+    public string? Shared { get; init; }
+}
+
+/// <summary>What a [Recompute] segment frees: the elements of its recomputed values and of their gradients (the same
+/// places serve every segment), and how many forward steps its backward runs again.</summary>
+/// <param name="Block">The segment's module instance ("Blocks.2").</param>
+/// <param name="Values">Elements of the values (and what their ops keep beside them) computed again.</param>
+/// <param name="Gradients">Elements of those values' gradients.</param>
+/// <param name="Steps">Forward steps run again before the segment's backward.</param>
+internal sealed record SegmentPlan(string Block, int Values, int Gradients, int Steps);
+
+/// <summary>The start of a segment's recompute in the backward schedule: the forward steps after it are copies of the
+/// forward schedule's, run again because their values were not kept. Prints a comment; the steps print themselves.</summary>
+/// <param name="Block">The segment.</param>
+/// <param name="Steps">How many forward steps follow.</param>
+internal sealed record RecomputeStep(int Node, string Layer, string Block, int Steps) : PlanStep(Node, Layer)
+{
+    public override void Cpu(CpuWriter w) =>
+        w.Line($"// ==== [Recompute] {Block}: its forward again ({Literals.Int(Steps)} steps, training masks replayed), since only what it reads was kept ====");
+
+    public override void Cuda(CudaWriter w) =>
+        w.W.Line($"/* ==== [Recompute] {Block}: its forward again ({Literals.Int(Steps)} steps, training masks replayed), since only what it reads was kept ==== */");
+}
+
+/// <summary>Zeroes gradients that no step of a recomputed segment writes (they are read, as zeros, by their node's
+/// backward): in the shared region they would hold another segment's values.</summary>
+/// <param name="Buffers">(offset, width) of [rows, width] gradients.</param>
+internal sealed record ClearStep(int Node, string Layer, EquatableArray<(int Offset, int Width)> Buffers) : PlanStep(Node, Layer)
+{
+    public override void Cpu(CpuWriter w)
+    {
+        w.Line("// gradients no step of the segment writes: zero, as they are without [Recompute]");
+        foreach (var (offset, width) in Buffers) w.Line($"{CpuWriter.Span(offset, $"rows * {Literals.Int(width)}")}.Clear();");
+    }
+
+    public override void Cuda(CudaWriter w)
+    {
+        foreach (var (offset, width) in Buffers)
+            w.Elementwise($"{w.Prefix}_clear", "gradients no step of the segment writes: zero, as they are without [Recompute]", width, false, $"arena[{Literals.Int(offset)} + i] = 0.0f;");
+    }
+}
 
 /// <summary>
 /// The backend-neutral plan of a valid model: one arena with offsets fixed here, the forward
@@ -99,6 +143,18 @@ internal sealed record ModelPlan(
 
     /// <summary>Whether the arena is within <see cref="Rules.Limits.MaxArenaElements"/> (else DSL210 and stubs).</summary>
     public bool FitsArena => RequiredArenaElements <= Rules.Limits.MaxArenaElements;
+
+    /// <summary>The [Recompute] segments, in forward order.</summary>
+    public EquatableArray<SegmentPlan> Segments { get; init; } = EquatableArray<SegmentPlan>.Empty;
+
+    /// <summary>Where the region the segments' recomputed buffers share starts, and its length (0 without segments).</summary>
+    public int SharedOffset { get; init; }
+
+    /// <summary>The shared region's length: the largest segment's values and gradients.</summary>
+    public int SharedLength { get; init; }
+
+    /// <summary>The arena's length were every value kept (the same as <see cref="ArenaLength"/> without segments).</summary>
+    public int ArenaLengthWithoutRecompute { get; init; }
 }
 
 /// <summary>

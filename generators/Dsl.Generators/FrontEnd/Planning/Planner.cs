@@ -36,11 +36,19 @@ internal static class Planner
         plan.EndParameters();
 
         // Activations, their gradients (for values downstream of a parameter, when there is a loss), then extras.
-        foreach (var node in model.Nodes) OpOf(node.Op).PlanValues(plan, node);
+        // What a [Recompute] segment computes again is planned after the rest, every segment from the same start.
+        foreach (var node in model.Nodes.Where(n => !plan.Recomputed[n.Id])) OpOf(node.Op).PlanValues(plan, node);
         if (model.LossNode >= 0)
         {
-            foreach (var node in model.Nodes.Where(n => plan.NeedsGrad[n.Id]))
+            foreach (var node in model.Nodes.Where(n => plan.NeedsGrad[n.Id] && !plan.Recomputed[n.Id]))
                 OpOf(node.Op).PlanGradient(plan, node);
+        }
+
+        if (model.Segments.Count > 0)
+        {
+            // Constant buffers of recomputed nodes (a RoPE table) go before the shared region: a first pass measures them.
+            long constants = PlanShared(plan, 0);
+            if (constants > 0) PlanShared(plan, constants);
         }
 
         foreach (var op in OpRegistry.All) op.PlanModelExtras(plan);
@@ -54,14 +62,47 @@ internal static class Planner
             // The fused loss steps write ∂loss/∂prediction first (one prediction per task).
             foreach (var (lossNode, _) in model.LossNodes)
                 plan.Overwrites(plan.Grad[model.Nodes[lossNode].Inputs[0]]);
+            int segment = -1;
             for (int id = model.Nodes.Count - 1; id >= 0; id--)
             {
                 if (!plan.NeedsGrad[id]) continue;
+                if (plan.SegmentOf[id] is int s and >= 0 && s != segment)
+                {
+                    plan.EndRecompute();
+                    segment = s;
+                    plan.BeginRecompute(s);
+                }
+
                 if (OpOf(model.Nodes[id].Op).Backward(plan, model.Nodes[id]) is { } step) plan.BackwardSteps.Add(step);
             }
+
+            plan.EndRecompute();
         }
 
-        return plan.Build();
+        var built = plan.Build();
+        // The arena without [Recompute], for the description and the constant that compares them.
+        return model.Segments.Count == 0 ? built : built with { ArenaLengthWithoutRecompute = Create(model with { Segments = EquatableArray<SegmentSpec>.Empty }).ArenaLength };
+    }
+
+    /// <summary>Plans every segment's recomputed nodes in the shared region, after <paramref name="constants"/> elements
+    /// reserved for their constant buffers; returns the constant elements they asked for (a second pass with that many
+    /// reserved is needed when it is more).</summary>
+    private static long PlanShared(PlanBuilder plan, long constants)
+    {
+        var model = plan.Model;
+        plan.BeginShared(constants);
+        for (int s = 0; s < model.Segments.Count; s++)
+        {
+            var inside = model.Nodes.Where(n => plan.Recomputed[n.Id] && plan.SegmentOf[n.Id] == s).ToList();
+            plan.BeginSegment();
+            foreach (var node in inside) OpRegistry.Get(node.Op).PlanValues(plan, node);
+            long values = plan.SegmentUsed;
+            if (model.LossNode >= 0)
+                foreach (var node in inside.Where(n => plan.NeedsGrad[n.Id])) OpRegistry.Get(node.Op).PlanGradient(plan, node);
+            plan.EndSegment(model.Segments[s].Block, values);
+        }
+
+        return plan.EndShared();
     }
 
     /// <summary>Rounds up to <see cref="Alignment"/>.</summary>
@@ -101,8 +142,15 @@ internal sealed class PlanBuilder
             foreach (int input in node.Inputs)
                 Consumers[input].Add(node.Id);
 
+        // [Recompute] segments: node → its segment, or −1.
+        SegmentOf = new int[n];
+        for (int i = 0; i < n; i++) SegmentOf[i] = -1;
+        for (int s = 0; s < model.Segments.Count; s++)
+            for (int i = model.Segments[s].First; i <= model.Segments[s].Last && i < n; i++) SegmentOf[i] = s;
+
         // Fusion: a Dense → an activation that is the Dense value's only consumer (in the GEMM epilogue); a residual
-        // add computed by the norm that is its first reader.
+        // add computed by the norm that is its first reader. Never across a segment's edge: a segment's recompute
+        // starts from what it keeps, so no step may straddle it.
         FusedInto = new int[n];
         FusedFrom = new int[n];
         AddIntoNorm = new int[n];
@@ -113,15 +161,33 @@ internal sealed class PlanBuilder
             if (op.OffersEpilogue && Consumers[node.Id].Count == 1 && node.Id != model.OutputNode)
             {
                 var consumer = nodes[Consumers[node.Id][0]];
-                if (OpRegistry.Get(consumer.Op) is ActivationOp { FusesIntoEpilogue: true })
+                if (OpRegistry.Get(consumer.Op) is ActivationOp { FusesIntoEpilogue: true } && SegmentOf[consumer.Id] == SegmentOf[node.Id])
                 {
                     FusedInto[node.Id] = consumer.Id;
                     FusedFrom[consumer.Id] = node.Id;
                 }
             }
 
-            if (op.IsResidualAdd && Consumers[node.Id].Count > 0 && OpRegistry.Get(nodes[Consumers[node.Id].Min()].Op).AbsorbsResidualAdd)
+            if (op.IsResidualAdd && Consumers[node.Id].Count > 0 && OpRegistry.Get(nodes[Consumers[node.Id].Min()].Op).AbsorbsResidualAdd &&
+                SegmentOf[Consumers[node.Id].Min()] == SegmentOf[node.Id])
                 AddIntoNorm[node.Id] = Consumers[node.Id].Min();
+        }
+
+        // What a segment computes again: its nodes that nothing after it reads, whose op can run twice, and whose value
+        // is computed by a step that runs again (an activation in its Dense's epilogue, an add in its norm's pass).
+        Recomputed = new bool[n];
+        var candidate = new bool[n];
+        foreach (var node in nodes)
+        {
+            int s = SegmentOf[node.Id];
+            candidate[node.Id] = s >= 0 && node.Id != model.OutputNode && OpRegistry.Get(node.Op).Recomputable &&
+                Consumers[node.Id].All(c => SegmentOf[c] == s);
+        }
+
+        foreach (var node in nodes)
+        {
+            int writer = FusedFrom[node.Id] >= 0 ? FusedFrom[node.Id] : AddIntoNorm[node.Id] >= 0 ? AddIntoNorm[node.Id] : node.Id;
+            Recomputed[node.Id] = candidate[node.Id] && candidate[writer];
         }
 
         // Which values need a gradient: those downstream of a parameter.
@@ -143,6 +209,13 @@ internal sealed class PlanBuilder
 
     /// <summary>The model.</summary>
     public ModelSpec Model { get; }
+
+    /// <summary>Node id → its [Recompute] segment's index, or −1.</summary>
+    public int[] SegmentOf { get; }
+
+    /// <summary>Whether a node's value (and what its op keeps beside it) is computed again before its segment's backward
+    /// instead of being kept: its buffers share one segment's worth of arena with every other segment's.</summary>
+    public bool[] Recomputed { get; }
 
     /// <summary>Node id → the nodes that read it.</summary>
     public List<int>[] Consumers { get; }
@@ -265,16 +338,125 @@ internal sealed class PlanBuilder
     // ---- buffers ----------------------------------------------------------------------------------
 
     /// <summary>Reserves an aligned [<paramref name="rows"/>, <paramref name="width"/>] buffer after the ones so far
-    /// (sizes in long: a product of sizes that would overflow int is measured, and the plan does not fit).</summary>
+    /// (sizes in long: a product of sizes that would overflow int is measured, and the plan does not fit), in the
+    /// shared region while a segment's recomputed nodes are planned.</summary>
     public int Allocate(string name, long rows, long width)
     {
+        if (_segment is not null)
+        {
+            int shared = Limits.Offset(_segmentCursor);
+            _buffers.Add(new BufferPlan(name, shared, Limits.Offset(rows), Limits.Offset(width)) { Shared = _segment });
+            _segmentCursor = Align(Limits.Sum(_segmentCursor, Limits.Product(rows, width)));
+            return shared;
+        }
+
         int at = Limits.Offset(_cursor);
         _buffers.Add(new BufferPlan(name, at, Limits.Offset(rows), Limits.Offset(width)));
         _cursor = Align(Limits.Sum(_cursor, Limits.Product(rows, width)));
         return at;
     }
 
+    /// <summary>Reserves a buffer that holds the same values for the engine's life (a RoPE table filled at
+    /// initialisation): never in a segment's shared region (a recomputed node's goes just before it).</summary>
+    public int AllocateConstant(string name, long rows, long width)
+    {
+        if (_segment is null) return Allocate(name, rows, width);
+        int at = Limits.Offset(_constantCursor);
+        _buffers.Add(new BufferPlan(name, at, Limits.Offset(rows), Limits.Offset(width)));
+        _constantCursor = Align(Limits.Sum(_constantCursor, Limits.Product(rows, width)));
+        return at;
+    }
+
     private static long Align(long value) => Limits.Sum(value, Planner.Alignment - 1) / Planner.Alignment * Planner.Alignment;
+
+    // ---- recompute --------------------------------------------------------------------------------
+
+    private readonly List<SegmentPlan> _segments = new();
+    private string? _segment;
+    // In long like the cursor: a shared region too large for the arena is measured, never wrapped around.
+    private long _sharedStart, _sharedEnd, _segmentCursor, _constantStart, _constantCursor;
+    private int _sharedBuffers = -1;
+    private int _recomputeAt = -1, _recomputing = -1;
+
+    /// <summary>Starts the region every segment's recomputed buffers share, after <paramref name="constants"/> elements
+    /// for their constant buffers. A second call plans the region again from the same place (what the first planned
+    /// is forgotten).</summary>
+    public void BeginShared(long constants)
+    {
+        if (_sharedBuffers >= 0)
+        {
+            _buffers.RemoveRange(_sharedBuffers, _buffers.Count - _sharedBuffers);
+            _segments.Clear();
+            _cursor = _constantStart;
+        }
+
+        _sharedBuffers = _buffers.Count;
+        _constantStart = _constantCursor = _cursor;
+        _sharedStart = _sharedEnd = Align(Limits.Sum(_cursor, constants));
+    }
+
+    /// <summary>Starts planning one segment's recomputed nodes, from the start of the shared region.</summary>
+    public void BeginSegment()
+    {
+        _segment = "";
+        _segmentCursor = _sharedStart;
+    }
+
+    /// <summary>Elements of the shared region the segment being planned uses so far.</summary>
+    public long SegmentUsed => _segmentCursor - _sharedStart;
+
+    /// <summary>Ends a segment: its recomputed values took <paramref name="values"/> elements, its gradients the rest.</summary>
+    public void EndSegment(string block, long values)
+    {
+        for (int i = 0; i < _buffers.Count; i++)
+            if (_buffers[i].Shared == "") _buffers[i] = _buffers[i] with { Shared = block };
+        _segments.Add(new SegmentPlan(block, Limits.Offset(values), Limits.Offset(SegmentUsed - values), 0));
+        _sharedEnd = Math.Max(_sharedEnd, _segmentCursor);
+        _segment = null;
+    }
+
+    /// <summary>Ends the shared region (the largest segment's worth); returns the constant elements its nodes asked for.</summary>
+    public long EndShared()
+    {
+        _cursor = _sharedEnd;
+        SharedRegion = (Limits.Offset(_sharedStart), Limits.Offset(_sharedEnd - _sharedStart));
+        long constants = _constantCursor - _constantStart;
+        return constants > _sharedStart - _constantStart ? constants : 0;
+    }
+
+    /// <summary>The shared region (start, length); length 0 without segments.</summary>
+    public (int Start, int Length) SharedRegion { get; private set; }
+
+    /// <summary>Entering segment <paramref name="s"/>'s backward: when it recomputes anything, its forward steps run again
+    /// first (copies of the forward schedule's steps of its recomputed nodes), and the gradients in the shared region
+    /// start unwritten (the previous segment's backward used the same places).</summary>
+    public void BeginRecompute(int s)
+    {
+        var steps = ForwardSteps.Where(step => step.Node >= 0 && step.Node < Recomputed.Length && Recomputed[step.Node] && SegmentOf[step.Node] == s)
+            .Select(step => step with { }).ToList();
+        if (steps.Count == 0) return;
+        var segment = Model.Segments[s];
+        BackwardSteps.Add(new RecomputeStep(segment.Last, "", segment.Block, steps.Count));
+        BackwardSteps.AddRange(steps);
+        _recomputeAt = BackwardSteps.Count;
+        _recomputing = s;
+        _segments[s] = _segments[s] with { Steps = steps.Count };
+        _written.RemoveWhere(offset => offset >= SharedRegion.Start && offset < SharedRegion.Start + SharedRegion.Length);
+    }
+
+    /// <summary>Leaving a segment's backward: a recomputed node's gradient that no step of the segment wrote would be
+    /// read as another segment's values (without [Recompute] it is the zeros it was created with), so it is cleared
+    /// right after the recompute.</summary>
+    public void EndRecompute()
+    {
+        if (_recomputing < 0) return;
+        var unwritten = Model.Nodes
+            .Where(n => Recomputed[n.Id] && SegmentOf[n.Id] == _recomputing && NeedsGrad[n.Id] && Grad[n.Id] >= 0 && !_written.Contains(Grad[n.Id]))
+            .Select(n => (Grad[n.Id], Model.Widths[n.Id])).ToList();
+        if (unwritten.Count > 0)
+            BackwardSteps.Insert(_recomputeAt, new ClearStep(Model.Segments[_recomputing].Last, "", new EquatableArray<(int, int)>(unwritten.ToArray())));
+        _recomputing = -1;
+    }
 
     // ---- the backward's bookkeeping ---------------------------------------------------------------
 
@@ -317,5 +499,9 @@ internal sealed class PlanBuilder
             RequiredArenaElements = _cursor,
             Values = Value.ToEquatableArray(),
             Grads = Grad.ToEquatableArray(),
+            Segments = _segments.ToEquatableArray(),
+            SharedOffset = SharedRegion.Start,
+            SharedLength = SharedRegion.Length,
+            ArenaLengthWithoutRecompute = Limits.Offset(_cursor),
         };
 }

@@ -194,7 +194,7 @@ internal abstract partial class AttentionOp : Op
         int qkv = plan.Allocate(label + " q|k|v", plan.Rows, qkvWidth);
         int heads = plan.Allocate(label + " heads", plan.Rows, a.Heads * a.ValueSize);
         int stats = plan.Allocate(label + " row statistics", (long)plan.Model.MaxBatch * a.Heads, sequence);
-        int table = a.Rope ? plan.Allocate(label + " RoPE cos|sin", 1, (long)sequence * a.RotaryDim) : -1; // RopeTableLength, in long
+        int table = a.Rope ? plan.AllocateConstant(label + " RoPE cos|sin", 1, (long)sequence * a.RotaryDim) : -1; // RopeTableLength, in long; never in a [Recompute] shared region
         plan.Value[node.Id] = plan.Allocate(label, plan.Rows, plan.Width(node));
         plan.State[node.Id] = new Buffers(a, Scale(a), qkvWidth, p.Wqkv, p.Bqkv, p.Wo, p.Bo, p.Pre, p.Post, qkv, heads, stats, table, -1, -1);
     }

@@ -24,6 +24,9 @@ internal sealed class MeanPool : Op
 
     public override bool PoolsRows => true;
 
+    /// <summary>Its step switches the pass to one row per example: never run again inside a segment.</summary>
+    public override bool Recomputable => false;
+
     /// <summary>The padding token id.</summary>
     internal sealed record Options(int Pad) : OpOptions;
 

@@ -37,6 +37,8 @@ internal abstract class LossOp : Op
 
     public override bool IsLoss => true;
 
+    public override bool Recomputable => false;
+
     /// <summary>Whether the generated code is the original cross-entropy/MSE path (kept byte-for-byte): this op unflooded.</summary>
     public virtual bool IsPlain(LossOptions options) => false;
 
