@@ -170,3 +170,17 @@ public partial class TinyGptRecompute
 
     [Loss] public Scalar Loss(Tensor ids, Labels next) => Ops.SoftmaxCrossEntropy(Forward(ids), next);
 }
+
+/// <summary><see cref="Regressor"/> (two residual SiLU blocks and an MSE head) with both module uses recomputed,
+/// for the non-finite guard's checking pass through a backward that runs forward steps again.</summary>
+[Model(Batch = 5, Input = 7)]
+public partial class RegressorRecompute
+{
+    [Recompute] public partial ResidualBlock First { get; }
+    [Recompute] public partial ResidualBlock Second { get; }
+    [Dense(Out = 2)] public partial Tensor Out(Tensor x);
+
+    public Tensor Forward(Tensor x) => Out(Second.Forward(First.Forward(x)));
+
+    [Loss] public Scalar Loss(Tensor x, Tensor target) => Ops.MeanSquaredError(Forward(x), target);
+}
