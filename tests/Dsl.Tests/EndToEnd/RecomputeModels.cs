@@ -184,3 +184,61 @@ public partial class RegressorRecompute
 
     [Loss] public Scalar Loss(Tensor x, Tensor target) => Ops.MeanSquaredError(Forward(x), target);
 }
+
+/// <summary>A sequence encoder that pools inside the module: per-token layers, the MeanPool, then per-example layers
+/// (a [Recompute] segment that changes from Sequence rows per example to one).</summary>
+[Module]
+public partial class PoolingEncoder
+{
+    [Dense(Out = 6)] public partial Tensor Mix(Tensor x);
+    [Tanh] public partial Tensor Act(Tensor x);
+    [MeanPool(Pad = 0)] public partial Tensor Pool(Tensor x, Tensor ids);
+    [Dense(Out = 5)] public partial Tensor Head(Tensor x);
+    [Gelu] public partial Tensor HeadAct(Tensor x);
+
+    public Tensor Forward(Tensor x, Tensor ids) => HeadAct(Head(Pool(Act(Mix(x)), ids)));
+}
+
+/// <summary>A residual block on the pooled rows.</summary>
+[Module]
+public partial class PooledBlock
+{
+    [Dense(Out = 16)] public partial Tensor Up(Tensor x);
+    [Gelu] public partial Tensor Act(Tensor x);
+    [Dense(Out = 5)] public partial Tensor Down(Tensor x);
+
+    public Tensor Forward(Tensor x) => x + Down(Act(Up(x)));
+}
+
+/// <summary>Sequence classification through <see cref="PoolingEncoder"/> and a <see cref="PooledBlock"/>, every
+/// activation kept.</summary>
+[Model(Batch = 4, Sequence = 5)]
+public partial class PooledEncoderPlain
+{
+    [Embedding(Vocabulary = 13, Dim = 6)] public partial Tensor Tokens(Tensor ids);
+    public partial PoolingEncoder Encoder { get; }
+    public partial PooledBlock After { get; }
+    [Dense(Out = 3)] public partial Tensor Classes(Tensor x);
+
+    public Tensor Forward(Tensor ids) => Classes(After.Forward(Encoder.Forward(Tokens(ids), ids)));
+
+    [Loss] public Scalar Loss(Tensor ids, Labels y) => Ops.SoftmaxCrossEntropy(Forward(ids), y);
+}
+
+/// <summary><see cref="PooledEncoderPlain"/> with both module uses recomputed: the block after the pool takes its
+/// turn in the shared region after the encoder's forward, so what the encoder's recompute does not write is not
+/// its forward's values any more.</summary>
+#pragma warning disable DSL322 // the encoder keeps its per-token values (only what follows the pool runs again): small, but the point is its rows
+[Model(Batch = 4, Sequence = 5)]
+public partial class PooledEncoderRecompute
+{
+    [Embedding(Vocabulary = 13, Dim = 6)] public partial Tensor Tokens(Tensor ids);
+    [Recompute] public partial PoolingEncoder Encoder { get; }
+    [Recompute] public partial PooledBlock After { get; }
+    [Dense(Out = 3)] public partial Tensor Classes(Tensor x);
+
+    public Tensor Forward(Tensor ids) => Classes(After.Forward(Encoder.Forward(Tokens(ids), ids)));
+
+    [Loss] public Scalar Loss(Tensor ids, Labels y) => Ops.SoftmaxCrossEntropy(Forward(ids), y);
+}
+#pragma warning restore DSL322

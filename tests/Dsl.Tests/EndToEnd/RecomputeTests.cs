@@ -129,6 +129,31 @@ public sealed class RecomputeTests
     }
 
     [Fact]
+    public void A_segment_that_pools_its_rows_trains_to_the_same_bits()
+    {
+        // The recompute runs at one row per example (where the segment's backward starts): only what follows the
+        // MeanPool runs again; the per-token layers before it keep their values.
+        int batch = 4;
+        int[] ids = Tokens(batch * PooledEncoderPlain.Sequence, 13, 14), labels = Tokens(batch, 3, 15);
+        var plain = new PooledEncoderPlain.Engine<double>(seed: 8);
+        var recompute = new PooledEncoderRecompute.Engine<double>(seed: 8);
+        ids.CopyTo(plain.Tokens, 0);
+        ids.CopyTo(recompute.Tokens, 0);
+        var a = new AdamW(1e-2);
+        var b = new AdamW(1e-2);
+        for (int step = 0; step < 3; step++)
+        {
+            double lossA = plain.TrainingPass(batch, labels), lossB = recompute.TrainingPass(batch, labels);
+            Assert.Equal(BitConverter.DoubleToInt64Bits(lossA), BitConverter.DoubleToInt64Bits(lossB));
+            AssertBitwise(plain.Gradients, recompute.Gradients, $"step {step}: gradient");
+            plain.ApplyOptimizer(a);
+            recompute.ApplyOptimizer(b);
+        }
+
+        AssertBitwise(plain.Parameters, recompute.Parameters, "trained parameter");
+    }
+
+    [Fact]
     public void Post_ln_blocks_keep_the_add_their_last_norm_computes()
     {
         int rows = 2 * DeepNormStack.Sequence;

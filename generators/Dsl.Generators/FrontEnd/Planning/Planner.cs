@@ -175,12 +175,19 @@ internal sealed class PlanBuilder
 
         // What a segment computes again: its nodes that nothing after it reads, whose op can run twice, and whose value
         // is computed by a step that runs again (an activation in its Dense's epilogue, an add in its norm's pass).
+        // A segment that pools its rows (a MeanPool inside it) recomputes only what comes after its last pool: the
+        // recompute runs where its backward starts, at one row per example, while what precedes the pool has
+        // Sequence rows per example (and its backward runs after the pool's, which switches the rows back).
         Recomputed = new bool[n];
+        var pooledUntil = new int[model.Segments.Count];
+        for (int s = 0; s < pooledUntil.Length; s++) pooledUntil[s] = -1;
+        foreach (var node in nodes)
+            if (SegmentOf[node.Id] is int s and >= 0 && OpRegistry.Get(node.Op).PoolsRows) pooledUntil[s] = node.Id;
         var candidate = new bool[n];
         foreach (var node in nodes)
         {
             int s = SegmentOf[node.Id];
-            candidate[node.Id] = s >= 0 && node.Id != model.OutputNode && OpRegistry.Get(node.Op).Recomputable &&
+            candidate[node.Id] = s >= 0 && node.Id > pooledUntil[s] && node.Id != model.OutputNode && OpRegistry.Get(node.Op).Recomputable &&
                 Consumers[node.Id].All(c => SegmentOf[c] == s);
         }
 
