@@ -67,9 +67,9 @@ internal static partial class ModelEmitter
     private static void Recompute(CodeWriter w, ModelPlan plan)
     {
         if (plan.Segments.Count == 0) return;
-        w.Line("//   [Recompute] segments (activation memory each would keep without it, in elements: values + their gradients):");
+        w.Line("//   [Recompute] segments (activation memory each would keep without it: values + their gradients, in elements and float bytes):");
         foreach (var s in plan.Segments)
-            w.Line($"//     {s.Block,-24} {Int(s.Values)} + {Int(s.Gradients)}, {Int(s.Steps)} forward steps run again before its backward");
+            w.Line($"//     {s.Block,-24} {Int(s.Values)} + {Int(s.Gradients)} elements ({(4L * ((long)s.Values + s.Gradients)).ToString(System.Globalization.CultureInfo.InvariantCulture)} bytes), {Int(s.Steps)} forward steps run again before its backward");
         int with = plan.ArenaLength, without = plan.ArenaLengthWithoutRecompute;
         string fewer = (100.0 * (without - with) / System.Math.Max(1, without)).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture);
         w.Line($"//   Arena {Int(with)} elements with [Recompute], {Int(without)} without ({Int(without - with)} fewer, {fewer} %);");
