@@ -88,7 +88,7 @@ internal sealed record ClearStep(int Node, string Layer, EquatableArray<(int Off
     public override void Cpu(CpuWriter w)
     {
         w.Line("// gradients no step of the segment writes: zero, as they are without [Recompute]");
-        foreach (var (offset, width) in Buffers) w.Line($"{CpuWriter.Span(offset, $"rows * {Literals.Int(width)}")}.Clear();");
+        foreach (var (offset, width) in Buffers) w.Line($"{w.Span(offset, $"rows * {Literals.Int(width)}")}.Clear();");
     }
 
     public override void Cuda(CudaWriter w)
