@@ -48,10 +48,11 @@ public readonly record struct AttentionOptions(int Heads, int KeySize, int Value
 /// <para>
 /// Work is split over (batch, head) pairs through <see cref="WorkerPool.Shared"/>. A part copies
 /// its head's K (and for the backward V) transposed into per-thread scratch, then walks the query
-/// rows: the forward computes a row's scores one block of <c>64</c> keys at a time with an online
-/// softmax (running max and sum, the accumulator rescaled when the max grows), so no T × T matrix
-/// ever exists; the backward recomputes P_ij = exp(λ_i s_ij − L_i) from the saved L for blocks of
-/// <see cref="QueryBlock"/> query rows at a time, as small matrix products over the block's keys.
+/// rows in blocks of <see cref="QueryBlock"/>: the forward computes a block's scores one chunk of
+/// <c>64</c> keys at a time with an online softmax per row (running max and sum, the accumulator rescaled
+/// when the max grows), so no T × T matrix ever exists; the backward recomputes P_ij = exp(λ_i s_ij − L_i)
+/// from the saved L. Both do their work as small matrix products over the block's keys, so K and V are
+/// read once per block of rows rather than once per row.
 /// Scratch is allocated once per pool thread and reused, so warm calls allocate nothing.
 /// </para>
 /// <para>
@@ -144,7 +145,13 @@ public static unsafe class Attention
     internal static long MultiplyAdds(in AttentionOptions o, int batch)
         => (long)batch * o.Heads * o.Sequence * o.Sequence * (o.KeySize + o.ValueSize) / (o.Causal ? 2 : 1);
 
-    /// <summary>Forward for one (batch, head) pair.</summary>
+    /// <summary>
+    /// Forward for one (batch, head) pair. The query rows go in blocks of <see cref="QueryBlock"/>, the keys of the
+    /// block's range [klo, khi] in chunks of <see cref="AttentionMath.KeyBlock"/>: per chunk, the scores of the whole
+    /// block are one small matrix product (λQ)Kᵀ, each row updates its online softmax (running max and sum, its
+    /// accumulator rescaled when the max grows), and the block's accumulators take P·V as one product. Keys of a
+    /// chunk that a row may not attend are masked to −∞ and add nothing.
+    /// </summary>
     private static void ForwardPart<T>(Job<T> job, in AttentionSlice<T> part)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -152,67 +159,92 @@ public static unsafe class Attention
         int heads = o.Heads, dk = o.KeySize, dv = o.ValueSize, seq = o.Sequence, h = part.Head;
         nint stride = job.QkvStride, outStride = job.OutStride;
         T* q = part.Q, k = part.K, v = part.V, output = part.Output, lse = part.Stats;
-        int block = Math.Min(seq, AttentionMath.KeyBlock);
+        int chunk = Math.Min(seq, AttentionMath.KeyBlock);
+        int chunkWidth = AttentionMath.Padded(chunk);
+        int rowsMax = Math.Min(QueryBlock, seq);
         int ld = AttentionMath.TransposedStride(seq);
         T slope = o.Alibi ? T.CreateTruncating(Dsl.Contracts.AttentionSlots.AlibiSlope(heads, h)) : T.Zero;
 
-        // Scratch: K of this head transposed [dk, ld] (zero-padded), one padded block of scores,
-        // λ·q_i, the row accumulator.
-        T[] scratch = AttentionScratch<T>.Rent((dk * ld) + AttentionMath.Padded(block) + dk + dv);
+        // Scratch: K of this head transposed [dk, ld] (zero-padded); the block's scores [QueryBlock, chunk width],
+        // λ·q [QueryBlock, dk] and accumulators [QueryBlock, dv]; each row's running max and sum.
+        T[] scratch = AttentionScratch<T>.Rent((dk * ld) + (rowsMax * (chunkWidth + dk + dv + 2)));
         fixed (T* sp = scratch)
         {
             T* kt = sp;
             T* s = kt + (dk * ld);
-            T* qs = s + AttentionMath.Padded(block);
-            T* acc = qs + dk;
+            T* qs = s + (rowsMax * chunkWidth);
+            T* acc = qs + (rowsMax * dk);
+            T* maxes = acc + (rowsMax * dv);
+            T* sums = maxes + rowsMax;
             AttentionMath.Transpose(k, stride, seq, dk, kt, ld);
-            for (int i = 0; i < seq; i++)
+            for (int i0 = 0; i0 < seq; i0 += QueryBlock)
             {
-                AttentionMath.KeyRange(o, i, out int lo, out int hi);
-                T* oi = output + (i * outStride);
-                if (hi < lo)
+                int rows = Math.Min(QueryBlock, seq - i0);
+                AttentionMath.KeyRange(o, i0, out int klo, out _);
+                AttentionMath.KeyRange(o, i0 + rows - 1, out _, out int khi);
+                for (int r = 0; r < rows; r++)
                 {
-                    // Unreachable with these masks (the diagonal is always allowed); a row with no
-                    // keys would get O = 0 and L = −∞, and the backward gives it zero gradients.
-                    new Span<T>(oi, dv).Clear();
-                    lse[i] = T.NegativeInfinity;
-                    continue;
+                    int i = i0 + r;
+                    AttentionMath.KeyRange(o, i, out int lo, out int hi);
+                    T lambda = hi < lo ? T.Zero : T.CreateTruncating(AttentionMath.Lambda(o, hi - lo + 1));
+                    AttentionMath.Scale(q + (i * stride), lambda, qs + (r * dk), dk);
+                    maxes[r] = T.NegativeInfinity;
+                    sums[r] = T.Zero;
                 }
 
-                T lambda = T.CreateTruncating(AttentionMath.Lambda(o, hi - lo + 1));
-                AttentionMath.Scale(q + (i * stride), lambda, qs, dk);
-                T max = T.NegativeInfinity;
-                T sum = T.Zero;
-                for (int j0 = lo; j0 <= hi; j0 += block)
+                new Span<T>(acc, rows * dv).Clear();
+                for (int j0 = klo; j0 <= khi; j0 += chunk)
                 {
-                    // Scores over a padded width (no scalar tails), the padding masked to −∞ so it
-                    // adds nothing to the max or the sum; only the nb real keys meet V.
-                    int nb = Math.Min(block, hi + 1 - j0);
+                    // Scores over a padded width (no scalar tails); only the nb real keys meet V.
+                    int nb = Math.Min(chunk, khi + 1 - j0);
                     int padded = AttentionMath.Padded(nb);
-                    AttentionMath.RowTimesMatrix(qs, dk, kt + j0, ld, s, padded, false);
-                    if (o.Alibi) AddAlibi(s, nb, slope, i, j0);
-                    AttentionMath.Fill(s + nb, padded - nb, T.NegativeInfinity);
-                    T blockMax = AttentionMath.Max(s, padded);
-                    if (j0 == lo)
+                    AttentionMath.MatrixProduct(qs, dk, 1, rows, dk, kt + j0, ld, s, padded, padded, false);
+                    for (int r = 0; r < rows; r++)
                     {
-                        max = blockMax;
-                        sum = AttentionMath.ExpShifted(s, padded, max);
-                        AttentionMath.RowTimesMatrix(s, nb, v + (j0 * stride), stride, acc, dv, false);
-                    }
-                    else
-                    {
-                        // Online softmax: rescale what was summed under the old max.
-                        T newMax = T.Max(max, blockMax);
+                        int i = i0 + r;
+                        AttentionMath.KeyRange(o, i, out int lo, out int hi);
+                        int first = Math.Max(lo, j0), last = Math.Min(hi, j0 + nb - 1);
+                        T* sr = s + (r * padded);
+                        if (last < first)
+                        {
+                            // None of this chunk's keys: P = 0, the row's softmax unchanged.
+                            new Span<T>(sr, padded).Clear();
+                            continue;
+                        }
+
+                        if (o.Alibi) AddAlibi(sr + (first - j0), last - first + 1, slope, i, first);
+                        AttentionMath.Fill(sr, first - j0, T.NegativeInfinity);
+                        AttentionMath.Fill(sr + (last + 1 - j0), padded - (last + 1 - j0), T.NegativeInfinity);
+
+                        // Online softmax: what was summed under the old max is rescaled (by 0 the first time,
+                        // when the old max is −∞ and the sum and accumulator are still 0).
+                        T max = maxes[r];
+                        T newMax = T.Max(max, AttentionMath.Max(sr, padded));
                         T correction = T.Exp(max - newMax);
-                        sum = (sum * correction) + AttentionMath.ExpShifted(s, padded, newMax);
-                        AttentionMath.Scale(acc, correction, acc, dv);
-                        AttentionMath.RowTimesMatrix(s, nb, v + (j0 * stride), stride, acc, dv, true);
-                        max = newMax;
+                        sums[r] = (sums[r] * correction) + AttentionMath.ExpShifted(sr, padded, newMax);
+                        AttentionMath.Scale(acc + (r * dv), correction, acc + (r * dv), dv);
+                        maxes[r] = newMax;
                     }
+
+                    AttentionMath.MatrixProduct(s, padded, 1, rows, nb, v + (j0 * stride), stride, acc, dv, dv, true);
                 }
 
-                AttentionMath.Scale(acc, T.One / sum, oi, dv);
-                lse[i] = max + T.Log(sum);
+                for (int r = 0; r < rows; r++)
+                {
+                    int i = i0 + r;
+                    T* oi = output + (i * outStride);
+                    if (T.IsNegativeInfinity(maxes[r]))
+                    {
+                        // Unreachable with these masks (the diagonal is always allowed); a row with no
+                        // keys gets O = 0 and L = −∞, and the backward gives it zero gradients.
+                        new Span<T>(oi, dv).Clear();
+                        lse[i] = T.NegativeInfinity;
+                        continue;
+                    }
+
+                    AttentionMath.Scale(acc + (r * dv), T.One / sums[r], oi, dv);
+                    lse[i] = maxes[r] + T.Log(sums[r]);
+                }
             }
         }
     }
@@ -228,7 +260,7 @@ public static unsafe class Attention
         }
     }
 
-    /// <summary>Query rows per block of the backward: each block meets K and V once, in small matrix products.</summary>
+    /// <summary>Query rows per block of the forward and the backward: each block meets K and V once, in small matrix products.</summary>
     internal const int QueryBlock = 16;
 
     /// <summary>

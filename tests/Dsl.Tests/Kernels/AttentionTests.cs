@@ -301,6 +301,85 @@ public sealed class AttentionTests
         e = Assert.Throws<ArgumentException>(() => Attention.Backward<double>(o, 2, p.Q(p.Packed), p.K(p.Packed), p.V(p.Packed), p.Stride, output, p.DOutput, p.OutStride, lse, new double[10], new double[1000], new double[1000], p.Stride));
         Assert.Contains("dq is too short: length 10", e.Message);
     }
+
+    /// <summary>
+    /// The blocked kernels' small matrix product against a plain loop that fuses in the same order (so the bits
+    /// must match on a machine with FMA): A row-major and transposed, with and without accumulating, at sizes
+    /// that leave every remainder of the 4-row and 1- and 2-vector tiles, float and double.
+    /// </summary>
+    [Fact]
+    public void MatrixProduct_matches_a_fused_loop_for_both_layouts_of_A()
+    {
+        MatrixProductCases<float>();
+        MatrixProductCases<double>();
+    }
+
+    private static unsafe void MatrixProductCases<T>()
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var random = new Random(11);
+        bool exact = System.Runtime.Intrinsics.X86.Fma.IsSupported || !System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated;
+        foreach (int m in new[] { 1, 3, 4, 5, 9 })
+        {
+            foreach (int n in new[] { 1, 7, 8, 16, 17, 33, 64, 70 })
+            {
+                foreach (int depth in new[] { 0, 1, 5, 16 })
+                {
+                    foreach (bool transposed in new[] { false, true })
+                    {
+                        foreach (bool accumulate in new[] { false, true })
+                        {
+                            int aRow = transposed ? 1 : depth + 2, aCol = transposed ? m + 3 : 1;
+                            int ldb = n + 5, ldc = n + 1;
+                            T[] a = RandomValues<T>(random, ((m + 3) * (depth + 2)) + 4);
+                            T[] b = RandomValues<T>(random, (Math.Max(depth, 1) * ldb) + 4);
+                            T[] c = RandomValues<T>(random, m * ldc);
+                            T[] expected = (T[])c.Clone();
+                            for (int i = 0; i < m; i++)
+                            {
+                                for (int x = 0; x < n; x++)
+                                {
+                                    T sum = accumulate ? expected[(i * ldc) + x] : T.Zero;
+                                    for (int p = 0; p < depth; p++)
+                                    {
+                                        sum = T.FusedMultiplyAdd(a[(i * aRow) + (p * aCol)], b[(p * ldb) + x], sum);
+                                    }
+
+                                    expected[(i * ldc) + x] = sum;
+                                }
+                            }
+
+                            fixed (T* pa = a, pb = b, pc = c)
+                            {
+                                AttentionMath.MatrixProduct(pa, aRow, aCol, m, depth, pb, ldb, pc, ldc, n, accumulate);
+                            }
+
+                            for (int e = 0; e < c.Length; e++)
+                            {
+                                double got = double.CreateChecked(c[e]), want = double.CreateChecked(expected[e]);
+                                if (exact ? !c[e].Equals(expected[e]) : Math.Abs(got - want) > 1e-5 * (1 + Math.Abs(want)))
+                                {
+                                    Assert.Fail($"{typeof(T).Name} m={m} n={n} depth={depth} transposed={transposed} accumulate={accumulate}: C[{e}] = {got}, expected {want}");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static T[] RandomValues<T>(Random random, int length)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var values = new T[length];
+        for (int i = 0; i < length; i++)
+        {
+            values[i] = T.CreateChecked((random.NextDouble() * 2) - 1);
+        }
+
+        return values;
+    }
 }
 
 /// <summary>Tests that change the shared pool's thread count or measure allocations run alone.</summary>
