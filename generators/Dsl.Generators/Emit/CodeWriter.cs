@@ -20,12 +20,27 @@ internal sealed class CodeWriter
     /// <summary>The current indentation in columns.</summary>
     public int Column => _indent * 4;
 
+    /// <summary>When positive, C# lines longer than this many columns are wrapped (<see cref="CpuWriter.Wrap"/>);
+    /// 0 (the default, and for CUDA C) writes every line as given.</summary>
+    public int WrapAt { get; init; }
+
     /// <summary>Writes one line at the current indentation (an empty line has no trailing spaces).</summary>
     public CodeWriter Line(string line = "")
     {
+        if (WrapAt > 0 && line.Length + (_indent * 4) > WrapAt && !line.StartsWith("#", StringComparison.Ordinal))
+        {
+            foreach (string part in CpuWriter.Wrap(line, WrapAt - (_indent * 4))) Write(part);
+            return this;
+        }
+
+        Write(line);
+        return this;
+    }
+
+    private void Write(string line)
+    {
         if (line.Length > 0) _text.Append(' ', _indent * 4).Append(line);
         _text.Append('\n');
-        return this;
     }
 
     /// <summary>Writes several lines (split on '\n').</summary>

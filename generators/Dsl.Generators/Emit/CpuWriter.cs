@@ -123,9 +123,11 @@ internal sealed class CpuWriter
 
     private static IEnumerable<string> WrapComment(string lead, string comment, int width)
     {
-        int text = 2;
+        // An XML doc line continues as "/// ", a comment as "//" and its own indentation plus two.
+        bool doc = comment.StartsWith("///", System.StringComparison.Ordinal);
+        int text = doc ? 3 : 2;
         while (text < comment.Length && comment[text] == ' ') text++;
-        string prefix = lead + "//" + new string(' ', text - 2 + 2);
+        string prefix = doc ? lead + "/// " : lead + "//" + new string(' ', text - 2 + 2);
         var lines = new List<string>();
         string current = lead + comment.Substring(0, text);
         bool first = true;
@@ -171,15 +173,19 @@ internal sealed class CpuWriter
             else if (c is '(' or '[' or '{')
             {
                 depth++;
-                if (c == '(' && angle == 0 && i + 1 < code.Length && code[i + 1] != ')') breaks.Add((i + 1, depth));
+                if (c == '(' && angle == 0 && i + 1 < code.Length && code[i + 1] != ')') breaks.Add((i + 1, -depth));
             }
             else if (c is ')' or ']' or '}') depth--;
             else if (c == ',' && angle == 0 && i + 1 < code.Length && code[i + 1] == ' ') breaks.Add((i + 2, depth));
         }
 
-        if (breaks.Count == 0) return new[] { lead + code };
+        // Commas at the smallest depth, and the parenthesis that opens their list (recorded with a negative depth).
         int minDepth = int.MaxValue;
-        foreach (var b in breaks) minDepth = System.Math.Min(minDepth, b.Depth);
+        foreach (var b in breaks)
+            if (b.Depth >= 0) minDepth = System.Math.Min(minDepth, b.Depth);
+        if (minDepth == int.MaxValue) return new[] { lead + code };
+        for (int k = 0; k < breaks.Count; k++)
+            if (breaks[k].Depth < 0) breaks[k] = (breaks[k].At, -breaks[k].Depth == minDepth ? minDepth : int.MaxValue);
         var pieces = new List<string>();
         string prefix = lead;
         int start = 0, last = -1;

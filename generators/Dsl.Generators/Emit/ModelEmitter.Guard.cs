@@ -8,9 +8,10 @@ namespace Dsl.Generators.Emit;
 // the replay that names the first bad value when the guard stops training.
 internal static partial class ModelEmitter
 {
-    /// <summary>The statement that replaces a plain <c>_engine.ApplyOptimizer(optimizer);</c> in a TrainStep.</summary>
+    /// <summary>The statement (two lines, in a template's method body) that replaces a plain <c>_engine.ApplyOptimizer(optimizer);</c> in a TrainStep.</summary>
     private static string GuardedUpdate(string model, string arguments) =>
-        $"if (Guard.Record(_engine.TryApplyOptimizer(optimizer, loss, Guard.Enabled), loss, optimizer.LastGradientNorm)) throw Guard.Failure({String(model)}, DiagnoseNonFinite(batch, {arguments}));";
+        $"if (Guard.Record(_engine.TryApplyOptimizer(optimizer, loss, Guard.Enabled), loss, optimizer.LastGradientNorm))\n" +
+        $"        throw Guard.Failure({String(model)}, DiagnoseNonFinite(batch, {arguments}));";
 
     private static void GuardProperty(CodeWriter w)
     {

@@ -51,9 +51,8 @@ public static class LayerNorm
             // μ = K + mean(x − K) with K = x[0]: the sum then holds only the spread, so a float
             // row whose mean dwarfs its spread keeps its digits (as the two-pass variance does).
             T shift = xr;
-            T mu = shift + (NormRow.SumShifted(ref xr, (nuint)width, shift) * inverseWidth);
-            T variance = NormRow.SumSquares(ref xr, (nuint)width, mu) * inverseWidth;
-            T s = T.One / T.Sqrt(variance + epsilon);
+            T mu = NormRow.Mean(shift, NormRow.SumShifted(ref xr, (nuint)width, shift), inverseWidth);
+            T s = NormRow.Rstd(ref xr, (nuint)width, mu, inverseWidth, epsilon);
             mean[r] = mu;
             rstd[r] = s;
             NormRow.Normalize(ref xr, (nuint)width, mu, s, gamma, beta, ref MemoryMarshal.GetReference(y.Slice(r * width, width)));
@@ -91,9 +90,8 @@ public static class LayerNorm
             ref T ar = ref MemoryMarshal.GetReference(a.Slice(r * width, width));
             ref T br = ref MemoryMarshal.GetReference(b.Slice(r * width, width));
             T shift = ar + br; // s[0], the same shift Forward would use
-            T mu = shift + (NormRow.AddAndSumShifted(ref ar, ref br, ref sr, (nuint)width, shift) * inverseWidth);
-            T variance = NormRow.SumSquares(ref sr, (nuint)width, mu) * inverseWidth;
-            T rs = T.One / T.Sqrt(variance + epsilon);
+            T mu = NormRow.Mean(shift, NormRow.AddAndSumShifted(ref ar, ref br, ref sr, (nuint)width, shift), inverseWidth);
+            T rs = NormRow.Rstd(ref sr, (nuint)width, mu, inverseWidth, epsilon);
             mean[r] = mu;
             rstd[r] = rs;
             NormRow.Normalize(ref sr, (nuint)width, mu, rs, gamma, beta, ref MemoryMarshal.GetReference(y.Slice(r * width, width)));
@@ -208,6 +206,17 @@ internal static class NormChecks
 /// </summary>
 internal static class NormRow
 {
+    /// <summary>The row mean from a sum about <paramref name="shift"/>: μ = shift + Σ(x − shift)/n (LayerNorm's).</summary>
+    public static T Mean<T>(T shift, T sumShifted, T inverseWidth) where T : unmanaged, IFloatingPointIeee754<T> =>
+        shift + (sumShifted * inverseWidth);
+
+    /// <summary>
+    /// The row statistic both norms keep: rstd = 1/√(Σ(x − center)²/n + ε), the two-pass variance about the mean for
+    /// LayerNorm (center = μ), the mean square for RMSNorm (center = 0).
+    /// </summary>
+    public static T Rstd<T>(ref T x, nuint n, T center, T inverseWidth, T epsilon) where T : unmanaged, IFloatingPointIeee754<T> =>
+        T.One / T.Sqrt((SumSquares(ref x, n, center) * inverseWidth) + epsilon);
+
     /// <summary>Σ (x − shift).</summary>
     public static T SumShifted<T>(ref T x, nuint n, T shift) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -34,7 +34,7 @@ public static class RmsNorm
         for (int r = 0; r < rows; r++)
         {
             ref T xr = ref MemoryMarshal.GetReference(x.Slice(r * width, width));
-            T s = T.One / T.Sqrt((NormRow.SumSquares(ref xr, (nuint)width, T.Zero) * inverseWidth) + epsilon);
+            T s = NormRow.Rstd(ref xr, (nuint)width, T.Zero, inverseWidth, epsilon);
             rstd[r] = s;
             NormRow.Normalize(ref xr, (nuint)width, T.Zero, s, gain, default, ref MemoryMarshal.GetReference(y.Slice(r * width, width)));
         }

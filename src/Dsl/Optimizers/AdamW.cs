@@ -76,7 +76,7 @@ public sealed class AdamW : Optimizer
     /// </summary>
     /// <exception cref="ArgumentException">The regions disagree in length, a tensor lies outside the
     /// parameters, or <see cref="Optimizer.LearningRate"/> is negative or not finite.</exception>
-    public override unsafe void Step<T>(Span<T> parameters, ReadOnlySpan<T> gradients, Span<T> state, ReadOnlySpan<ParameterTensor> tensors)
+    public override void Step<T>(Span<T> parameters, ReadOnlySpan<T> gradients, Span<T> state, ReadOnlySpan<ParameterTensor> tensors)
     {
         ValidateStep<T>(parameters, gradients, state, tensors);
 
@@ -98,32 +98,10 @@ public sealed class AdamW : Optimizer
             T.CreateTruncating(L2));
 
         UpdateBlocks blocks = Blocks(tensors);
-        var work = _work as UpdateWork<T> ?? (UpdateWork<T>)(_work = new UpdateWork<T>());
+        var work = _work as BlockUpdate<T, AdamUpdate<T>> ?? (BlockUpdate<T, AdamUpdate<T>>)(_work = new BlockUpdate<T, AdamUpdate<T>>());
         int count = parameters.Length;
-        fixed (T* p = parameters)
-        fixed (T* g = gradients)
-        fixed (T* s = state)
-        {
-            work.Parameters = p;
-            work.Gradients = g;
-            work.M = s;
-            work.V = s + count;
-            work.H = h;
-            work.Blocks = blocks;
-            work.Decays = WeightDecay > 0;
-            work.Penalized = L2 > 0;
-            work.DecayAll = DecayAll;
-            work.MeasureNorm = fuseNorm;
-            try
-            {
-                blocks.Run(work);
-            }
-            finally
-            {
-                work.Parameters = work.Gradients = work.M = work.V = null;
-                work.Blocks = null;
-            }
-        }
+        work.Apply(blocks, parameters, gradients, state.Slice(0, count), state.Slice(count, count),
+            new AdamUpdate<T>(h, WeightDecay > 0, L2 > 0, DecayAll), fuseNorm);
 
         if (fuseNorm)
         {
@@ -139,36 +117,31 @@ public sealed class AdamW : Optimizer
     internal override void Prepare<T>(ReadOnlySpan<ParameterTensor> tensors)
     {
         base.Prepare<T>(tensors);
-        _work ??= new UpdateWork<T>();
+        _work ??= new BlockUpdate<T, AdamUpdate<T>>();
     }
 
-    /// <summary>One block of the update per part (<see cref="UpdateBlocks"/>).</summary>
-    private sealed unsafe class UpdateWork<T> : Runtime.IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>One block of the AdamW update (<see cref="AdamW.Update{T}"/>) for the shared driver: decay and L2 on the
+    /// blocks of matrices, or of every tensor with <see cref="DecayAll"/>.</summary>
+    private readonly struct AdamUpdate<T> : IBlockUpdate<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public T* Parameters, Gradients, M, V;
-        public Hyper<T> H;
-        public UpdateBlocks? Blocks;
-        public bool Decays, Penalized, DecayAll, MeasureNorm;
+        private readonly Hyper<T> _h;
+        private readonly bool _decays, _penalized, _decayAll;
 
-        public void Run(int index, int count)
+        public AdamUpdate(Hyper<T> h, bool decays, bool penalized, bool decayAll)
         {
-            UpdateBlocks blocks = Blocks!;
-            int offset = blocks.Offsets[index], length = blocks.Lengths[index];
-            bool covered = blocks.Matrix[index] || DecayAll;
-            double sum = Update(
-                new Span<T>(Parameters + offset, length),
-                new ReadOnlySpan<T>(Gradients + offset, length),
-                new Span<T>(M + offset, length),
-                new Span<T>(V + offset, length),
-                in H, covered && Decays, covered && Penalized, MeasureNorm);
-            if (MeasureNorm)
-            {
-                blocks.Sums[index] = sum;
-            }
+            _h = h;
+            _decays = decays;
+            _penalized = penalized;
+            _decayAll = decayAll;
+        }
+
+        public double Update(Span<T> theta, ReadOnlySpan<T> grad, Span<T> state0, Span<T> state1, bool matrix, bool measure)
+        {
+            bool covered = matrix || _decayAll;
+            return AdamW.Update(theta, grad, state0, state1, in _h, covered && _decays, covered && _penalized, measure);
         }
     }
 
-    /// <summary>The step's hyper-parameters in T.</summary>
     private readonly record struct Hyper<T>(T Beta1, T OneMinusBeta1, T Beta2, T OneMinusBeta2, T StepSize, T SqrtBiasCorrection2, T Epsilon, T Decay, T GradientScale, T L2);
 
     /// <summary>The update of one block; with <paramref name="measure"/>, also Σ g² of the raw gradients exactly as

@@ -75,18 +75,40 @@ public sealed class Lion : Optimizer
         T b2 = T.CreateTruncating(Beta2), c2 = T.CreateTruncating(1.0 - Beta2);
         T lr = T.CreateTruncating(LearningRate);
         T decay = T.CreateTruncating(1.0 - (LearningRate * WeightDecay));
-        Span<T> m = state.Slice(0, parameters.Length);
-        foreach (ParameterTensor tensor in tensors)
+        var work = _work as BlockUpdate<T, LionUpdate<T>> ?? (BlockUpdate<T, LionUpdate<T>>)(_work = new BlockUpdate<T, LionUpdate<T>>());
+        work.Apply(Blocks(tensors), parameters, gradients, state.Slice(0, parameters.Length), default,
+            new LionUpdate<T>(b1, c1, b2, c2, lr, decay, scale, WeightDecay > 0, DecayAll), measure: false);
+        Steps++;
+    }
+
+    private object? _work;
+
+    /// <inheritdoc />
+    internal override void Prepare<T>(ReadOnlySpan<ParameterTensor> tensors)
+    {
+        base.Prepare<T>(tensors);
+        _work ??= new BlockUpdate<T, LionUpdate<T>>();
+    }
+
+    /// <summary>One block of the update (<see cref="Lion.Update{T}"/>) for the shared driver: the decay on the blocks of
+    /// matrices, or of every tensor with <see cref="DecayAll"/>; the momentum is state slot 0.</summary>
+    private readonly struct LionUpdate<T> : IBlockUpdate<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private readonly T _b1, _c1, _b2, _c2, _lr, _decay, _scale;
+        private readonly bool _decays, _decayAll;
+
+        public LionUpdate(T b1, T c1, T b2, T c2, T lr, T decay, T scale, bool decays, bool decayAll)
         {
-            bool decays = (tensor.IsMatrix || DecayAll) && WeightDecay > 0;
-            Update(
-                parameters.Slice(tensor.Offset, tensor.Length),
-                gradients.Slice(tensor.Offset, tensor.Length),
-                m.Slice(tensor.Offset, tensor.Length),
-                b1, c1, b2, c2, lr, decays ? decay : T.One, scale);
+            (_b1, _c1, _b2, _c2, _lr, _decay, _scale) = (b1, c1, b2, c2, lr, decay, scale);
+            (_decays, _decayAll) = (decays, decayAll);
         }
 
-        Steps++;
+        public double Update(Span<T> theta, ReadOnlySpan<T> grad, Span<T> state0, Span<T> state1, bool matrix, bool measure)
+        {
+            bool decays = (matrix || _decayAll) && _decays;
+            Lion.Update(theta, grad, state0, _b1, _c1, _b2, _c2, _lr, decays ? _decay : T.One, _scale);
+            return 0;
+        }
     }
 
     private static void Update<T>(Span<T> theta, ReadOnlySpan<T> grad, Span<T> m, T b1, T c1, T b2, T c2, T lr, T decay, T scale)

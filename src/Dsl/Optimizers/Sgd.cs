@@ -65,18 +65,40 @@ public sealed class Sgd : Optimizer
         T mu = T.CreateTruncating(Momentum);
         T decay = T.CreateTruncating(1.0 - (LearningRate * WeightDecay));
         T l2 = T.CreateTruncating(L2);
-        Span<T> velocity = state.Slice(0, parameters.Length);
-        foreach (ParameterTensor tensor in tensors)
+        var work = _work as BlockUpdate<T, SgdUpdate<T>> ?? (BlockUpdate<T, SgdUpdate<T>>)(_work = new BlockUpdate<T, SgdUpdate<T>>());
+        work.Apply(Blocks(tensors), parameters, gradients, state.Slice(0, parameters.Length), default,
+            new SgdUpdate<T>(lr, mu, decay, scale, l2, WeightDecay > 0, L2 > 0), measure: false);
+        Steps++;
+    }
+
+    private object? _work;
+
+    /// <inheritdoc />
+    internal override void Prepare<T>(ReadOnlySpan<ParameterTensor> tensors)
+    {
+        base.Prepare<T>(tensors);
+        _work ??= new BlockUpdate<T, SgdUpdate<T>>();
+    }
+
+    /// <summary>One block of the update (<see cref="Sgd.Update{T}"/>) for the shared driver: the decay and the L2 term
+    /// on the blocks of matrices only; the velocity is state slot 0.</summary>
+    private readonly struct SgdUpdate<T> : IBlockUpdate<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private readonly T _lr, _mu, _decay, _scale, _l2;
+        private readonly bool _decays, _penalized;
+
+        public SgdUpdate(T lr, T mu, T decay, T scale, T l2, bool decays, bool penalized)
         {
-            bool decays = tensor.IsMatrix && WeightDecay > 0;
-            Update(
-                parameters.Slice(tensor.Offset, tensor.Length),
-                gradients.Slice(tensor.Offset, tensor.Length),
-                velocity.Slice(tensor.Offset, tensor.Length),
-                lr, mu, decays ? decay : T.One, decays, scale, tensor.IsMatrix && L2 > 0 ? l2 : T.Zero);
+            (_lr, _mu, _decay, _scale, _l2) = (lr, mu, decay, scale, l2);
+            (_decays, _penalized) = (decays, penalized);
         }
 
-        Steps++;
+        public double Update(Span<T> theta, ReadOnlySpan<T> grad, Span<T> state0, Span<T> state1, bool matrix, bool measure)
+        {
+            bool decays = matrix && _decays;
+            Sgd.Update(theta, grad, state0, _lr, _mu, decays ? _decay : T.One, decays, _scale, matrix && _penalized ? _l2 : T.Zero);
+            return 0;
+        }
     }
 
     private static void Update<T>(Span<T> theta, ReadOnlySpan<T> grad, Span<T> velocity, T lr, T mu, T decay, bool decays, T scale, T l2)

@@ -202,3 +202,78 @@ internal sealed unsafe class NormWork<T> : IParallelWork where T : unmanaged, IF
         blocks.Sums[index] = UpdateBlocks.SumOfSquares(new ReadOnlySpan<T>(Gradients + blocks.Offsets[index], blocks.Lengths[index]));
     }
 }
+
+/// <summary>
+/// An optimizer's element-wise update of one block, as an operator struct for <see cref="BlockUpdate{T, TUpdate}"/>:
+/// θ, g and the block's slices of up to two state slots (a slot the optimizer does not keep is empty), and whether the
+/// block's tensor is a matrix.
+/// </summary>
+internal interface IBlockUpdate<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Updates one block in place; returns Σ g² of the unscaled gradients when <paramref name="measure"/>
+    /// (else anything).</summary>
+    double Update(Span<T> theta, ReadOnlySpan<T> grad, Span<T> state0, Span<T> state1, bool matrix, bool measure);
+}
+
+/// <summary>
+/// The optimizers' one per-tensor driver: runs an element-wise update (<typeparamref name="TUpdate"/>) over every block of
+/// the step's tensors, tensor by tensor (a block never spans two), on <see cref="WorkerPool.Shared"/> when the step is
+/// large enough (<see cref="UpdateBlocks.Parallel"/>), and writes each block's Σ g² into <see cref="UpdateBlocks.Sums"/>
+/// when the update measures the norm. Element-wise updates give the same bits however the blocks are spread. One
+/// instance per optimizer, reused across steps: a step allocates nothing.
+/// </summary>
+internal sealed unsafe class BlockUpdate<T, TUpdate> : IParallelWork
+    where T : unmanaged, IFloatingPointIeee754<T>
+    where TUpdate : struct, IBlockUpdate<T>
+{
+    private T* _parameters, _gradients, _state0, _state1;
+    private UpdateBlocks? _blocks;
+    private TUpdate _update;
+    private bool _measure;
+
+    /// <summary>Runs <paramref name="update"/> over every block of <paramref name="blocks"/>; <paramref name="state0"/> and
+    /// <paramref name="state1"/> are state slots laid out as the parameters (empty when the optimizer keeps fewer).</summary>
+    public void Apply(UpdateBlocks blocks, Span<T> parameters, ReadOnlySpan<T> gradients, Span<T> state0, Span<T> state1, in TUpdate update, bool measure)
+    {
+        fixed (T* p = parameters)
+        fixed (T* g = gradients)
+        fixed (T* s0 = state0)
+        fixed (T* s1 = state1)
+        {
+            _parameters = p;
+            _gradients = g;
+            _state0 = state0.IsEmpty ? null : s0;
+            _state1 = state1.IsEmpty ? null : s1;
+            _update = update;
+            _measure = measure;
+            _blocks = blocks;
+            try
+            {
+                blocks.Run(this);
+            }
+            finally
+            {
+                _parameters = _gradients = _state0 = _state1 = null;
+                _blocks = null;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void Run(int index, int count)
+    {
+        UpdateBlocks blocks = _blocks!;
+        int offset = blocks.Offsets[index], length = blocks.Lengths[index];
+        double sum = _update.Update(
+            new Span<T>(_parameters + offset, length),
+            new ReadOnlySpan<T>(_gradients + offset, length),
+            _state0 == null ? default : new Span<T>(_state0 + offset, length),
+            _state1 == null ? default : new Span<T>(_state1 + offset, length),
+            blocks.Matrix[index],
+            _measure);
+        if (_measure)
+        {
+            blocks.Sums[index] = sum;
+        }
+    }
+}

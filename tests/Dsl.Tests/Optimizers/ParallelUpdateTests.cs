@@ -38,6 +38,12 @@ public sealed class ParallelUpdateTests
 #pragma warning disable DSL317 // the L2 path is what this case measures
         "l2" => new AdamW(1e-2, weightDecay: 0, l2: 1e-3, decayAll: true),
 #pragma warning restore DSL317
+        "sgd" => new Sgd(1e-2, momentum: 0.9, weightDecay: 0.1),
+#pragma warning disable DSL317 // the L2 path is what this case measures
+        "sgd-l2" => new Sgd(1e-2, momentum: 0.9, l2: 1e-3),
+#pragma warning restore DSL317
+        "lion" => new Lion(1e-4, weightDecay: 0.1),
+        "lion-all" => new Lion(1e-4, weightDecay: 0.1, decayAll: true),
         _ => throw new ArgumentException(kind, nameof(kind)),
     };
 
@@ -84,6 +90,10 @@ public sealed class ParallelUpdateTests
     [InlineData("plain")]
     [InlineData("clipped")]
     [InlineData("l2")]
+    [InlineData("sgd")]
+    [InlineData("sgd-l2")]
+    [InlineData("lion")]
+    [InlineData("lion-all")]
     public void Two_threads_give_the_bits_of_one(string kind)
     {
         var (p1, s1, n1) = Run<float>(kind, 1);
@@ -148,6 +158,52 @@ public sealed class ParallelUpdateTests
             }
 
             Assert.Equal(Math.Sqrt(sum), norms[t], 1e-9);
+        }
+    }
+
+    /// <summary>SGD and Lion through the shared block driver: every element (tensor tails, block edges) as a per-element
+    /// reference in double says, the gap between tensors untouched.</summary>
+    [Theory]
+    [InlineData("sgd")]
+    [InlineData("sgd-l2")]
+    [InlineData("lion")]
+    [InlineData("lion-all")]
+    public void Sgd_and_Lion_follow_the_reference(string kind)
+    {
+        var (theta, _, _) = Run<double>(kind, 2);
+        bool lion = kind.StartsWith("lion", StringComparison.Ordinal);
+        double lr = lion ? 1e-4 : 1e-2, decay = kind == "sgd-l2" ? 0 : 0.1, l2 = kind == "sgd-l2" ? 1e-3 : 0;
+        for (int i = 0; i < Count; i++)
+        {
+            double p = Theta0(i);
+            if (!Covered(i))
+            {
+                Assert.Equal(p, theta[i]);
+                continue;
+            }
+
+            bool matrix = i < GapStart || i >= 170_009;
+            bool decays = decay > 0 && (matrix || kind == "lion-all");
+            double m = 0;
+            for (int t = 0; t < 3; t++)
+            {
+                double g = Grad(i, t);
+                if (lion)
+                {
+                    double c = (0.9 * m) + ((1 - 0.9) * g);
+                    p = (p * (decays ? 1 - (lr * decay) : 1)) - (lr * Math.Sign(c));
+                    m = (0.99 * m) + ((1 - 0.99) * g);
+                }
+                else
+                {
+                    if (matrix) g += l2 * p;
+                    m = (0.9 * m) + g;
+                    if (decays) p *= 1 - (lr * decay);
+                    p -= lr * m;
+                }
+            }
+
+            Assert.True(Math.Abs(p - theta[i]) <= 1e-12 * Math.Max(1, Math.Abs(p)), $"element {i}: {theta[i]} where the reference has {p}");
         }
     }
 }
