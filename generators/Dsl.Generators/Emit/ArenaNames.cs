@@ -25,13 +25,13 @@ internal sealed class ArenaNames
     {
         _qualifier = qualifier;
         var taken = new HashSet<string>(System.StringComparer.Ordinal);
-        var rawEntries = new List<(int Offset, int Length, string Name, string What)>();
+        var rawEntries = new List<(int Offset, int Length, string Name, string What, string Owner)>();
         foreach (var p in plan.Parameters)
         {
             var (path, role) = ParameterName(p.Name);
             string shape = $"{p.Name} [{Int(p.Rows)}, {Int(p.Columns)}]";
-            rawEntries.Add((p.Offset, p.Rows * p.Columns, path + "_" + role, shape));
-            rawEntries.Add((plan.GradientOffset + p.Offset, p.Rows * p.Columns, path + "_d" + role, "∂loss/∂" + shape));
+            rawEntries.Add((p.Offset, p.Rows * p.Columns, path + "_" + role, shape, p.Layer));
+            rawEntries.Add((plan.GradientOffset + p.Offset, p.Rows * p.Columns, path + "_d" + role, "∂loss/∂" + shape, p.Layer));
         }
 
         var labels = LabelUses(plan);
@@ -40,28 +40,46 @@ internal sealed class ArenaNames
         foreach (var b in plan.Buffers)
         {
             string what = $"{b.Name} [{Int(b.Rows)}, {Int(b.Columns)}]";
-            rawEntries.Add((b.Offset, b.Rows * b.Columns, b.Offset == plan.InputOffset && b.Name == "input" ? (declareInput ? "Input" : "InputOffset") : BufferName(b.Name, labels, layers), what));
+            string name = b.Offset == plan.InputOffset && b.Name == "input" ? (declareInput ? "Input" : "InputOffset") : BufferName(b.Name, labels, layers);
+            rawEntries.Add((b.Offset, b.Rows * b.Columns, name, what, TryLabel(b.Name, out _, out string owner, out _, out _) ? owner : ""));
         }
 
-        foreach (var (offset, length, name, what) in rawEntries)
+        foreach (var (offset, length, name, what, owner) in rawEntries)
         {
             if (length <= 0) continue; // an empty buffer shares its offset with the next one
             string unique = name;
             for (int k = 2; !taken.Add(unique); k++) unique = name + "_" + Int(k);
-            _entries.Add(new Entry(offset, length, unique, what, Declared: unique != "InputOffset"));
+            _entries.Add(new Entry(offset, length, unique, what, Declared: unique != "InputOffset", owner, _entries.Count));
         }
 
-        _entries.Sort((x, y) => x.Offset != y.Offset ? x.Offset.CompareTo(y.Offset) : 0);
+        // Stable: by offset, then in the order laid out.
+        _entries.Sort((x, y) => x.Offset != y.Offset ? x.Offset.CompareTo(y.Offset) : x.Order.CompareTo(y.Order));
+        for (int i = 1; i < _entries.Count; i++)
+        {
+            var before = _entries[i - 1];
+            _longest = System.Math.Max(_longest, before.Length);
+            if (_entries[i].Offset < before.Offset + before.Length) _aliased = true;
+        }
+
+        if (_entries.Count > 0) _longest = System.Math.Max(_longest, _entries[_entries.Count - 1].Length);
     }
 
-    /// <summary>A named offset: where, how long, the identifier, what it holds (for the declaration's comment).</summary>
-    private sealed record Entry(int Offset, int Length, string Name, string What, bool Declared);
+    // [Recompute] segments share one segment's worth of arena: there several buffers hold an offset, and the one the
+    // reading step's layer owns is meant.
+    private readonly bool _aliased;
+    private readonly int _longest;
+
+    /// <summary>A named offset: where, how long, the identifier, what it holds (for the declaration's comment), the
+    /// layer (or node label) that owns it, its place in the layout.</summary>
+    private sealed record Entry(int Offset, int Length, string Name, string What, bool Declared, string Owner, int Order);
 
     /// <summary>The offset as generated code spells it: its name, <c>Name + k</c> inside a named tensor, else the number
-    /// (−1, the absent buffer, stays −1).</summary>
-    public string At(int offset)
+    /// (−1, the absent buffer, stays −1). Where buffers share the offset (a [Recompute] region), the one whose owner
+    /// shares the longest path with <paramref name="context"/> (the reading step's layer) names it.</summary>
+    public string At(int offset, string context = "")
     {
         int i = Find(offset);
+        if (i >= 0 && _aliased) i = Owned(i, offset, context);
         if (i < 0) return Int(offset);
         _used.Add(i);
         var e = _entries[i];
@@ -103,6 +121,36 @@ internal sealed class ArenaNames
         }
 
         return found >= 0 && offset < _entries[found].Offset + _entries[found].Length ? found : -1;
+    }
+
+    /// <summary>Among the entries that hold <paramref name="offset"/> (<paramref name="found"/> is the last to start at or
+    /// before it), the one owned closest to <paramref name="context"/>; the first laid out on a tie.</summary>
+    private int Owned(int found, int offset, string context)
+    {
+        int best = found, bestScore = -1;
+        for (int k = found; k >= 0 && (long)_entries[k].Offset + _longest > offset; k--)
+        {
+            var e = _entries[k];
+            if (offset >= e.Offset + e.Length) continue;
+            int score = SharedSegments(e.Owner, context);
+            if (score > bestScore || (score == bestScore && e.Order < _entries[best].Order))
+            {
+                best = k;
+                bestScore = score;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>How many leading '.'-separated segments two layer paths share ("Blocks.3.Up", "Blocks.3.Norm2": 2).</summary>
+    private static int SharedSegments(string a, string b)
+    {
+        if (a.Length == 0 || b.Length == 0) return 0;
+        string[] x = a.Split('.'), y = b.Split('.');
+        int n = 0;
+        while (n < x.Length && n < y.Length && string.Equals(x[n], y[n], System.StringComparison.Ordinal)) n++;
+        return n;
     }
 
     // ---- names --------------------------------------------------------------------------------------

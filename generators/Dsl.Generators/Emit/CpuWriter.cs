@@ -62,8 +62,12 @@ internal sealed class CpuWriter
     /// <summary>Writes a header and a braced block.</summary>
     public CodeWriter.Scope Block(string header) => Writer.Block(header);
 
+    /// <summary>The layer of the step being printed: where [Recompute] segments share arena, the names its slices read
+    /// are that layer's.</summary>
+    public string Context { get; set; } = "";
+
     /// <summary>An arena offset by name (<see cref="ArenaNames.At"/>).</summary>
-    public string At(int offset) => Names.At(offset);
+    public string At(int offset) => Names.At(offset, Context);
 
     /// <summary>A slice of the local arena <c>a</c>: <c>Slice(a, Name, length)</c>.</summary>
     public string Span(int offset, string length)

@@ -278,6 +278,7 @@ internal static partial class EngineEmitter
             int lap = 0;
             foreach (var s in ForwardSteps(plan))
             {
+                steps.Context = s.Layer;
                 s.Cpu(steps);
                 if (plan.Model.LossNode >= 0) CheckHook(body, check++); // the non-finite guard's checking pass
                 body.Line($"profile?.Lap({Int(lap++)});");
@@ -466,6 +467,7 @@ internal static partial class EngineEmitter
             Ready(dataParallel.BeforeBackward);
             for (int i = 0; i < plan.Backward.Count; i++)
             {
+                steps.Context = plan.Backward[i].Layer;
                 plan.Backward[i].Cpu(steps);
                 CheckHook(w, check++);
                 Ready(dataParallel.AfterStep[i]);
