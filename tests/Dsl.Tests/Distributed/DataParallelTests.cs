@@ -216,11 +216,9 @@ public sealed class DataParallelTests
 
         for (int i = 0; i < 10; i++) Step();
         fake.Log.Clear();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        long helpers = WorkerPool.HelperAllocatedBytesForCurrentThread;
-        for (int i = 0; i < 30; i++) Step();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(0, WorkerPool.HelperAllocatedBytesForCurrentThread - helpers);
+        var (allocated, helperAllocated) = Allocations.PerWindow(() => Step(), 30);
+        Assert.Equal(0, allocated);
+        Assert.Equal(0, helperAllocated);
         Assert.True(ddp.Reduction!.Buckets > 1);
     }
 

@@ -124,11 +124,9 @@ public sealed class AdversarialTests
         var optimizer = new AdamW(1e-3);
         int[] x = [1, 4, 0, 5, 3, 3, 2, 1];
         for (int i = 0; i < 10; i++) model.TrainStep(x, s_labels, optimizer);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        long helpers = WorkerPool.HelperAllocatedBytesForCurrentThread;
-        for (int i = 0; i < 50; i++) model.TrainStep(x, s_labels, optimizer);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(0, WorkerPool.HelperAllocatedBytesForCurrentThread - helpers);
+        var (allocated, helperAllocated) = Allocations.PerWindow(() => model.TrainStep(x, s_labels, optimizer), 50);
+        Assert.Equal(0, allocated);
+        Assert.Equal(0, helperAllocated);
     }
 
     [Fact]

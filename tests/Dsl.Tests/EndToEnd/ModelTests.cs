@@ -72,12 +72,9 @@ public sealed class ModelTests
         for (int i = 0; i < labels.Length; i++) labels[i] = i % 10;
 
         for (int i = 0; i < 10; i++) model.TrainStep(x, labels, optimizer); // warm-up: JIT, pools, tiering
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        long helpers = Dsl.Runtime.WorkerPool.HelperAllocatedBytesForCurrentThread;
-        for (int i = 0; i < 100; i++) model.TrainStep(x, labels, optimizer);
-        long after = GC.GetAllocatedBytesForCurrentThread();
-        Assert.Equal(0, after - before);
-        Assert.Equal(0, Dsl.Runtime.WorkerPool.HelperAllocatedBytesForCurrentThread - helpers); // the pool's threads too
+        var (allocated, helperAllocated) = Allocations.PerWindow(() => model.TrainStep(x, labels, optimizer), 100);
+        Assert.Equal(0, allocated);
+        Assert.Equal(0, helperAllocated); // the pool's threads too
     }
 
     [Fact]
@@ -100,9 +97,7 @@ public sealed class ModelTests
                 for (int i = 0; i < labels.Length; i++) labels[i] = i % 10;
                 for (int i = 0; i < 10; i++) model.TrainStep(x, labels, optimizer);
                 start.SignalAndWait();
-                long before = GC.GetAllocatedBytesForCurrentThread();
-                for (int i = 0; i < 60; i++) model.TrainStep(x, labels, optimizer);
-                allocated[index] = GC.GetAllocatedBytesForCurrentThread() - before;
+                allocated[index] = Allocations.PerWindow(() => model.TrainStep(x, labels, optimizer), 60).Caller;
             });
             threads[t].Start();
         }

@@ -189,11 +189,9 @@ public sealed class MultiTaskModelTests
     private static void AssertNoAllocation(Action step)
     {
         for (int i = 0; i < 40; i++) step(); // past tiering
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        long helpers = WorkerPool.HelperAllocatedBytesForCurrentThread;
-        for (int i = 0; i < 100; i++) step();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(0, WorkerPool.HelperAllocatedBytesForCurrentThread - helpers);
+        var (allocated, helperAllocated) = Allocations.PerWindow(() => step(), 100);
+        Assert.Equal(0, allocated);
+        Assert.Equal(0, helperAllocated);
     }
 
     [Fact]

@@ -110,11 +110,9 @@ public sealed class OptimizerEndToEndTests
         for (int i = 0; i < labels.Length; i++) labels[i] = i % 10;
 
         for (int i = 0; i < 10; i++) model.TrainStep(x, labels, optimizer); // warm-up: JIT, pools, tiering
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        long helpers = WorkerPool.HelperAllocatedBytesForCurrentThread;
-        for (int i = 0; i < 50; i++) model.TrainStep(x, labels, optimizer);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(0, WorkerPool.HelperAllocatedBytesForCurrentThread - helpers);
+        var (allocated, helperAllocated) = Allocations.PerWindow(() => model.TrainStep(x, labels, optimizer), 50);
+        Assert.Equal(0, allocated);
+        Assert.Equal(0, helperAllocated);
         Assert.Equal(60, optimizer.Steps);
     }
 }

@@ -208,11 +208,9 @@ public sealed class RecomputeTests
         var model = new DropGptRecompute(seed: 1);
         var optimizer = new AdamW(1e-3);
         for (int i = 0; i < 40; i++) model.TrainStep(ids, next, optimizer); // past tiering (a method is recompiled after 30 calls)
-        long caller = GC.GetAllocatedBytesForCurrentThread();
-        long helpers = WorkerPool.HelperAllocatedBytesForCurrentThread;
-        for (int i = 0; i < 10; i++) model.TrainStep(ids, next, optimizer);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - caller);
-        Assert.Equal(0, WorkerPool.HelperAllocatedBytesForCurrentThread - helpers);
+        var (allocated, helperAllocated) = Allocations.PerWindow(() => model.TrainStep(ids, next, optimizer), 10);
+        Assert.Equal(0, allocated);
+        Assert.Equal(0, helperAllocated);
     }
 }
 

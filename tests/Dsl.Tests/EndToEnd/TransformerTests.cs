@@ -276,10 +276,8 @@ public sealed class CharGptAllocationTests
         for (int i = 0; i < 5; i++) model.TrainStep(ids, next, optimizer); // warm-up: JIT, per-worker scratch, tiering
         // The caller's own count and the pool's helpers' counts (a process-wide count would include
         // the test host's background threads, which allocate even while the process is idle).
-        long caller = GC.GetAllocatedBytesForCurrentThread();
-        long helpers = WorkerPool.HelperAllocatedBytesForCurrentThread;
-        for (int i = 0; i < 10; i++) model.TrainStep(ids, next, optimizer);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - caller);
-        Assert.Equal(0, WorkerPool.HelperAllocatedBytesForCurrentThread - helpers);
+        var (allocated, helperAllocated) = Allocations.PerWindow(() => model.TrainStep(ids, next, optimizer), 10);
+        Assert.Equal(0, allocated);
+        Assert.Equal(0, helperAllocated);
     }
 }

@@ -62,11 +62,9 @@ public sealed class StepProfileTests
         var (x, labels) = Batch();
         model.Compiled.Profile = new StepProfile(WideMlp.Engine<float>.ProfileSteps);
         for (int i = 0; i < 10; i++) model.TrainStep(x, labels, optimizer);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        long helpers = WorkerPool.HelperAllocatedBytesForCurrentThread;
-        for (int i = 0; i < 50; i++) model.TrainStep(x, labels, optimizer);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(0, WorkerPool.HelperAllocatedBytesForCurrentThread - helpers);
+        var (allocated, helperAllocated) = Allocations.PerWindow(() => model.TrainStep(x, labels, optimizer), 50);
+        Assert.Equal(0, allocated);
+        Assert.Equal(0, helperAllocated);
     }
 
     [Fact]

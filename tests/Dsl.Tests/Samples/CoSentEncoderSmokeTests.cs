@@ -30,11 +30,9 @@ public sealed class CoSentEncoderSmokeTests
         foreach (ISupervisedModel<int, float> model in new ISupervisedModel<int, float>[] { new CoSentModel(seed: 1), new CosineMseModel(seed: 1) })
         {
             for (int i = 0; i < 40; i++) model.TrainStep(ids, scores, optimizer); // past tiering (a method is recompiled after 30 calls)
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            long helpers = Dsl.Runtime.WorkerPool.HelperAllocatedBytesForCurrentThread;
-            for (int i = 0; i < 10; i++) model.TrainStep(ids, scores, optimizer);
-            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-            Assert.Equal(0, Dsl.Runtime.WorkerPool.HelperAllocatedBytesForCurrentThread - helpers);
+            var (allocated, helperAllocated) = Allocations.PerWindow(() => model.TrainStep(ids, scores, optimizer), 10);
+            Assert.Equal(0, allocated);
+            Assert.Equal(0, helperAllocated);
         }
     }
 
