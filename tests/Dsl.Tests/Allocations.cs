@@ -19,17 +19,21 @@ internal static class Allocations
     public static (long Caller, long Helpers) PerWindow(Action step, int steps, int windows = 3)
     {
         ArgumentNullException.ThrowIfNull(step);
-        long caller = long.MaxValue, helpers = long.MaxValue;
-        for (int w = 0; w < windows && (caller != 0 || helpers != 0); w++)
+        var least = Window(step, steps);
+        for (int w = 1; w < windows && least != (0, 0); w++)
         {
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            long helpersBefore = WorkerPool.HelperAllocatedBytesForCurrentThread;
-            for (int i = 0; i < steps; i++) step();
-            long c = GC.GetAllocatedBytesForCurrentThread() - before;
-            long h = WorkerPool.HelperAllocatedBytesForCurrentThread - helpersBefore;
-            if (c + h < caller + helpers || (caller == long.MaxValue)) (caller, helpers) = (c, h);
+            var next = Window(step, steps);
+            if (next.Caller + next.Helpers < least.Caller + least.Helpers) least = next;
         }
 
-        return (caller, helpers);
+        return least;
+    }
+
+    private static (long Caller, long Helpers) Window(Action step, int steps)
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        long helpers = WorkerPool.HelperAllocatedBytesForCurrentThread;
+        for (int i = 0; i < steps; i++) step();
+        return (GC.GetAllocatedBytesForCurrentThread() - before, WorkerPool.HelperAllocatedBytesForCurrentThread - helpers);
     }
 }
